@@ -1,0 +1,3 @@
+from supdata.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Load a recipe file: safe YAML, then validation with errors that point at the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from supdata.recipe.model import Recipe
+from supdata.sources.config import SOURCE_KINDS
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run; the message names the file, the field and the problem."""
+
+
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    for key, value in (overrides or {}).items():
+        _set(data, key.split("."), value)
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(_format(path, exc, root)) from None
+
+
+def _set(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        data = data.setdefault(key, {})
+    data[keys[-1]] = value
+
+
+def _format(path: Path, exc: ValidationError, root: yaml.Node | None) -> str:
+    lines = [f"{path}: invalid recipe ({exc.error_count()} problem(s))"]
+    for err in exc.errors(include_url=False):
+        user_loc = _user_loc(err["loc"])
+        loc = _field_path(user_loc)
+        line = _line_of(root, user_loc)
+        where = f"{path}:{line}" if line else str(path)
+        got = err.get("input")
+        shown = "" if err["type"] == "missing" or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {where}: {loc or '<top>'}: {err['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location as the user wrote it: pydantic adds the union member's tag."""
+    return tuple(
+        part
+        for i, part in enumerate(loc)
+        if not (i > 0 and loc[i - 1] == "source" and part in SOURCE_KINDS)
+    )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [f"[{part}]" if isinstance(part, int) else str(part) for part in loc]
+    return ".".join(parts).replace(".[", "[")
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest node of ``loc`` found in the YAML tree."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == part), None)
+            if match is None:
+                key_hit = next((k for k, _ in node.value if k.value == part), None)
+                return key_hit.start_mark.line + 1 if key_hit else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+        else:
+            continue
+        line = node.start_mark.line + 1
+    return line

@@ -1,0 +1,73 @@
+"""From a source section to a stream of Problems, with every skipped row counted."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from itertools import islice
+
+from supdata.records import Problem
+from supdata.sources.config import Filters, _Source
+from supdata.sources.normalize import NORMALIZERS, SkipRow
+from supdata.sources.tokens import token_counter
+from supdata.stats import StageStats
+
+
+def _filter_reason(problem: Problem, filters: Filters) -> str | None:
+    level = problem.level
+    if filters.levels is not None and level not in filters.levels:
+        return "level not selected"
+    if filters.min_level is not None and (level is None or level < filters.min_level):
+        return "level below min_level"
+    if filters.max_level is not None and (level is None or level > filters.max_level):
+        return "level above max_level"
+    if filters.min_solution_tokens is not None or filters.max_solution_tokens is not None:
+        n = token_counter(filters.tokenizer)(problem.reference_solution)
+        if filters.min_solution_tokens is not None and n < filters.min_solution_tokens:
+            return "reference solution too short"
+        if filters.max_solution_tokens is not None and n > filters.max_solution_tokens:
+            return "reference solution too long"
+    return None
+
+
+def _normalized(source: _Source, stats: StageStats) -> Iterator[Problem]:
+    normalize = NORMALIZERS[source.normalizer]
+    renames = source.fields
+    label = source.label
+    for index, raw in enumerate(source.raw_rows()):
+        stats.n_in += 1
+        row = dict(raw)
+        for expected, column in renames.items():
+            if column in raw:
+                row[expected] = raw[column]
+        try:
+            problem = normalize(row, index, label)
+        except (SkipRow, ValueError) as exc:
+            stats.drop(str(exc), f"row {index}")
+            continue
+        if source.needs_answer and problem.reference_answer is None:
+            stats.drop("no reference answer", problem.id)
+            continue
+        reason = _filter_reason(problem, source.filters)
+        if reason is not None:
+            stats.drop(reason, problem.id)
+            continue
+        yield problem
+
+
+def load_problems(source: _Source, stats: StageStats | None = None) -> Iterator[Problem]:
+    """Normalize, filter, shuffle (seeded) and limit the source's rows.
+
+    Without a shuffle the stream stays lazy, so ``limit`` stops reading early.
+    """
+    stats = stats if stats is not None else StageStats("source")
+    problems: Iterator[Problem] = _normalized(source, stats)
+    if source.shuffle_seed is not None:
+        kept = list(problems)
+        random.Random(source.shuffle_seed).shuffle(kept)
+        problems = iter(kept)
+    if source.limit is not None:
+        problems = islice(problems, source.limit)
+    for problem in problems:
+        stats.n_out += 1
+        yield problem

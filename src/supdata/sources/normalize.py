@@ -1,0 +1,203 @@
+"""Normalizers: turn one raw source row into a Problem, whatever the dataset's shape.
+
+Each normalizer reads the columns it knows; a recipe's ``fields:`` mapping renames
+columns first, so a dataset with other column names still fits a known shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from supdata.records import Problem, StepAnnotation, Trace
+from supdata.verify.extract import last_boxed
+
+
+class SkipRow(Exception):
+    """A row that cannot become a Problem; the message is the counted drop reason."""
+
+
+_CALC = re.compile(r"<<[^<>]*>>")
+_LEVEL = re.compile(r"(\d+)")
+
+
+def _first(row: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = row.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _text(row: Mapping[str, Any], *names: str, what: str) -> str:
+    value = _first(row, *names)
+    if value is None:
+        raise SkipRow(f"no {what} (looked for {', '.join(names)})")
+    if not isinstance(value, str):
+        raise SkipRow(f"{what} is {type(value).__name__}, not text")
+    return value
+
+
+def _answer(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _level(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    m = _LEVEL.search(str(value))
+    return int(m.group(1)) if m else None  # "Level ?" in MATH train means unknown
+
+
+def _meta(row: Mapping[str, Any], used: set[str]) -> dict[str, Any]:
+    """Columns no field took, kept so nothing from the source is lost."""
+    return {k: _jsonable(v) for k, v in row.items() if k not in used}
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return str(value)
+
+
+def generic(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    question = _text(row, "question", "problem", "prompt", what="question")
+    solution = _first(row, "reference_solution", "solution", "answer_cot") or ""
+    answer = _answer(_first(row, "reference_answer", "final_answer", "answer"))
+    if answer is None and solution:
+        answer = last_boxed(solution)
+    used = {"question", "problem", "prompt", "reference_solution", "solution", "answer_cot",
+            "reference_answer", "final_answer", "answer", "id", "unique_id", "idx", "level",
+            "subject", "type"}
+    return Problem(
+        id=str(_first(row, "id", "unique_id", "idx") or f"{source}-{index}"),
+        question=question,
+        reference_solution=solution,
+        reference_answer=answer,
+        source=source,
+        level=_level(row.get("level")),
+        subject=_first(row, "subject", "type"),
+        meta=_meta(row, used),
+    )
+
+
+def gsm8k(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    """GSM8K: drop ``<<calc>>`` marks; the answer follows ``####``."""
+    question = _text(row, "question", what="question")
+    raw = _text(row, "answer", what="answer")
+    if "####" not in raw:
+        raise SkipRow("answer has no '####' final answer")
+    answer = raw.rsplit("####", 1)[1].strip().replace(",", "")
+    return Problem(
+        id=str(_first(row, "id") or f"{source}-{index}"),
+        question=question,
+        reference_solution=_CALC.sub("", raw),
+        reference_answer=answer or None,
+        source=source,
+        meta=_meta(row, {"question", "answer", "id"}),
+    )
+
+
+def math(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    """MATH / MATH-500: the answer is the ``answer`` column, else the last ``\\boxed{}``."""
+    question = _text(row, "problem", "question", what="problem")
+    solution = _text(row, "solution", what="solution")
+    answer = _answer(row.get("answer")) or last_boxed(solution)
+    return Problem(
+        id=str(_first(row, "unique_id", "id", "idx") or f"{source}-{index}"),
+        question=question,
+        reference_solution=solution,
+        reference_answer=answer,
+        source=source,
+        level=_level(row.get("level")),
+        subject=_first(row, "subject", "type"),
+        meta=_meta(row, {"problem", "question", "solution", "answer", "unique_id", "id",
+                         "idx", "level", "subject", "type"}),
+    )
+
+
+def numina(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    """NuminaMath-style (problem, solution): the answer is the solution's last ``\\boxed{}``."""
+    question = _text(row, "problem", what="problem")
+    solution = _text(row, "solution", what="solution")
+    return Problem(
+        id=str(_first(row, "id", "uuid") or f"{source}-{index}"),
+        question=question,
+        reference_solution=solution,
+        reference_answer=_answer(row.get("answer")) or last_boxed(solution),
+        source=source,
+        subject=row.get("source") if isinstance(row.get("source"), str) else None,
+        meta=_meta(row, {"problem", "solution", "answer", "id", "uuid"}),
+    )
+
+
+def processbench(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    """ProcessBench: a model's given steps with the human label of the earliest error."""
+    question = _text(row, "problem", what="problem")
+    steps = row.get("steps")
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
+        raise SkipRow("steps is not a non-empty list of strings")
+    label = row.get("label")
+    if not isinstance(label, int) or isinstance(label, bool) or not -1 <= label < len(steps):
+        raise SkipRow(f"label {label!r} is not -1 or a step index")
+    pid = str(_first(row, "id") or f"{source}-{index}")
+    joined = [s + "\n\n" for s in steps[:-1]] + [steps[-1]]
+    correct = row.get("final_answer_correct")
+    trace = Trace(
+        id=f"{pid}/given",
+        problem_id=pid,
+        text="".join(joined),
+        steps=joined,
+        origin="given",
+        status=None if correct is None else ("correct" if correct else "incorrect"),
+        model=row.get("generator"),
+        annotation=StepAnnotation.from_first_error(len(steps), label, f"human:{source}"),
+    )
+    return Problem(
+        id=pid,
+        question=question,
+        source=source,
+        meta=_meta(row, {"problem", "steps", "label", "id", "generator",
+                         "final_answer_correct"}),
+        solutions=[trace],
+    )
+
+
+def reasoning_gym(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    """reasoning_gym entries: question, answer, and metadata (``answer_cot`` when given)."""
+    question = _text(row, "question", what="question")
+    metadata = dict(row.get("metadata") or {})
+    solution = metadata.pop("answer_cot", "") or ""
+    return Problem(
+        id=f"{source}-{metadata.get('source_index', index)}",
+        question=question,
+        reference_solution=solution,
+        reference_answer=_answer(row.get("answer")),
+        source=source,
+        level=_level(metadata.get("difficulty")),
+        meta={k: _jsonable(v) for k, v in metadata.items()},
+    )
+
+
+Normalizer = Callable[[Mapping[str, Any], int, str], Problem]
+
+NORMALIZERS: dict[str, Normalizer] = {
+    "generic": generic,
+    "gsm8k": gsm8k,
+    "math": math,
+    "numina": numina,
+    "processbench": processbench,
+    "reasoning_gym": reasoning_gym,
+}
+
+# ProcessBench rows carry a labelled solution, not a reference answer.
+NEEDS_ANSWER = {name: name != "processbench" for name in NORMALIZERS}
