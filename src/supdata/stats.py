@@ -15,6 +15,7 @@ class StageStats:
     n_out: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)  # first item dropped per reason
+    counts: Counter[str] = field(default_factory=Counter)  # tallies that are not drops
     seconds: float = 0.0
     _started: float | None = field(default=None, repr=False)
 
@@ -22,6 +23,9 @@ class StageStats:
         self.dropped[reason] += 1
         if item and reason not in self.examples:
             self.examples[reason] = item
+
+    def tally(self, key: str, n: int = 1) -> None:
+        self.counts[key] += n
 
     def __enter__(self) -> StageStats:
         self._started = time.perf_counter()
@@ -38,5 +42,6 @@ class StageStats:
             "out": self.n_out,
             "dropped": dict(sorted(self.dropped.items())),
             "dropped_examples": dict(sorted(self.examples.items())),
+            "counts": dict(sorted(self.counts.items())),
             "seconds": round(self.seconds, 3),
         }

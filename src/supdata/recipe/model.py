@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from supdata.sources.config import Source
-from supdata.steps import STRATEGIES  # noqa: F401  (listed in the field description)
 from supdata.verify import VerifyConfig
 
 _DEFAULT_VERIFY = VerifyConfig()

@@ -93,5 +93,7 @@ class Trace:
             annotation=None if ann is None else StepAnnotation.from_row(ann),
         )
         if row.get("correct") != trace.correct:
-            raise ValueError(f"trace {trace.id!r}: 'correct' disagrees with status {trace.status!r}")
+            raise ValueError(
+                f"trace {trace.id!r}: 'correct' disagrees with status {trace.status!r}"
+            )
         return trace

@@ -28,7 +28,9 @@ class Filters(BaseModel):
     levels: list[int] | None = Field(None, description="keep only these difficulty levels")
     min_level: int | None = Field(None, description="keep levels >= this")
     max_level: int | None = Field(None, description="keep levels <= this")
-    min_solution_tokens: int | None = Field(None, ge=0, description="reference solution length floor")
+    min_solution_tokens: int | None = Field(
+        None, ge=0, description="reference solution length floor"
+    )
     max_solution_tokens: int | None = Field(None, ge=0, description="reference solution length cap")
     tokenizer: str | None = Field(None, description="tokenizer for solution lengths")
 

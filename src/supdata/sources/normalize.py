@@ -75,9 +75,23 @@ def generic(row: Mapping[str, Any], index: int, source: str) -> Problem:
     answer = _answer(_first(row, "reference_answer", "final_answer", "answer"))
     if answer is None and solution:
         answer = last_boxed(solution)
-    used = {"question", "problem", "prompt", "reference_solution", "solution", "answer_cot",
-            "reference_answer", "final_answer", "answer", "id", "unique_id", "idx", "level",
-            "subject", "type"}
+    used = {
+        "question",
+        "problem",
+        "prompt",
+        "reference_solution",
+        "solution",
+        "answer_cot",
+        "reference_answer",
+        "final_answer",
+        "answer",
+        "id",
+        "unique_id",
+        "idx",
+        "level",
+        "subject",
+        "type",
+    }
     return Problem(
         id=str(_first(row, "id", "unique_id", "idx") or f"{source}-{index}"),
         question=question,
@@ -120,8 +134,21 @@ def math(row: Mapping[str, Any], index: int, source: str) -> Problem:
         source=source,
         level=_level(row.get("level")),
         subject=_first(row, "subject", "type"),
-        meta=_meta(row, {"problem", "question", "solution", "answer", "unique_id", "id",
-                         "idx", "level", "subject", "type"}),
+        meta=_meta(
+            row,
+            {
+                "problem",
+                "question",
+                "solution",
+                "answer",
+                "unique_id",
+                "id",
+                "idx",
+                "level",
+                "subject",
+                "type",
+            },
+        ),
     )
 
 
@@ -166,8 +193,7 @@ def processbench(row: Mapping[str, Any], index: int, source: str) -> Problem:
         id=pid,
         question=question,
         source=source,
-        meta=_meta(row, {"problem", "steps", "label", "id", "generator",
-                         "final_answer_correct"}),
+        meta=_meta(row, {"problem", "steps", "label", "id", "generator", "final_answer_correct"}),
         solutions=[trace],
     )
 

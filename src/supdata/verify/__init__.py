@@ -51,9 +51,7 @@ def verify_many(
     """Judge (prediction, reference answer) pairs, yielding one Judgement each, in order."""
     from supdata.verify.worker import judge_item, timed_out
 
-    args = (
-        (pred, ref, config.last_number_fallback, config.soft_timeout_s) for pred, ref in pairs
-    )
+    args = ((pred, ref, config.last_number_fallback, config.soft_timeout_s) for pred, ref in pairs)
     if config.workers == 0:
         for a in args:
             yield judge_item(*a)
@@ -73,6 +71,8 @@ def verify_many(
 
 def summarize(judgements: Iterable[Judgement]) -> dict[str, int]:
     """Count judgements per status (all five statuses present, zeros included)."""
-    counts = Counter({s: 0 for s in ("correct", "incorrect", "no_answer", "bad_reference", "timeout")})
+    counts = Counter(
+        {s: 0 for s in ("correct", "incorrect", "no_answer", "bad_reference", "timeout")}
+    )
     counts.update(j.status for j in judgements)
     return dict(counts)

@@ -41,9 +41,7 @@ def _parse(answer: str, timeout_s: int) -> list:
     cleaned = _clean(answer)
     if not cleaned:
         return []
-    parsed = parse(
-        f"${cleaned}$", list(_CONFIG), parsing_timeout=timeout_s, raise_on_error=True
-    )
+    parsed = parse(f"${cleaned}$", list(_CONFIG), parsing_timeout=timeout_s, raise_on_error=True)
     if not parsed:
         parsed = parse(cleaned, list(_CONFIG), parsing_timeout=timeout_s, raise_on_error=True)
     return parsed
@@ -65,8 +63,12 @@ def judge(
     try:
         gold = _parse(reference_answer, timeout_s) if reference_answer else []
         if not gold:
-            return Judgement("bad_reference", extracted.answer, extracted.method,
-                             f"reference answer {reference_answer!r} does not parse")
+            return Judgement(
+                "bad_reference",
+                extracted.answer,
+                extracted.method,
+                f"reference answer {reference_answer!r} does not parse",
+            )
         if extracted.answer is None:
             return Judgement("no_answer", None, None, "no final answer found")
         pred = _parse(extracted.answer, timeout_s)
@@ -76,8 +78,13 @@ def judge(
             return Judgement("correct", extracted.answer, extracted.method, "same text")
         return Judgement("incorrect", extracted.answer, extracted.method)
     except TimeoutException:
-        return Judgement("timeout", extracted.answer, extracted.method,
-                         f"math-verify gave up after {timeout_s}s")
+        return Judgement(
+            "timeout", extracted.answer, extracted.method, f"math-verify gave up after {timeout_s}s"
+        )
     except Exception as exc:  # math-verify/sympy raise many types on odd input
-        return Judgement("incorrect", extracted.answer, extracted.method,
-                         f"comparison failed: {type(exc).__name__}: {exc}"[:300])
+        return Judgement(
+            "incorrect",
+            extracted.answer,
+            extracted.method,
+            f"comparison failed: {type(exc).__name__}: {exc}"[:300],
+        )

@@ -9,6 +9,7 @@ on and since when; past the deadline it kills that worker, records the item as
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 from collections import deque
@@ -84,10 +85,8 @@ class HardTimeoutPool:
 
     def close(self) -> None:
         for w in self._workers:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 w.conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
         for w in self._workers:
             w.process.join(timeout=2)
             if w.process.is_alive():
@@ -153,7 +152,9 @@ class HardTimeoutPool:
             try:
                 msg = w.conn.recv()
             except (EOFError, OSError):
-                self._fail_current(w, todo, results, f"worker died (exit code {w.process.exitcode})")
+                self._fail_current(
+                    w, todo, results, f"worker died (exit code {w.process.exitcode})"
+                )
                 continue
             if msg == _READY:
                 w.ready = True

@@ -1,0 +1,54 @@
+# Two commands do everything on a fresh machine:
+#   make        set up .venv, build the demo dataset, validate it
+#   make test   set up .venv, lint, run the test suite
+# Both are idempotent: set-up steps leave stamp files in .venv and are skipped next time.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TORCH  := 2.13.0
+RECIPE ?= recipes/demo.yaml
+OUT    ?=
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: all setup demo build test lint format bench clean
+
+all: demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: pinned, so pip takes the local CPU build instead of a CUDA one.
+$(VENV)/.torch-$(TORCH): | $(BIN)/python
+	$(BIN)/pip install -q torch==$(TORCH)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/supdata build recipes/demo.yaml --out build/demo
+	$(BIN)/supdata validate build/demo
+
+build: setup
+	$(BIN)/supdata build $(RECIPE) $(if $(OUT),--out $(OUT))
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: setup
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/verify.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,211 @@
+"""The ``supdata`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True)
+out = Console()
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from supdata.sources import NORMALIZERS, SOURCE_KINDS
+
+    for kind, model in SOURCE_KINDS.items():
+        table = Table(
+            title=f"kind: {kind}  ({(model.__doc__ or '').strip()})", title_justify="left"
+        )
+        for col in ("field", "type", "default", "meaning"):
+            table.add_column(col)
+        for name, info in model.model_fields.items():
+            if name == "kind":
+                continue
+            default = (
+                "required"
+                if info.is_required()
+                else repr(info.get_default(call_default_factory=True))
+            )
+            annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
+            table.add_row(name, annotation.replace("typing.", ""), default, info.description or "")
+        out.print(table)
+    out.print("[bold]normalizers[/bold] (the `normalizer:` field):")
+    for name, fn in NORMALIZERS.items():
+        doc = (
+            fn.__doc__ or "columns question/problem, solution, answer, id, level, subject"
+        ).strip()
+        out.print(f"  [cyan]{name}[/cyan]: {doc.splitlines()[0]}")
+    return 0
+
+
+def cmd_peek(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from supdata.recipe import load_recipe
+    from supdata.sources import load_problems
+    from supdata.stats import StageStats
+
+    recipe = load_recipe(args.recipe)
+    stats = StageStats("source")
+    problems = list(islice(load_problems(recipe.source, stats), args.n))
+    if args.json:
+        for p in problems:
+            out.print_json(json.dumps(p.to_row(), ensure_ascii=False))
+    else:
+        for p in problems:
+            table = Table(show_header=False, title=p.id, title_justify="left")
+            table.add_column(style="bold")
+            table.add_column(overflow="fold")
+            table.add_row("question", p.question)
+            table.add_row("answer", str(p.reference_answer))
+            table.add_row("solution", p.reference_solution or "[dim](none)[/dim]")
+            table.add_row("level / subject", f"{p.level} / {p.subject}")
+            if p.solutions:
+                table.add_row("given solutions", str(len(p.solutions)))
+            out.print(table)
+    err.print(
+        f"read {stats.n_in} rows, showed {len(problems)}; dropped: {dict(stats.dropped) or 'none'}"
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from supdata.sources.config import FileSource
+    from supdata.verify import VerifyConfig, verify_many
+
+    rows = list(FileSource(kind="file", path=args.file).raw_rows())
+    for i, row in enumerate(rows):
+        for col in (args.prediction_field, args.answer_field):
+            if col not in row:
+                raise ValueError(f"{args.file}: row {i} has no {col!r} column (has: {sorted(row)})")
+    config = VerifyConfig(
+        workers=args.workers, timeout_s=args.timeout, last_number_fallback=not args.no_last_number
+    )
+    pairs = ((str(r[args.prediction_field]), r[args.answer_field]) for r in rows)
+    pairs = ((p, None if a is None else str(a)) for p, a in pairs)
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    results = list(tqdm(verify_many(pairs, config), total=len(rows), unit="item", disable=None))
+    seconds = time.perf_counter() - started
+    counts: dict[str, int] = {}
+    for j in results:
+        counts[j.status] = counts.get(j.status, 0) + 1
+    table = Table(
+        title=f"{args.file}: {len(rows)} items in {seconds:.2f}s "
+        f"({len(rows) / max(seconds, 1e-9):.0f} items/s)"
+    )
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    for status in ("correct", "incorrect", "no_answer", "bad_reference", "timeout"):
+        n = counts.get(status, 0)
+        table.add_row(status, str(n), f"{n / max(len(rows), 1):.1%}")
+    out.print(table)
+    if args.out:
+        with Path(args.out).open("w", encoding="utf-8") as f:
+            for row, j in zip(rows, results, strict=True):
+                extra = {
+                    "status": j.status,
+                    "extracted": j.answer,
+                    "method": j.method,
+                    "detail": j.detail,
+                }
+                f.write(json.dumps({**row, **extra}, ensure_ascii=False) + "\n")
+        err.print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    target = Path(args.out or Path("build") / recipe.name)
+    stats = build(recipe, target, limit=args.limit)
+    for name, s in stats["stages"].items():
+        dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "none"
+        err.print(f"  {name:<10} in {s['in']:>6}  out {s['out']:>6}  dropped: {dropped}")
+    for key, value in stats["measured"].items():
+        err.print(f"  {key}: {value}")
+    out.print(f"wrote {target} in {stats['seconds']:.1f}s")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    from supdata.publish import validate_rows
+
+    root = Path(args.dir)
+    parquet = sorted(root.glob("*/*.parquet"))
+    if not parquet:
+        raise FileNotFoundError(f"{root}: no <config>/*.parquet files to validate")
+    for path in parquet:
+        n = validate_rows(path.parent.name, pq.read_table(path).to_pylist())
+        out.print(f"ok  {path.relative_to(root)}  {n} rows")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supdata", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sources", help="list the source kinds and their fields")
+    p.set_defaults(fn=cmd_sources)
+
+    p = sub.add_parser("peek", help="show the first normalized problems of a recipe")
+    p.add_argument("recipe")
+    p.add_argument("-n", type=int, default=3, help="how many problems (default 3)")
+    p.add_argument("--json", action="store_true", help="print rows as JSON")
+    p.set_defaults(fn=cmd_peek)
+
+    p = sub.add_parser(
+        "verify", help="judge predictions against answers in a jsonl/json/parquet file"
+    )
+    p.add_argument("file")
+    p.add_argument("--prediction-field", default="prediction")
+    p.add_argument("--answer-field", default="answer")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (0 = in process)")
+    p.add_argument("--timeout", type=float, default=10.0, help="hard seconds per item")
+    p.add_argument(
+        "--no-last-number",
+        action="store_true",
+        help="do not fall back to the last number when no final answer is marked",
+    )
+    p.add_argument("--out", help="write each row with its status to this jsonl file")
+    p.set_defaults(fn=cmd_verify)
+
+    p = sub.add_parser("build", help="build a recipe into a dataset folder")
+    p.add_argument("recipe")
+    p.add_argument("--limit", type=int, help="use at most N problems")
+    p.add_argument("--out", help="output folder (default build/<recipe name>)")
+    p.set_defaults(fn=cmd_build)
+
+    p = sub.add_parser("validate", help="check every row of a dataset folder against its schema")
+    p.add_argument("dir")
+    p.set_defaults(fn=cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Write a Hub-ready dataset folder atomically: built in a temp folder, renamed at the end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+
+from supdata.publish.schemas import validate_rows
+from supdata.records.arrow import write_parquet
+
+
+class DatasetFolder:
+    """Collects configs, then publishes them all at once with ``commit()``.
+
+    An interrupted build leaves the previous folder (if any) untouched.
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        self.configs: dict[str, int] = {}
+
+    def add_config(self, config: str, table: pa.Table, split: str = "train") -> Path:
+        """Validate every row against ``schemas/<config>.json``, then write the parquet."""
+        validate_rows(config, table.to_pylist())
+        path = self._tmp / config / f"{split}-00000-of-00001.parquet"
+        write_parquet(table, path)
+        self.configs[config] = table.num_rows
+        return path
+
+    def write_text(self, name: str, text: str) -> None:
+        (self._tmp / name).write_text(text, encoding="utf-8")
+
+    def write_json(self, name: str, data: Any) -> None:
+        self.write_text(name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def write_yaml(self, name: str, data: Any) -> None:
+        self.write_text(name, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+    def commit(self) -> Path:
+        old = None
+        if self.out.exists():
+            old = self.out.with_name(f".{self.out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            self.out.rename(old)
+        self._tmp.rename(self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> DatasetFolder:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None:
+            self.abort()
