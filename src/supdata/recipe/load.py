@@ -46,6 +46,8 @@ def _format(path: Path, exc: ValidationError, root: yaml.Node | None) -> str:
     lines = [f"{path}: invalid recipe ({exc.error_count()} problem(s))"]
     for err in exc.errors(include_url=False):
         user_loc = _user_loc(err["loc"])
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            user_loc = (*user_loc, "kind")
         loc = _field_path(user_loc)
         line = _line_of(root, user_loc)
         where = f"{path}:{line}" if line else str(path)

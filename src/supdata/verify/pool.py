@@ -152,9 +152,9 @@ class HardTimeoutPool:
             try:
                 msg = w.conn.recv()
             except (EOFError, OSError):
-                self._fail_current(
-                    w, todo, results, f"worker died (exit code {w.process.exitcode})"
-                )
+                w.process.join(timeout=1)
+                why = f"worker died (exit code {w.process.exitcode})"
+                self._fail_current(w, todo, results, why)
                 continue
             if msg == _READY:
                 w.ready = True

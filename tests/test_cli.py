@@ -1,0 +1,151 @@
+"""The supdata command end to end: real files, real parquet, real datasets.load_dataset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from supdata.cli import main
+
+from conftest import REPO, write_jsonl
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "supdata", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_sources_lists_kinds_and_fields(capsys):
+    assert main(["sources"]) == 0
+    shown = capsys.readouterr().out
+    for word in (
+        "kind: hf",
+        "kind: file",
+        "kind: reasoning_gym",
+        "data_files",
+        "revision",
+        "shuffle_seed",
+        "processbench",
+        "gsm8k",
+    ):
+        assert word in shown
+
+
+def test_peek_shows_normalized_problems(capsys):
+    assert main(["peek", str(REPO / "recipes" / "demo.yaml"), "-n", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count('"reference_answer"') == 2
+    assert "showed 2" in captured.err
+
+
+def test_verify_file_reports_statuses(tmp_path, capsys):
+    rows = [
+        {"prediction": "so \\boxed{4}", "answer": "4"},
+        {"prediction": "#### 7", "answer": "8"},
+        {"prediction": "no idea", "answer": "8"},
+        {"prediction": "\\boxed{1}", "answer": None},
+    ]
+    path = write_jsonl(tmp_path / "preds.jsonl", rows)
+    out = tmp_path / "judged.jsonl"
+    assert main(["verify", str(path), "--out", str(out), "--workers", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "4 items" in table
+    statuses = [json.loads(line)["status"] for line in out.read_text().splitlines()]
+    assert statuses == ["correct", "incorrect", "no_answer", "bad_reference"]
+
+
+def test_verify_names_the_missing_column(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "preds.jsonl", [{"pred": "1", "answer": "1"}])
+    assert main(["verify", str(path)]) == 2
+    assert "row 0 has no 'prediction' column" in capsys.readouterr().err
+
+
+def test_build_writes_a_loadable_validated_folder(tmp_path):
+    out = tmp_path / "demo"
+    result = run("build", "recipes/demo.yaml", "--limit", "12", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert run("validate", str(out)).returncode == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["stages"]["source"]["out"] == 12
+    assert stats["stages"]["verify"]["counts"] == {"status:correct": 12}
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nconfigs:\n- config_name: problems")
+    assert "load_dataset" in card
+    # datasets keys its cache of a local folder by the folder's name and the config's
+    # file patterns, not the files: a private cache keeps other "demo" builds out.
+    cache = str(tmp_path / "hf-cache")
+    refs = datasets.load_dataset(str(out), "references", split="train", cache_dir=cache)
+    problems = datasets.load_dataset(str(out), "problems", split="train", cache_dir=cache)
+    assert len(refs) == len(problems) == 12
+    assert all("".join(r["steps"]) == r["text"] for r in refs)
+    assert all(r["correct"] for r in refs)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.md",
+        "problems",
+        "recipe.yaml",
+        "references",
+        "stats.json",
+    ]
+    assert not list(tmp_path.glob(".demo.*")), "temporary folders are cleaned up"
+
+
+def test_rows_without_answers_are_counted_in_stats(tmp_path):
+    rows = [
+        {"question": "2+2?", "answer": "4", "solution": "2+2 = 4.\nThe answer is 4."},
+        {"question": "Lost answer?", "solution": "Somehow 7."},
+    ]
+    src = write_jsonl(tmp_path / "src.jsonl", rows)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"name: tiny\nsource:\n  kind: file\n  path: {src}\nverification:\n  workers: 1\n"
+    )
+    out = tmp_path / "tiny"
+    assert main(["build", str(recipe), "--out", str(out)]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["stages"]["source"]["dropped"] == {"no reference answer": 1}
+    assert stats["stages"]["source"]["dropped_examples"] == {"no reference answer": "src-1"}
+    assert "no reference answer: 1" in (out / "README.md").read_text()
+    table = pq.read_table(out / "references" / "train-00000-of-00001.parquet")
+    assert table.column("steps").to_pylist() == [["2+2 = 4.\n", "The answer is 4."]]
+
+
+def test_bad_recipe_fails_before_any_work(tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("name: bad\nsource:\n  kind: file\n  path: x.jsonl\n  limit: zero\n")
+    out = tmp_path / "never"
+    result = run("build", str(recipe), "--out", str(out))
+    assert result.returncode == 2
+    assert "bad.yaml:5: source.limit: Input should be a valid integer" in result.stderr
+    assert not out.exists() and not list(tmp_path.glob(".never*"))
+
+
+def test_failed_build_keeps_previous_output(tmp_path):
+    out = tmp_path / "demo"
+    assert run("build", "recipes/demo.yaml", "--limit", "3", "--out", str(out)).returncode == 0
+    before = (out / "stats.json").read_text()
+    recipe = tmp_path / "missing.yaml"
+    recipe.write_text(f"name: demo\nsource:\n  kind: file\n  path: {tmp_path / 'gone.jsonl'}\n")
+    result = run("build", str(recipe), "--out", str(out))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert (out / "stats.json").read_text() == before
+
+
+@pytest.mark.slow
+def test_make_demo_from_the_makefile(tmp_path):
+    """`make` (the main job) on the existing venv: builds and validates build/demo."""
+    result = subprocess.run(
+        ["make", "demo"], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok  references/train-00000-of-00001.parquet" in result.stdout

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from supdata.recipe import RecipeError, load_recipe
+from supdata.sources import ReasoningGymSource
+
+GOOD = """\
+name: tiny
+source:
+  kind: reasoning_gym
+  name: gsm_symbolic
+  size: 4
+"""
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_good_recipe_and_defaults(tmp_path):
+    recipe = load_recipe(_write(tmp_path, GOOD))
+    assert isinstance(recipe.source, ReasoningGymSource)
+    assert recipe.source.normalizer == "reasoning_gym"
+    assert recipe.segmentation.strategy == "auto"
+    assert recipe.verification.timeout_s > 0
+
+
+def test_shipped_demo_recipe_is_valid():
+    from supdata.assets import asset_dir
+
+    recipe = load_recipe(asset_dir("recipes") / "demo.yaml")
+    assert recipe.name == "demo"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nsource:\n  kind: file\n", r"recipe\.yaml:3: source\.path: Field required"),
+        (
+            "name: x\nsource:\n  kind: parquetz\n  path: a\n",
+            r"recipe\.yaml:3: source\.kind: Input tag 'parquetz' .* "
+            r"expected tags: 'hf', 'file', 'reasoning_gym'",
+        ),
+        (
+            "name: x\nsource:\n  kind: hf\n  path: gsm8k\n  split: 3\n",
+            r"recipe\.yaml:5: source\.split: Input should be a valid string \(got 3\)",
+        ),
+        (
+            "name: x\nsource:\n  kind: reasoning_gym\n  name: gsm_symbolic\n  size: ten\n",
+            r"recipe\.yaml:5: source\.size: Input should be a valid integer",
+        ),
+        (
+            "name: x\nsource:\n  kind: file\n  path: a.jsonl\n  colour: red\n",
+            r"recipe\.yaml:5: source\.colour: Extra inputs are not permitted",
+        ),
+        (
+            "name: x\nsource:\n  kind: file\n  path: a.jsonl\n  filters:\n    min_level: high\n",
+            r"recipe\.yaml:6: source\.filters\.min_level: Input should be a valid integer",
+        ),
+        (
+            "name: x\nsource:\n  kind: file\n  path: a.txt\n",
+            r"source: Value error, cannot tell the format of 'a\.txt'",
+        ),
+        (
+            "name: x\nsource:\n  kind: file\n  path: a.jsonl\n  normalizer: gsm9k\n",
+            r"recipe\.yaml:5: source\.normalizer: Input should be 'generic', 'gsm8k'",
+        ),
+        (
+            "name: x\nsegmentation:\n  strategy: words\nsource: {kind: file, path: a.jsonl}\n",
+            r"recipe\.yaml:3: segmentation\.strategy: Input should be 'auto'",
+        ),
+        ("source: {kind: file, path: a.jsonl}\n", r"recipe\.yaml: name: Field required"),
+        (
+            "name: x\nsource: [1, 2]\n",
+            r"recipe\.yaml:2: source: Input should be a valid dictionary",
+        ),
+        ("- just\n- a list\n", r"recipe\.yaml: expected a mapping at the top level, got list"),
+        ("name: x\nsource: {kind: file\n", r"recipe\.yaml: not valid YAML"),
+        (
+            "name: !!python/object/apply:os.system ['echo hacked']\n",
+            r"recipe\.yaml: not valid YAML",
+        ),
+    ],
+)
+def test_bad_recipes_name_file_line_and_field(tmp_path, text, expected):
+    with pytest.raises(RecipeError, match=expected):
+        load_recipe(_write(tmp_path, text))
+
+
+def test_missing_recipe_file(tmp_path):
+    with pytest.raises(RecipeError, match=r"nope\.yaml: recipe file not found"):
+        load_recipe(tmp_path / "nope.yaml")

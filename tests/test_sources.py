@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from supdata.sources import FileSource, HfSource, ReasoningGymSource, load_problems
+from supdata.stats import StageStats
+
+from conftest import read_jsonl, write_jsonl
+
+ROWS = [
+    {"question": "What is 2+2?", "answer": "4", "solution": "2+2=4", "level": 1},
+    {"question": "What is 3*3?", "answer": "9", "solution": "3*3=9", "level": 2},
+    {"question": "No answer here?", "solution": "nothing"},
+    {"question": "What is 10/2?", "answer": "5", "solution": "10/2=5", "level": 3},
+]
+
+
+def _load(source):
+    stats = StageStats("source")
+    return list(load_problems(source, stats)), stats
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "parquet"])
+def test_file_source_reads_each_format_and_counts_rows_without_answer(tmp_path, fmt):
+    path = tmp_path / f"rows.{fmt}"
+    if fmt == "jsonl":
+        write_jsonl(path, ROWS)
+    elif fmt == "json":
+        path.write_text(json.dumps(ROWS))
+    else:
+        pq.write_table(pa.Table.from_pylist(ROWS), path)
+    problems, stats = _load(FileSource(kind="file", path=str(path)))
+    assert [p.reference_answer for p in problems] == ["4", "9", "5"]
+    assert [p.level for p in problems] == [1, 2, 3]
+    assert stats.n_in == 4 and stats.n_out == 3
+    assert stats.dropped == {"no reference answer": 1}
+
+
+def test_field_mapping_renames_columns(tmp_path):
+    path = write_jsonl(tmp_path / "odd.jsonl", [{"q": "What is 1+1?", "gold": "2", "uid": "a"}])
+    source = FileSource(
+        kind="file",
+        path=str(path),
+        fields={"question": "q", "reference_answer": "gold", "id": "uid"},
+    )
+    (problem,), _ = _load(source)
+    assert (problem.id, problem.question, problem.reference_answer) == ("a", "What is 1+1?", "2")
+
+
+def test_filters_shuffle_and_limit(tmp_path):
+    rows = [
+        {"question": f"q{i}?", "answer": str(i), "solution": "x " * i, "level": i % 5 + 1}
+        for i in range(40)
+    ]
+    path = write_jsonl(tmp_path / "rows.jsonl", rows)
+    base = {"kind": "file", "path": str(path)}
+    by_level, stats = _load(FileSource(**base, filters={"min_level": 4}))
+    assert {p.level for p in by_level} == {4, 5} and stats.dropped == {"level below min_level": 24}
+    short, stats = _load(FileSource(**base, filters={"max_solution_tokens": 9}))
+    assert len(short) == 10 and stats.dropped == {"reference solution too long": 30}
+    a, _ = _load(FileSource(**base, shuffle_seed=7, limit=5))
+    b, _ = _load(FileSource(**base, shuffle_seed=7, limit=5))
+    c, _ = _load(FileSource(**base, shuffle_seed=8, limit=5))
+    assert [p.id for p in a] == [p.id for p in b] != [p.id for p in c]
+    assert len(a) == 5
+
+
+def test_bad_json_line_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "a?", "answer": "1"}\n{oops\n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2: not valid JSON"):
+        _load(FileSource(kind="file", path=str(path)))
+
+
+def test_reasoning_gym_gsm_symbolic_carries_step_by_step_solutions():
+    problems, stats = _load(
+        ReasoningGymSource(kind="reasoning_gym", name="gsm_symbolic", size=20, seed=3)
+    )
+    assert len(problems) == 20 and stats.dropped == {}
+    for p in problems:
+        assert p.reference_solution.count("\n") >= 1
+        assert p.reference_solution.rstrip().endswith(p.reference_answer)
+        assert "answer_cot" not in p.meta
+    again, _ = _load(ReasoningGymSource(kind="reasoning_gym", name="gsm_symbolic", size=20, seed=3))
+    assert [p.question for p in again] == [p.question for p in problems]
+
+
+def test_hf_source_reads_local_files_and_folders(tmp_path):
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", ROWS)
+    by_builder, stats = _load(
+        HfSource(kind="hf", path="json", data_files=str(folder / "train.jsonl"))
+    )
+    assert len(by_builder) == 3 and stats.dropped == {"no reference answer": 1}
+    by_folder, _ = _load(HfSource(kind="hf", path=str(folder), split="train"))
+    assert [p.question for p in by_folder] == [p.question for p in by_builder]
+
+
+@pytest.mark.shared_data
+def test_gsm8k_normalizer(shared_data):
+    problems, stats = _load(
+        FileSource(kind="file", path=str(shared_data / "gsm8k" / "test.jsonl"), normalizer="gsm8k")
+    )
+    assert len(problems) == 1319 and stats.dropped == {}
+    first = problems[0]
+    assert first.reference_answer == "18"
+    assert "<<" not in first.reference_solution and "#### 18" in first.reference_solution
+    assert all("," not in p.reference_answer for p in problems)
+
+
+@pytest.mark.shared_data
+def test_math_normalizers(shared_data):
+    m500, _ = _load(
+        FileSource(kind="file", path=str(shared_data / "math500" / "test.jsonl"), normalizer="math")
+    )
+    assert len(m500) == 500
+    assert m500[0].id == "test/precalculus/807.json" and m500[0].subject == "Precalculus"
+    assert m500[0].level == 2
+    train, _stats = _load(
+        FileSource(
+            kind="file",
+            path=str(shared_data / "math_full" / "hendrycks_train.jsonl"),
+            normalizer="math",
+            filters={"levels": [5]},
+            limit=50,
+        )
+    )
+    assert {p.level for p in train} == {5} and len(train) == 50
+    assert all(p.reference_answer for p in train)  # taken from the last \boxed{}
+
+
+@pytest.mark.shared_data
+def test_processbench_normalizer_keeps_steps_and_labels(shared_data):
+    problems, stats = _load(
+        FileSource(
+            kind="file",
+            path=str(shared_data / "processbench" / "math.json"),
+            normalizer="processbench",
+        )
+    )
+    raw = json.loads((shared_data / "processbench" / "math.json").read_text())
+    assert len(problems) == 1000 and stats.dropped == {}
+    for p, r in zip(problems, raw, strict=True):
+        (trace,) = p.solutions
+        assert [s.strip() for s in trace.steps] == [s.strip() for s in r["steps"]]
+        assert trace.annotation.first_error_step == r["label"]
+        assert trace.correct == r["final_answer_correct"]
+
+
+def test_numina_normalizer(tmp_path):
+    row = {"problem": "Find x if 2x=6.", "solution": "Divide: x = \\boxed{3}.", "source": "amc"}
+    path = write_jsonl(tmp_path / "numina.jsonl", [row])
+    (p,), _ = _load(FileSource(kind="file", path=str(path), normalizer="numina"))
+    assert (p.reference_answer, p.subject) == ("3", "amc")
+
+
+def test_skipped_rows_carry_reasons(tmp_path):
+    rows = [{"question": "a?", "answer": "no hashes"}, {"question": 5, "answer": "#### 1"}]
+    path = write_jsonl(tmp_path / "g.jsonl", rows)
+    problems, stats = _load(FileSource(kind="file", path=str(path), normalizer="gsm8k"))
+    assert problems == []
+    assert stats.dropped == {"answer has no '####' final answer": 1, "question is int, not text": 1}
+    assert stats.examples["answer has no '####' final answer"] == "row 0"
+    assert read_jsonl(path)  # the source file is untouched
