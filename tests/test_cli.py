@@ -82,11 +82,8 @@ def test_build_writes_a_loadable_validated_folder(tmp_path):
     card = (out / "README.md").read_text()
     assert card.startswith("---\nconfigs:\n- config_name: problems")
     assert "load_dataset" in card
-    # datasets keys its cache of a local folder by the folder's name and the config's
-    # file patterns, not the files: a private cache keeps other "demo" builds out.
-    cache = str(tmp_path / "hf-cache")
-    refs = datasets.load_dataset(str(out), "references", split="train", cache_dir=cache)
-    problems = datasets.load_dataset(str(out), "problems", split="train", cache_dir=cache)
+    refs = datasets.load_dataset(str(out), "references", split="train")
+    problems = datasets.load_dataset(str(out), "problems", split="train")
     assert len(refs) == len(problems) == 12
     assert all("".join(r["steps"]) == r["text"] for r in refs)
     assert all(r["correct"] for r in refs)
@@ -98,6 +95,18 @@ def test_build_writes_a_loadable_validated_folder(tmp_path):
         "stats.json",
     ]
     assert not list(tmp_path.glob(".demo.*")), "temporary folders are cleaned up"
+
+
+def test_rebuilt_folder_loads_fresh_rows(tmp_path):
+    """datasets caches a local folder by its name and card metadata, not its files; the
+    card's dataset_info (row counts and sizes) keeps a rebuilt folder from loading stale."""
+    out = tmp_path / "demo"
+    for limit in (4, 6):
+        assert (
+            run("build", "recipes/demo.yaml", "--limit", str(limit), "--out", str(out)).returncode
+            == 0
+        )
+        assert len(datasets.load_dataset(str(out), "references", split="train")) == limit
 
 
 def test_rows_without_answers_are_counted_in_stats(tmp_path):

@@ -85,7 +85,7 @@ def _publish(
         folder.add_config("problems", to_table(problems, Problem))
         folder.add_config("references", to_table(traces, Trace))
         configs = [
-            {"name": name, "rows": rows, "what": CONFIG_DESCRIPTIONS[name]}
+            {"name": name, "rows": rows, "what": CONFIG_DESCRIPTIONS[name], **folder.sizes[name]}
             for name, rows in folder.configs.items()
         ]
         folder.write_text(

@@ -26,6 +26,7 @@ class DatasetFolder:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
         self.configs: dict[str, int] = {}
+        self.sizes: dict[str, dict[str, int]] = {}  # per config: arrow bytes, parquet bytes
 
     def add_config(self, config: str, table: pa.Table, split: str = "train") -> Path:
         """Validate every row against ``schemas/<config>.json``, then write the parquet."""
@@ -33,6 +34,7 @@ class DatasetFolder:
         path = self._tmp / config / f"{split}-00000-of-00001.parquet"
         write_parquet(table, path)
         self.configs[config] = table.num_rows
+        self.sizes[config] = {"num_bytes": table.nbytes, "download_size": path.stat().st_size}
         return path
 
     def write_text(self, name: str, text: str) -> None:
