@@ -1,0 +1,56 @@
+"""LLM engines: one protocol (requests in, completions out) over vLLM, OpenAI-compatible
+servers and transformers, with a persistent request cache in front."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from supdata.engines.base import Backend, Engine, RunStats
+from supdata.engines.cache import RequestCache
+from supdata.engines.config import EngineConfig
+from supdata.engines.types import Completion, Request, SamplingParams, StructuredOutput
+
+__all__ = [
+    "Backend",
+    "Completion",
+    "Engine",
+    "EngineConfig",
+    "Request",
+    "RequestCache",
+    "RunStats",
+    "SamplingParams",
+    "StructuredOutput",
+    "create_engine",
+]
+
+
+def _vllm(config: EngineConfig) -> Backend:
+    from supdata.engines.vllm_backend import VllmBackend
+
+    return VllmBackend(config)
+
+
+def _openai(config: EngineConfig) -> Backend:
+    from supdata.engines.openai_backend import OpenAIBackend
+
+    return OpenAIBackend(config)
+
+
+def _transformers(config: EngineConfig) -> Backend:
+    from supdata.engines.transformers_backend import TransformersBackend
+
+    return TransformersBackend(config)
+
+
+BACKENDS: dict[str, Callable[[EngineConfig], Backend]] = {
+    "vllm": _vllm,
+    "openai": _openai,
+    "transformers": _transformers,
+}
+
+
+def create_engine(
+    config: EngineConfig, cache: RequestCache | None = None, *, name: str = ""
+) -> Engine:
+    """Start the backend ``config`` names (loads the model) behind ``cache``."""
+    return Engine(BACKENDS[config.kind](config), cache, seed=config.seed, name=name)

@@ -1,0 +1,172 @@
+"""The engine front door: request cache and progress in front of any backend.
+
+A backend only needs ``stream(requests)``, yielding ``(index, Completion)`` as each
+request finishes, in any order. The front door looks every sample up in the cache,
+sends only the missing ones (as contiguous runs, so n stays native), stores each
+finished request at once, and reassembles the completions in request order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from tqdm import tqdm
+
+from supdata.engines.cache import CachedSample, RequestCache, sample_key
+from supdata.engines.types import Completion, Request
+
+log = logging.getLogger("supdata.engines")
+
+
+class Backend(Protocol):
+    kind: str
+    fingerprint: str  # model id + revision or weights hash
+
+    def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunStats:
+    requests: int = 0
+    samples: int = 0
+    generated: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+
+    def summary(self, name: str) -> str:
+        return (
+            f"{name}: {self.requests} requests, {self.samples} samples "
+            f"({self.generated} generated, {self.cached} cached), tokens in {self.prompt_tokens} "
+            f"out {self.output_tokens}, {self.seconds:.1f}s"
+        )
+
+
+def derived_seed(base: int, request: Request) -> int:
+    """A stable seed for a request that set none: builds stay reproducible."""
+    digest = hashlib.sha256(request.prompt_key().encode()).digest()
+    return (base + int.from_bytes(digest[:4], "big")) % (2**31 - 1024)
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Contiguous runs (start, length) of sorted sample indices."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][0] + runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((i, 1))
+    return runs
+
+
+class Engine:
+    """A backend behind the request cache. One per build, shared by every stage."""
+
+    def __init__(
+        self, backend: Backend, cache: RequestCache | None = None, *, seed: int = 0, name: str = ""
+    ) -> None:
+        self.backend = backend
+        self.cache = cache
+        self.seed = seed
+        self.name = name or backend.kind
+        self.last_run = RunStats()
+
+    @property
+    def fingerprint(self) -> str:
+        return self.backend.fingerprint
+
+    def generate(
+        self, requests: Sequence[Request], *, desc: str | None = None, progress: bool | None = None
+    ) -> list[Completion]:
+        started = time.perf_counter()
+        seeds = [
+            r.sampling.seed if r.sampling.seed is not None else derived_seed(self.seed, r)
+            for r in requests
+        ]
+        keys = [
+            [sample_key(self.fingerprint, r, s + i) for i in range(r.sampling.n)]
+            for r, s in zip(requests, seeds, strict=True)
+        ]
+        found = self.cache.get_many([k for ks in keys for k in ks]) if self.cache else {}
+        samples: list[list[CachedSample | None]] = [[found.get(k) for k in ks] for ks in keys]
+        cached_flags = [[s is not None for s in row] for row in samples]
+        prefix_hits: list[int | None] = [None] * len(requests)
+
+        todo: list[Request] = []
+        where: list[tuple[int, int]] = []  # (request index, first sample index)
+        for j, (r, s) in enumerate(zip(requests, seeds, strict=True)):
+            missing = [i for i, x in enumerate(samples[j]) if x is None]
+            for start, length in _runs(missing):
+                sub = replace(r.sampling, n=length, seed=s + start)
+                todo.append(replace(r, sampling=sub, id=f"{r.id}#{start}"))
+                where.append((j, start))
+
+        stats = RunStats(requests=len(requests), samples=sum(len(k) for k in keys))
+        stats.cached = stats.samples - sum(t.sampling.n for t in todo)
+        bar = tqdm(
+            total=len(todo),
+            desc=desc or self.name,
+            unit="req",
+            disable=True if not todo else (None if progress is None else not progress),
+            dynamic_ncols=True,
+        )
+        bar.set_postfix_str(f"cached {stats.cached}", refresh=False)
+        out_tokens = 0
+        for k, completion in self.backend.stream(todo):
+            j, start = where[k]
+            new = {}
+            for i, text in enumerate(completion.texts):
+                sample = CachedSample(
+                    text,
+                    completion.finish_reasons[i],
+                    completion.prompt_tokens,
+                    completion.output_tokens[i],
+                )
+                samples[j][start + i] = sample
+                new[keys[j][start + i]] = sample
+            if self.cache is not None:
+                self.cache.put_many(self.fingerprint, new)
+            prefix_hits[j] = completion.cached_prompt_tokens
+            out_tokens += sum(completion.output_tokens)
+            stats.generated += len(completion.texts)
+            bar.update()
+            elapsed = bar.format_dict["elapsed"] or 1e-9
+            bar.set_postfix_str(
+                f"out {out_tokens / elapsed:.0f} tok/s, cached {stats.cached}", refresh=False
+            )
+        bar.close()
+
+        completions = []
+        for j, r in enumerate(requests):
+            row = samples[j]
+            if any(s is None for s in row):
+                raise RuntimeError(f"engine returned no answer for request {r.id!r}")
+            completions.append(
+                Completion(
+                    request_id=r.id,
+                    texts=[s.text for s in row],
+                    finish_reasons=[s.finish_reason for s in row],
+                    prompt_tokens=row[0].prompt_tokens,
+                    output_tokens=[s.output_tokens for s in row],
+                    cached=cached_flags[j],
+                    cached_prompt_tokens=prefix_hits[j],
+                )
+            )
+            stats.prompt_tokens += row[0].prompt_tokens
+            stats.output_tokens += sum(s.output_tokens for s in row)
+        stats.seconds = time.perf_counter() - started
+        self.last_run = stats
+        if progress is not False:
+            log.info(stats.summary(desc or self.name))
+        return completions
+
+    def close(self) -> None:
+        self.backend.close()
