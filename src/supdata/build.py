@@ -13,6 +13,8 @@ from typing import Any
 from tqdm import tqdm
 
 from supdata import __version__
+from supdata.engines.cache import RequestCache
+from supdata.engines.registry import Engines
 from supdata.publish import DatasetFolder, render_card
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
@@ -28,8 +30,27 @@ CONFIG_DESCRIPTIONS = {
 }
 
 
-def build(recipe: Recipe, out: str | Path, *, limit: int | None = None) -> dict[str, Any]:
-    """Build ``recipe`` into ``out``; return the stats that were written to stats.json."""
+def build(
+    recipe: Recipe,
+    out: str | Path,
+    *,
+    limit: int | None = None,
+    use_cache: bool = True,
+    cache_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Build ``recipe`` into ``out``; return the stats that were written to stats.json.
+
+    Engines named in the recipe start on first use, once, and are shared by every stage;
+    ``use_cache=False`` neither reads nor writes the request cache.
+    """
+    cache = RequestCache(cache_path) if use_cache and recipe.engines else None
+    with Engines(recipe.engines, cache) as engines:
+        return _build(recipe, out, engines, limit=limit)
+
+
+def _build(
+    recipe: Recipe, out: str | Path, engines: Engines, *, limit: int | None
+) -> dict[str, Any]:
     if limit is not None:
         recipe = recipe.model_copy(
             update={"source": recipe.source.model_copy(update={"limit": limit})}

@@ -129,13 +129,115 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe)
     target = Path(args.out or Path("build") / recipe.name)
-    stats = build(recipe, target, limit=args.limit)
+    stats = build(
+        recipe, target, limit=args.limit, use_cache=not args.no_cache, cache_path=args.cache
+    )
     for name, s in stats["stages"].items():
         dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "none"
         err.print(f"  {name:<10} in {s['in']:>6}  out {s['out']:>6}  dropped: {dropped}")
     for key, value in stats["measured"].items():
         err.print(f"  {key}: {value}")
     out.print(f"wrote {target} in {stats['seconds']:.1f}s")
+    return 0
+
+
+def _engine_config(args: argparse.Namespace):
+    from supdata.engines import EngineConfig
+
+    if args.recipe:
+        from supdata.recipe import load_recipe
+
+        recipe = load_recipe(args.recipe)
+        if args.engine not in recipe.engines:
+            raise ValueError(
+                f"{args.recipe}: no engine named {args.engine!r} (has: {sorted(recipe.engines)})"
+            )
+        return recipe.engines[args.engine]
+    return EngineConfig(kind=args.kind, model=args.model, base_url=args.base_url)
+
+
+def _read_requests(path: str, defaults: dict):
+    from supdata.engines import Request, SamplingParams
+    from supdata.sources.config import FileSource
+
+    requests = []
+    for i, row in enumerate(FileSource(kind="file", path=path).raw_rows()):
+        where = f"{path}: row {i}"
+        if "messages" in row:
+            messages = row["messages"]
+        elif isinstance(row.get("prompt"), str):
+            messages = [{"role": "user", "content": row["prompt"]}]
+        else:
+            raise ValueError(f"{where}: needs 'messages' (chat) or 'prompt' (text)")
+        try:
+            sampling = SamplingParams(**{**defaults, **(row.get("sampling") or {})})
+            requests.append(
+                Request(
+                    messages=tuple(messages),
+                    sampling=sampling,
+                    continue_final=bool(row.get("continue_final", False)),
+                    id=str(row.get("id", i)),
+                )
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return requests
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from supdata.engines import RequestCache, create_engine
+
+    defaults = {
+        "n": args.n,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "max_tokens": args.max_tokens,
+        "seed": args.seed,
+    }
+    requests = _read_requests(args.prompts, defaults)  # bad input fails before any model loads
+    config = _engine_config(args)
+    cache = None if args.no_cache else RequestCache(args.cache)
+    engine = create_engine(config, cache, name=args.engine or config.kind)
+    try:
+        completions = engine.generate(requests, desc="generate")
+    finally:
+        engine.close()
+    target = Path(args.out)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for c in completions:
+            row = {
+                "id": c.request_id,
+                "texts": c.texts,
+                "finish_reasons": c.finish_reasons,
+                "prompt_tokens": c.prompt_tokens,
+                "output_tokens": c.output_tokens,
+                "cached": c.cached,
+            }
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(target)
+    err.print(engine.last_run.summary("generate"))
+    out.print(f"wrote {target}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from supdata.engines import RequestCache
+
+    cache = RequestCache(args.cache)
+    if args.action == "clear":
+        out.print(f"removed {cache.clear()} samples from {cache.path}")
+    else:
+        s = cache.stats()
+        out.print(f"cache: {s['path']}")
+        out.print(
+            f"samples: {s['samples']}  output tokens: {s['output_tokens']}  "
+            f"size: {s['bytes'] / 1e6:.1f} MB"
+        )
+        for engine, n in s["engines"].items():
+            out.print(f"  {n:>8}  {engine}")
+    cache.close()
     return 0
 
 
@@ -187,7 +289,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe")
     p.add_argument("--limit", type=int, help="use at most N problems")
     p.add_argument("--out", help="output folder (default build/<recipe name>)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.set_defaults(fn=cmd_build)
+
+    p = sub.add_parser("generate", help="sample an engine over a jsonl of prompts (cached)")
+    p.add_argument("prompts", help="jsonl/json/parquet rows with 'messages' or 'prompt'")
+    p.add_argument("--out", required=True, help="output jsonl, one row per prompt")
+    p.add_argument("--recipe", help="take the engine from this recipe's engines: section")
+    p.add_argument("--engine", default="", help="engine name in the recipe")
+    p.add_argument("--kind", default="vllm", choices=["vllm", "openai", "transformers"])
+    p.add_argument("--model", default="default")
+    p.add_argument("--base-url", help="openai: server URL")
+    p.add_argument("--n", type=int, default=1)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=-1)
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.set_defaults(fn=cmd_generate)
+
+    p = sub.add_parser("cache", help="request cache: stats or clear")
+    p.add_argument("action", choices=["stats", "clear"])
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.set_defaults(fn=cmd_cache)
 
     p = sub.add_parser("validate", help="check every row of a dataset folder against its schema")
     p.add_argument("dir")
@@ -196,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)

@@ -37,6 +37,11 @@ class EngineConfig(BaseModel):
     timeout_s: float = Field(120.0, gt=0, description="openai: per-request timeout")
     max_retries: int = Field(5, ge=0, description="openai: retries on 429, 5xx, timeouts")
     native_n: bool = Field(True, description="openai: send n; false expands to n requests")
+    tokenizer: str | None = Field(
+        None,
+        description="openai completions: local tokenizer ('default' or a folder) whose chat "
+        "template renders the prompt",
+    )
     # transformers
     batch_size: int = Field(16, ge=1, description="transformers: sequences per batch")
     device: str = Field("auto", description="transformers: cpu, cuda, or auto")

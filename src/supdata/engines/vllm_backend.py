@@ -12,6 +12,7 @@ from typing import Any
 
 from supdata.engines.config import EngineConfig
 from supdata.engines.models import resolve_model
+from supdata.engines.prompts import encode
 from supdata.engines.types import Completion, Request, SamplingParams
 
 
@@ -49,16 +50,6 @@ class VllmBackend:
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 
-    def encode(self, request: Request) -> list[int]:
-        """Chat template, then tokens; continuation leaves the last turn open."""
-        text = self.tokenizer.apply_chat_template(
-            list(request.messages),
-            tokenize=False,
-            add_generation_prompt=not request.continue_final,
-            continue_final_message=request.continue_final,
-        )
-        return self.tokenizer.encode(text, add_special_tokens=False)
-
     def params(self, sampling: SamplingParams) -> Any:
         structured = None
         if sampling.structured is not None:
@@ -82,7 +73,7 @@ class VllmBackend:
     def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
         if not requests:
             return
-        prompts = [{"prompt_token_ids": self.encode(r)} for r in requests]
+        prompts = [{"prompt_token_ids": encode(self.tokenizer, r)} for r in requests]
         ids = self.llm.enqueue(prompts, [self.params(r.sampling) for r in requests], use_tqdm=False)
         # enqueue returns internal ids ("<external>-<random>"); outputs carry the external.
         internal = {rid.rsplit("-", 1)[0]: rid for rid in ids}

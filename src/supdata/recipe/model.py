@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supdata.engines.config import EngineConfig
 from supdata.sources.config import Source
 from supdata.verify import VerifyConfig
 
@@ -46,5 +47,8 @@ class Recipe(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="dataset name")
     description: str = ""
     source: Source
+    engines: dict[str, EngineConfig] = Field(
+        default_factory=dict, description="named engines, e.g. actor, critic, annotator"
+    )
     segmentation: Segmentation = Field(default_factory=Segmentation)
     verification: Verification = Field(default_factory=Verification)

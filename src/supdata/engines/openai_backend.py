@@ -1,0 +1,252 @@
+"""Any OpenAI-compatible server (vLLM, SGLang, hosted APIs), chat or completions.
+
+asyncio with bounded concurrency; retries with exponential backoff on 429, 5xx,
+timeouts, lost connections and malformed JSON; each failure is counted by reason and
+the request id is named when the retries run out. ``n`` is sent natively; a server that
+answers fewer choices than asked is detected and the rest are sent one by one with
+seeds ``seed + i``, the same rule the other backends follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from supdata.engines.config import EngineConfig
+from supdata.engines.types import Completion, Request, SamplingParams
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class EngineRequestError(RuntimeError):
+    """A request that failed after all retries."""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class OpenAIBackend:
+    kind = "openai"
+
+    def __init__(self, config: EngineConfig) -> None:
+        if not config.base_url:
+            raise ValueError("the openai engine needs base_url (e.g. http://127.0.0.1:8000/v1)")
+        self.config = config
+        self.url = config.base_url.rstrip("/")
+        self.fingerprint = f"openai:{config.model}@{config.revision or self.url}"
+        self.failures: Counter[str] = Counter()
+        self.native_n = config.native_n
+        self._tokenizer = None
+        if config.endpoint == "completions":
+            self._tokenizer = _load_tokenizer(config.tokenizer)
+        key = os.environ.get(config.api_key_env)
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    # -- public -----------------------------------------------------------------------
+
+    def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
+        if not requests:
+            return
+        results: queue.Queue = queue.Queue()
+        thread = threading.Thread(target=self._run, args=(list(requests), results), daemon=True)
+        thread.start()
+        for _ in range(len(requests)):
+            item = results.get()
+            if isinstance(item, BaseException):
+                thread.join()
+                raise item
+            yield item
+        thread.join()
+
+    def close(self) -> None:
+        pass
+
+    # -- internals --------------------------------------------------------------------
+
+    def _run(self, requests: list[Request], results: queue.Queue) -> None:
+        try:
+            asyncio.run(self._all(requests, results))
+        except BaseException as exc:  # hand it to the consuming thread
+            results.put(exc)
+
+    async def _all(self, requests: list[Request], results: queue.Queue) -> None:
+        limits = httpx.Limits(max_connections=self.config.concurrency)
+        timeout = httpx.Timeout(self.config.timeout_s)
+        sem = asyncio.Semaphore(self.config.concurrency)
+        async with httpx.AsyncClient(
+            limits=limits, timeout=timeout, headers=self.headers
+        ) as client:
+
+            async def one(k: int, r: Request) -> None:
+                results.put((k, await self._complete(client, sem, r)))
+
+            tasks = [asyncio.create_task(one(k, r)) for k, r in enumerate(requests)]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for t in tasks:
+                    t.cancel()
+
+    async def _complete(
+        self, client: httpx.AsyncClient, sem: asyncio.Semaphore, request: Request
+    ) -> Completion:
+        n = request.sampling.n
+        if self.native_n or n == 1:
+            first = await self._call(client, sem, request, request.sampling)
+            if len(first.texts) >= n:
+                return first
+            self.native_n = False  # the server ignores n: expand from now on
+            parts = [first]
+            start = len(first.texts)
+        else:
+            parts, start = [], 0
+        seed = request.sampling.seed
+        more = [
+            self._call(
+                client,
+                sem,
+                request,
+                _with(request.sampling, n=1, seed=None if seed is None else seed + i),
+            )
+            for i in range(start, n)
+        ]
+        parts += await asyncio.gather(*more)
+        return Completion(
+            request_id=request.id,
+            texts=[t for p in parts for t in p.texts][:n],
+            finish_reasons=[f for p in parts for f in p.finish_reasons][:n],
+            prompt_tokens=parts[0].prompt_tokens,
+            output_tokens=[o for p in parts for o in p.output_tokens][:n],
+            cached=[False] * n,
+            cached_prompt_tokens=parts[0].cached_prompt_tokens,
+        )
+
+    async def _call(
+        self,
+        client: httpx.AsyncClient,
+        sem: asyncio.Semaphore,
+        request: Request,
+        sampling: SamplingParams,
+    ) -> Completion:
+        path, body = self._body(request, sampling)
+        last = ""
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+            try:
+                async with sem:
+                    response = await client.post(self.url + path, json=body)
+                return self._parse(request, response)
+            except _Retryable as exc:
+                self.failures[exc.reason] += 1
+                last = f"{exc.reason}: {exc}"
+            except httpx.TimeoutException as exc:
+                self.failures["timeout"] += 1
+                last = f"timeout: {type(exc).__name__}"
+            except httpx.TransportError as exc:
+                self.failures["connection"] += 1
+                last = f"connection: {type(exc).__name__}: {exc}"
+        raise EngineRequestError(
+            f"request {request.id!r} to {self.url}{path} failed after "
+            f"{self.config.max_retries + 1} attempts; last error {last}; "
+            f"failures so far: {dict(self.failures)}"
+        )
+
+    def _body(self, request: Request, sampling: SamplingParams) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "model": self.config.model,
+            "n": sampling.n,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
+        }
+        if sampling.top_k != -1:
+            body["top_k"] = sampling.top_k
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
+        s = sampling.structured
+        if s is not None and s.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": s.json_schema},
+            }
+        elif s is not None:
+            key = "regex" if s.regex is not None else "choice"
+            body["structured_outputs"] = {key: s.regex if s.regex is not None else list(s.choice)}
+        if self._tokenizer is not None:
+            from supdata.engines.prompts import render
+
+            body["prompt"] = render(self._tokenizer, request)
+            return "/completions", body
+        body["messages"] = list(request.messages)
+        if request.continue_final:
+            body["continue_final_message"] = True
+            body["add_generation_prompt"] = False
+        return "/chat/completions", body
+
+    def _parse(self, request: Request, response: httpx.Response) -> Completion:
+        if response.status_code in RETRY_STATUS:
+            raise _Retryable(f"http {response.status_code}", response.text[:200])
+        if response.status_code >= 400:
+            raise EngineRequestError(
+                f"request {request.id!r}: server answered {response.status_code}: "
+                f"{response.text[:500]}"
+            )
+        try:
+            data = response.json()
+            choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+            texts = [c["message"]["content"] if "message" in c else c["text"] for c in choices]
+            if not all(isinstance(t, str) for t in texts):
+                raise TypeError("a choice has no text")
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise _Retryable("malformed response", f"{type(exc).__name__}: {exc}") from None
+        usage = data.get("usage") or {}
+        out = int(usage.get("completion_tokens") or 0)
+        per = [out // len(texts)] * len(texts)  # servers report the total only
+        if per:
+            per[0] += out - sum(per)
+        details = usage.get("prompt_tokens_details") or {}
+        return Completion(
+            request_id=request.id,
+            texts=texts,
+            finish_reasons=[c.get("finish_reason") for c in choices],
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=per,
+            cached=[False] * len(texts),
+            cached_prompt_tokens=details.get("cached_tokens"),
+        )
+
+
+def _with(sampling: SamplingParams, **changes: Any) -> SamplingParams:
+    from dataclasses import replace
+
+    return replace(sampling, **changes)
+
+
+def _load_tokenizer(name: str | None) -> Any:
+    if name is None:
+        raise ValueError(
+            "the openai engine's completions endpoint needs `tokenizer:` ('default' or a "
+            "local folder) to render chat messages into a prompt"
+        )
+    from transformers import AutoTokenizer
+
+    if name == "default":
+        from supdata.engines.default_model import default_model_dir
+
+        name = str(default_model_dir())
+    return AutoTokenizer.from_pretrained(name)

@@ -1,0 +1,99 @@
+"""Real engines with the embedded default model: vLLM (CPU build) and transformers."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from supdata.engines import Engine, Request, RequestCache, SamplingParams, StructuredOutput
+from supdata.engines.prompts import encode, render
+
+QUESTION = ({"role": "user", "content": "Tom has 3 apples and buys 4 more. How many now?"},)
+PREFIX = "Step 1: Tom starts with 3 apples.\nStep 2:"
+CONTINUE = (*QUESTION, {"role": "assistant", "content": PREFIX})
+
+
+def ask(n=1, seed=11, max_tokens=40, **kw):
+    return Request(messages=QUESTION, sampling=SamplingParams(n=n, seed=seed, max_tokens=max_tokens, **kw), id="q")
+
+
+@pytest.fixture(params=["vllm", "transformers"])
+def backend(request):
+    name = {"vllm": "vllm_backend", "transformers": "hf_backend"}[request.param]
+    return request.getfixturevalue(name)
+
+
+def test_n_samples_differ_and_seeds_repeat(backend):
+    engine = Engine(backend, cache=None)
+    (first,) = engine.generate([ask(n=4)], progress=False)
+    assert len(first.texts) == 4 and len(set(first.texts)) > 1
+    assert all(t > 0 for t in first.output_tokens) and first.prompt_tokens > 10
+    assert set(first.finish_reasons) <= {"stop", "length"}
+    (again,) = engine.generate([ask(n=4)], progress=False)
+    assert again.texts == first.texts
+    (other,) = engine.generate([ask(n=4, seed=12)], progress=False)
+    assert other.texts != first.texts
+
+
+def test_continuation_keeps_the_prefix_byte_for_byte(backend):
+    request = Request(messages=CONTINUE, continue_final=True, sampling=SamplingParams(max_tokens=20, seed=1))
+    prompt = render(backend.tokenizer, request)
+    assert prompt.endswith(PREFIX)
+    assert backend.tokenizer.decode(encode(backend.tokenizer, request)).endswith(PREFIX)
+    (done,) = Engine(backend, None).generate([request], progress=False)
+    assert done.texts[0] and not done.texts[0].startswith("<|im")
+    assert (PREFIX + done.texts[0]).startswith("Step 1: Tom starts with 3 apples.\nStep 2:")
+
+
+def test_batch_of_mixed_requests_comes_back_in_order(backend):
+    requests = [
+        Request(messages=({"role": "user", "content": f"Say the number {i}."},),
+                sampling=SamplingParams(n=1 + i % 2, seed=i, max_tokens=8), id=f"r{i}")
+        for i in range(6)
+    ]
+    out = Engine(backend, None).generate(requests, progress=False)
+    assert [c.request_id for c in out] == [f"r{i}" for i in range(6)]
+    assert [len(c.texts) for c in out] == [1, 2, 1, 2, 1, 2]
+
+
+def test_vllm_json_schema_output_validates(vllm_backend):
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "integer"}, "why": {"type": "string", "maxLength": 40}},
+        "required": ["answer", "why"],
+        "additionalProperties": False,
+    }
+    request = ask(n=2, max_tokens=80, structured=StructuredOutput(json_schema=schema))
+    (out,) = Engine(vllm_backend, None).generate([request], progress=False)
+    for text in out.texts:
+        jsonschema.validate(json.loads(text), schema)
+
+
+def test_vllm_choice_and_regex(vllm_backend):
+    engine = Engine(vllm_backend, None)
+    choice = ask(max_tokens=5, structured=StructuredOutput(choice=("Correct", "Wrong")))
+    regex = ask(max_tokens=8, structured=StructuredOutput(regex=r"[0-9]{1,3}"))
+    a, b = engine.generate([choice, regex], progress=False)
+    assert a.texts[0] in ("Correct", "Wrong")
+    assert b.texts[0].isdigit()
+    assert isinstance(a.cached_prompt_tokens, int)
+
+
+def test_transformers_rejects_structured_output(hf_backend):
+    with pytest.raises(ValueError, match="structured output needs the vllm or openai engine"):
+        Engine(hf_backend, None).generate([ask(structured=StructuredOutput(choice=("a",)))])
+
+
+def test_cache_answers_repeats_and_grows_n(vllm_backend, tmp_path):
+    cache = RequestCache(tmp_path / "c.sqlite")
+    engine = Engine(vllm_backend, cache)
+    (cold,) = engine.generate([ask(n=3, seed=5)], progress=False)
+    assert engine.last_run.generated == 3 and cold.cached == [False] * 3
+    (warm,) = engine.generate([ask(n=3, seed=5)], progress=False)
+    assert engine.last_run.generated == 0 and warm.cached == [True] * 3
+    assert warm.texts == cold.texts
+    (grown,) = engine.generate([ask(n=5, seed=5)], progress=False)
+    assert engine.last_run.generated == 2 and grown.texts[:3] == cold.texts
+    assert cache.stats()["samples"] == 5
