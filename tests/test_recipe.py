@@ -79,6 +79,24 @@ def test_shipped_demo_recipe_is_valid():
             "name: x\nsource: [1, 2]\n",
             r"recipe\.yaml:2: source: Input should be a valid dictionary",
         ),
+        (
+            "name: x\nsource: {kind: file, path: a.jsonl}\n"
+            "engines:\n  actor:\n    kind: llamacpp\n",
+            r"recipe\.yaml:5: engines\.actor\.kind: Input should be 'auto', 'vllm', 'openai' or "
+            r"'transformers'",
+        ),
+        (
+            "name: x\nsource: {kind: file, path: a.jsonl}\nengines:\n  actor:\n    kind: vllm\n"
+            "    model: ./models/missing\n",
+            r"recipe\.yaml:6: engines\.actor\.model: Value error, model path "
+            r"'\./models/missing' is not a model folder",
+        ),
+        (
+            "name: x\nsource: {kind: file, path: a.jsonl}\nengines:\n  critic:\n    kind: openai\n"
+            "    concurrency: 0\n",
+            r"recipe\.yaml:6: engines\.critic\.concurrency: "
+            r"Input should be greater than or equal to 1",
+        ),
         ("- just\n- a list\n", r"recipe\.yaml: expected a mapping at the top level, got list"),
         ("name: x\nsource: {kind: file\n", r"recipe\.yaml: not valid YAML"),
         (

@@ -42,7 +42,19 @@ def _transformers(config: EngineConfig) -> Backend:
     return TransformersBackend(config)
 
 
+def _auto(config: EngineConfig) -> Backend:
+    import importlib.util
+    import logging
+
+    kind = "vllm" if importlib.util.find_spec("vllm") is not None else "transformers"
+    logging.getLogger("supdata.engines").info(
+        "engine kind auto -> %s%s", kind, "" if kind == "vllm" else " (vLLM is not installed)"
+    )
+    return BACKENDS[kind](config)
+
+
 BACKENDS: dict[str, Callable[[EngineConfig], Backend]] = {
+    "auto": _auto,
     "vllm": _vllm,
     "openai": _openai,
     "transformers": _transformers,

@@ -106,7 +106,7 @@ class Engine:
             missing = [i for i, x in enumerate(samples[j]) if x is None]
             for start, length in _runs(missing):
                 sub = replace(r.sampling, n=length, seed=s + start)
-                todo.append(replace(r, sampling=sub, id=f"{r.id}#{start}"))
+                todo.append(replace(r, sampling=sub))
                 where.append((j, start))
 
         stats = RunStats(requests=len(requests), samples=sum(len(k) for k in keys))

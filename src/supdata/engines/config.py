@@ -14,8 +14,9 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    kind: Literal["vllm", "openai", "transformers"] = Field(
-        description="vllm (in process), openai (any OpenAI-compatible server), transformers"
+    kind: Literal["auto", "vllm", "openai", "transformers"] = Field(
+        description="vllm (in process), openai (any OpenAI-compatible server), transformers, "
+        "or auto: vllm where it is installed, else transformers"
     )
     model: str = Field(
         "default", description="'default' (embedded SmolLM2-135M), a local folder, or a Hub id"

