@@ -11,7 +11,7 @@ RECIPE ?= recipes/demo.yaml
 OUT    ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all setup demo build test lint format bench clean
+.PHONY: all setup demo build push test lint format bench clean
 
 all: demo
 
@@ -43,6 +43,11 @@ demo: setup
 
 build: setup
 	$(BIN)/supdata build $(RECIPE) $(if $(OUT),--out $(OUT))
+
+# make push RECIPE=recipes/x.yaml REPO=org/name  (token: HF_TOKEN or `huggingface-cli login`)
+push: build
+	$(if $(REPO),,$(error set REPO=ORG/NAME))
+	$(BIN)/supdata push $(or $(OUT),build/$(shell $(BIN)/python -c "import sys; from supdata.recipe import load_recipe; print(load_recipe(sys.argv[1]).name)" $(RECIPE))) --repo $(REPO)
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -72,16 +72,33 @@ def test_verify_names_the_missing_column(tmp_path, capsys):
     assert "row 0 has no 'prediction' column" in capsys.readouterr().err
 
 
-def test_build_writes_a_loadable_validated_folder(tmp_path):
+REFS_RECIPE = """\
+name: demo
+description: references only, no engine
+source: {kind: reasoning_gym, name: gsm_symbolic, size: 40, seed: 42}
+publish: {license: apache-2.0}
+"""
+
+
+@pytest.fixture
+def refs_recipe(tmp_path):
+    path = tmp_path / "refs.yaml"
+    path.write_text(REFS_RECIPE)
+    return str(path)
+
+
+def test_build_writes_a_loadable_validated_folder(tmp_path, refs_recipe):
     out = tmp_path / "demo"
-    result = run("build", "recipes/demo.yaml", "--limit", "12", "--out", str(out))
+    result = run("build", refs_recipe, "--limit", "12", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert run("validate", str(out)).returncode == 0
     stats = json.loads((out / "stats.json").read_text())
     assert stats["stages"]["source"]["out"] == 12
-    assert stats["stages"]["verify"]["counts"] == {"status:correct": 12}
+    assert stats["stages"]["references"]["counts"] == {"status:correct": 12}
+    assert stats["measured"]["references"]["outcome_error_rate"] == 0.0
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nconfigs:\n- config_name: problems")
+    assert card.startswith("---\nlicense: apache-2.0\n")
+    assert "configs:\n- config_name: problems" in card
     assert "load_dataset" in card
     refs = datasets.load_dataset(str(out), "references", split="train")
     problems = datasets.load_dataset(str(out), "problems", split="train")
@@ -90,6 +107,7 @@ def test_build_writes_a_loadable_validated_folder(tmp_path):
     assert all(r["correct"] for r in refs)
     assert sorted(p.name for p in out.iterdir()) == [
         "README.md",
+        "plots",
         "problems",
         "recipe.yaml",
         "references",
@@ -98,15 +116,13 @@ def test_build_writes_a_loadable_validated_folder(tmp_path):
     assert not list(tmp_path.glob(".demo.*")), "temporary folders are cleaned up"
 
 
-def test_rebuilt_folder_loads_fresh_rows(tmp_path):
+def test_rebuilt_folder_loads_fresh_rows(tmp_path, refs_recipe):
     """datasets caches a local folder by its name and card metadata, not its files; the
     card's dataset_info (row counts and sizes) keeps a rebuilt folder from loading stale."""
     out = tmp_path / "demo"
     for limit in (4, 6):
-        assert (
-            run("build", "recipes/demo.yaml", "--limit", str(limit), "--out", str(out)).returncode
-            == 0
-        )
+        result = run("build", refs_recipe, "--limit", str(limit), "--out", str(out))
+        assert result.returncode == 0, result.stderr
         assert len(datasets.load_dataset(str(out), "references", split="train")) == limit
 
 
@@ -140,9 +156,9 @@ def test_bad_recipe_fails_before_any_work(tmp_path):
     assert not out.exists() and not list(tmp_path.glob(".never*"))
 
 
-def test_failed_build_keeps_previous_output(tmp_path):
+def test_failed_build_keeps_previous_output(tmp_path, refs_recipe):
     out = tmp_path / "demo"
-    assert run("build", "recipes/demo.yaml", "--limit", "3", "--out", str(out)).returncode == 0
+    assert run("build", refs_recipe, "--limit", "3", "--out", str(out)).returncode == 0
     before = (out / "stats.json").read_text()
     recipe = tmp_path / "missing.yaml"
     recipe.write_text(f"name: demo\nsource:\n  kind: file\n  path: {tmp_path / 'gone.jsonl'}\n")
@@ -158,7 +174,12 @@ def test_make_demo_from_the_makefile(tmp_path):
         ["make", "demo"], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok  references/train-00000-of-00001.parquet" in result.stdout
+    assert "ok  samples:" in result.stdout
+    stats = json.loads((REPO / "build" / "demo" / "stats.json").read_text())
+    assert stats["stages"]["samples"]["out"] > 0
+    for config in ("problems", "references", "samples"):
+        assert len(datasets.load_dataset(str(REPO / "build" / "demo"), config, split="train"))
+    assert (REPO / "build" / "demo" / "plots" / "samples_pass_rate.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize(

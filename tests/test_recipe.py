@@ -110,6 +110,77 @@ def test_bad_recipes_name_file_line_and_field(tmp_path, text, expected):
         load_recipe(_write(tmp_path, text))
 
 
+BASE = "name: x\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 4}\n"
+ACTOR = "engines:\n  actor: {kind: vllm}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            BASE + ACTOR + "builders:\n  - kind: sample\n    engine: critic\n",
+            r"recipe\.yaml:7: builders\[0\]\.engine: no engine named 'critic' "
+            r"\(engines: \['actor'\]\)",
+        ),
+        (
+            BASE + ACTOR + "builders:\n  - kind: steperrorz\n",
+            r"recipe\.yaml:6: builders\[0\]\.kind: Input tag 'steperrorz' .* "
+            r"expected tags: 'sample'",
+        ),
+        (
+            BASE + ACTOR + "builders:\n  - kind: sample\n    prompt: solve@9\n",
+            r"recipe\.yaml:7: builders\[0\]\.prompt: Value error, "
+            r"prompt 'solve' has no version '9'; has \[1\]",
+        ),
+        (
+            BASE + ACTOR + "builders:\n  - kind: sample\n    n: 0\n",
+            r"recipe\.yaml:7: builders\[0\]\.n: Input should be greater than or equal to 1",
+        ),
+        (
+            BASE + "outputs:\n  configs: [problems, pairs]\n",
+            r"recipe\.yaml:4: outputs\.configs\[1\]: 'pairs' is not made by this recipe",
+        ),
+        (
+            BASE + "publish:\n  repo: not a repo\n",
+            r"recipe\.yaml:4: publish\.repo: String should match pattern",
+        ),
+        (
+            BASE + ACTOR + "builders:\n  - {kind: sample}\n  - {kind: sample}\n",
+            r"builders\[1\]\.kind: config 'samples' is made twice",
+        ),
+    ],
+)
+def test_builder_output_and_publish_mistakes(tmp_path, text, expected):
+    with pytest.raises(RecipeError, match=expected):
+        load_recipe(_write(tmp_path, text))
+
+
+def test_include_merges_and_the_recipe_wins(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "engines.yaml").write_text(
+        "engines:\n  actor: {kind: vllm, max_model_len: 1024}\npublish: {license: mit}\n"
+    )
+    recipe = _write(
+        tmp_path,
+        "include: shared/engines.yaml\n" + BASE + "engines:\n  actor: {max_model_len: 2048}\n",
+    )
+    loaded = load_recipe(recipe)
+    assert loaded.engines["actor"].kind == "vllm"
+    assert loaded.engines["actor"].max_model_len == 2048
+    assert loaded.publish.license == "mit"
+
+
+def test_include_mistakes(tmp_path):
+    with pytest.raises(RecipeError, match=r"include: 'gone\.yaml' not found"):
+        load_recipe(_write(tmp_path, "include: gone.yaml\n" + BASE))
+    (tmp_path / "a.yaml").write_text("include: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("include: a.yaml\n")
+    with pytest.raises(RecipeError, match=r"include: cycle: .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        load_recipe(tmp_path / "a.yaml")
+    with pytest.raises(RecipeError, match="include: expected a file name or a list"):
+        load_recipe(_write(tmp_path, "include: {a: 1}\n" + BASE))
+
+
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(RecipeError, match=r"nope\.yaml: recipe file not found"):
         load_recipe(tmp_path / "nope.yaml")

@@ -1,32 +1,35 @@
-"""The build: source -> reference traces -> verification -> a validated dataset folder.
-
-Later builders add their stages between the reference traces and the folder.
-"""
+"""A build: plan the stages a recipe asks for, run them (resumably), publish the folder."""
 
 from __future__ import annotations
 
-import statistics
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from supdata import __version__
+from supdata.builders.config import SampleBuilder
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
-from supdata.publish import DatasetFolder, render_card
+from supdata.publish.card import CITATIONS, render_card
+from supdata.publish.figures import plot_pass_rates, plot_steps, trace_figures
+from supdata.publish.folder import DatasetFolder
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
 from supdata.records.arrow import to_table
+from supdata.runner import BuildContext, Runner, Stage
 from supdata.sources import load_problems
 from supdata.stages.reference import reference_traces
+from supdata.stages.sample import sample_traces
 from supdata.stages.verify import verify_traces
 from supdata.stats import StageStats
+
+log = logging.getLogger("supdata.build")
 
 CONFIG_DESCRIPTIONS = {
     "problems": "a normalized source problem with its reference solution and answer",
     "references": "a reference solution split into steps, verified against its answer",
+    "samples": "a sampled solution split into steps, verified against the reference answer",
 }
 
 
@@ -38,97 +41,185 @@ def build(
     use_cache: bool = True,
     cache_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Build ``recipe`` into ``out``; return the stats that were written to stats.json.
+    """Build ``recipe`` into ``out`` and return the stats written to stats.json.
 
-    Engines named in the recipe start on first use, once, and are shared by every stage;
-    ``use_cache=False`` neither reads nor writes the request cache.
+    Engines start on first use, once, shared by every stage. A build that dies resumes
+    from the stages it finished (markers in ``.<out>.work/``) and the request cache.
     """
-    cache = RequestCache(cache_path) if use_cache and recipe.engines else None
-    with Engines(recipe.engines, cache) as engines:
-        return _build(recipe, out, engines, limit=limit)
-
-
-def _build(
-    recipe: Recipe, out: str | Path, engines: Engines, *, limit: int | None
-) -> dict[str, Any]:
     if limit is not None:
         recipe = recipe.model_copy(
             update={"source": recipe.source.model_copy(update={"limit": limit})}
         )
+    out = Path(out)
     started = time.perf_counter()
-    source_stats = StageStats("source")
-    with source_stats:
-        problems = list(load_problems(recipe.source, source_stats))
-    if not problems:
-        raise RuntimeError(
-            f"source produced no problems ({source_stats.n_in} rows read, dropped: "
-            f"{dict(source_stats.dropped) or 'none'})"
-        )
-
-    segment_stats, verify_stats = StageStats("segment"), StageStats("verify")
-    answers = {p.id: p.reference_answer for p in problems}
-    with segment_stats:
-        traces = list(reference_traces(problems, recipe.segmentation.strategy, segment_stats))
-    with verify_stats:
-        bar = tqdm(total=len(traces), desc="verify references", unit="trace", disable=None)
-        verified: list[Trace] = []
-        for trace in verify_traces(traces, answers, recipe.verification.to_config(), verify_stats):
-            verified.append(trace)
-            bar.update()
-        bar.close()
-
+    cache = RequestCache(cache_path) if use_cache and recipe.engines else None
+    runner = Runner(out.parent / f".{out.name}.work", log=log.info)
+    with Engines(recipe.engines, cache) as engines:
+        ctx = BuildContext(recipe, engines)
+        runner.run(plan(recipe), ctx)
     stats = {
         "supdata_version": __version__,
         "recipe": recipe.name,
-        "stages": {s.name: s.to_dict() for s in (source_stats, segment_stats, verify_stats)},
-        "measured": _measured(verified),
+        "stages": {name: s.to_dict() for name, s in runner.stats.items()},
+        "resumed_stages": runner.resumed,
+        "measured": {},
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _publish(recipe, out, problems, verified, stats)
+    publish(recipe, out, ctx, stats)
+    runner.clean()
     return stats
 
 
-def _measured(traces: list[Trace]) -> dict[str, Any]:
-    steps = [len(t.steps) for t in traces]
-    correct = sum(1 for t in traces if t.status == "correct")
-    return {
-        "reference_verified_correct": f"{correct}/{len(traces)}",
-        "steps_per_solution_mean": round(statistics.fmean(steps), 2) if steps else None,
-        "steps_per_solution_median": statistics.median(steps) if steps else None,
+def plan(recipe: Recipe) -> list[Stage]:
+    check = {
+        "segmentation": recipe.segmentation.model_dump(mode="json"),
+        "verification": recipe.verification.model_dump(mode="json", exclude={"workers"}),
     }
+    stages = [
+        Stage(
+            "source", Problem, (), {"source": recipe.source.model_dump(mode="json")}, _run_source
+        ),
+        Stage("references", Trace, ("source",), check, _run_references),
+    ]
+    for builder in recipe.builders:
+        engine = recipe.engines[builder.engine].model_dump(mode="json")
+        params = {"builder": builder.model_dump(mode="json"), "engine": engine, **check}
+        stages.append(Stage("samples", Trace, ("source",), params, _sample_stage(builder)))
+    return stages
 
 
-def _publish(
-    recipe: Recipe, out: str | Path, problems: list[Problem], traces: list[Trace], stats: dict
-) -> None:
-    out = Path(out)
-    with DatasetFolder(out) as folder:
-        folder.add_config("problems", to_table(problems, Problem))
-        folder.add_config("references", to_table(traces, Trace))
-        configs = [
-            {"name": name, "rows": rows, "what": CONFIG_DESCRIPTIONS[name], **folder.sizes[name]}
-            for name, rows in folder.configs.items()
-        ]
-        folder.write_text(
-            "README.md",
-            render_card(
-                "README.md.j2",
-                name=recipe.name,
-                description=recipe.description or recipe.name,
-                version=__version__,
-                configs=configs,
-                total_rows=sum(folder.configs.values()),
-                source={
-                    "kind": recipe.source.kind,
-                    "label": recipe.source.label,
-                    "normalizer": recipe.source.normalizer,
-                },
-                segmentation=recipe.segmentation.strategy,
-                timeout_s=recipe.verification.timeout_s,
-                stats=stats,
-                repo_or_path=str(out),
-            ),
+def _run_source(ctx: BuildContext, stats: StageStats) -> list[Problem]:
+    problems = list(load_problems(ctx.recipe.source, stats))
+    if not problems:
+        raise RuntimeError(
+            f"source produced no problems ({stats.n_in} rows read, dropped: "
+            f"{dict(stats.dropped) or 'none'})"
         )
+    return problems
+
+
+def _verify(ctx: BuildContext, traces: list[Trace], stats: StageStats, desc: str) -> list[Trace]:
+    from tqdm import tqdm
+
+    answers = {p.id: p.reference_answer for p in ctx.outputs["source"]}
+    config = ctx.recipe.verification.to_config()
+    bar = tqdm(total=len(traces), desc=desc, unit="trace", disable=None)
+    verified = []
+    for trace in verify_traces(traces, answers, config, stats):
+        verified.append(trace)
+        bar.update()
+    bar.close()
+    return verified
+
+
+def _run_references(ctx: BuildContext, stats: StageStats) -> list[Trace]:
+    problems = ctx.outputs["source"]
+    traces = list(reference_traces(problems, ctx.recipe.segmentation.strategy, stats))
+    return _verify(ctx, traces, stats, "verify references")
+
+
+def _sample_stage(builder: SampleBuilder):
+    def run(ctx: BuildContext, stats: StageStats) -> list[Trace]:
+        engine = ctx.engines[builder.engine]
+        ctx.extra["samples"] = {
+            "engine": builder.engine,
+            "model": engine.fingerprint,
+            "prompt": builder.prompt,
+            "sampling": builder.model_dump(exclude={"kind", "engine", "prompt"}),
+        }
+        traces = sample_traces(
+            ctx.outputs["source"], builder, engine, ctx.recipe.segmentation.strategy, stats
+        )
+        return _verify(ctx, traces, stats, "verify samples")
+
+    return run
+
+
+def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any]) -> None:
+    made = [
+        name for name in ("problems", "references", "samples") if _stage_of(name) in ctx.outputs
+    ]
+    configs = recipe.outputs.configs or made
+    with DatasetFolder(out) as folder:
+        plots: list[dict[str, str]] = []
+        steps: dict[str, list[int]] = {}
+        for config in configs:
+            records = ctx.outputs[_stage_of(config)]
+            record_type = Problem if config == "problems" else Trace
+            folder.add_config(
+                config,
+                to_table(records, record_type),
+                recipe.outputs.split,
+                shard_rows=recipe.outputs.shard_rows,
+            )
+            if record_type is Trace:
+                figures = trace_figures(records)
+                pass_rates = figures.pop("_pass_rates")
+                steps[config] = figures.pop("_steps")
+                stats["measured"][config] = figures
+                if config != "references" and pass_rates:
+                    name = f"plots/{config}_pass_rate.png"
+                    plot_pass_rates(pass_rates, folder.path / name, f"{config}: pass rate")
+                    plots.append({"path": name, "what": f"Pass rate per problem ({config})"})
+        if steps:
+            plot_steps(steps, folder.path / "plots/steps_per_solution.png")
+            plots.append({"path": "plots/steps_per_solution.png", "what": "Steps per solution"})
+        folder.write_text("README.md", _card(recipe, out, ctx, stats, folder=folder, plots=plots))
         folder.write_yaml("recipe.yaml", recipe.model_dump(mode="json"))
         folder.write_json("stats.json", stats)
         folder.commit()
+
+
+def _stage_of(config: str) -> str:
+    return "source" if config == "problems" else config
+
+
+def _card(
+    recipe: Recipe,
+    out: Path,
+    ctx: BuildContext,
+    stats: dict[str, Any],
+    *,
+    folder: DatasetFolder,
+    plots: list[dict[str, str]],
+) -> str:
+    configs = [
+        {"name": name, "rows": rows, "what": CONFIG_DESCRIPTIONS[name], **folder.sizes[name]}
+        for name, rows in folder.configs.items()
+    ]
+    papers = [CITATIONS["guiding"]] if recipe.builders else []
+    source_paper = CITATIONS.get(recipe.source.normalizer)
+    return render_card(
+        "README.md.j2",
+        name=recipe.name,
+        description=recipe.description or recipe.name,
+        version=__version__,
+        license=recipe.publish.license,
+        split=recipe.outputs.split,
+        configs=configs,
+        total_rows=sum(folder.configs.values()),
+        source={
+            "kind": recipe.source.kind,
+            "label": recipe.source.label,
+            "normalizer": recipe.source.normalizer,
+        },
+        segmentation=recipe.segmentation.strategy,
+        timeout_s=recipe.verification.timeout_s,
+        engines={
+            name: {
+                "kind": e.kind,
+                "model": e.model,
+                "revision": e.revision,
+                "fingerprint": ctx.extra.get("samples", {}).get("model")
+                if ctx.extra.get("samples", {}).get("engine") == name
+                else None,
+            }
+            for name, e in recipe.engines.items()
+        },
+        generation=ctx.extra,
+        stats=stats,
+        plots=plots,
+        papers=papers,
+        source_paper=source_paper,
+        repo_or_path=recipe.publish.repo or str(out),
+    )

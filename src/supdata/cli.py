@@ -129,15 +129,23 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe)
     target = Path(args.out or Path("build") / recipe.name)
+    if args.push and not recipe.publish.repo:
+        raise ValueError(f"{args.recipe}: --push needs publish.repo in the recipe")
     stats = build(
         recipe, target, limit=args.limit, use_cache=not args.no_cache, cache_path=args.cache
     )
     for name, s in stats["stages"].items():
         dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "none"
         err.print(f"  {name:<10} in {s['in']:>6}  out {s['out']:>6}  dropped: {dropped}")
-    for key, value in stats["measured"].items():
-        err.print(f"  {key}: {value}")
+    for config, figures in stats["measured"].items():
+        shown = ", ".join(f"{k} {v}" for k, v in figures.items())
+        err.print(f"  {config}: {shown}")
     out.print(f"wrote {target} in {stats['seconds']:.1f}s")
+    if args.push:
+        from supdata.publish.push import push
+
+        url = push(target, recipe.publish.repo, private=recipe.publish.private)
+        out.print(f"pushed to {url}")
     return 0
 
 
@@ -242,18 +250,52 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    import pyarrow.parquet as pq
+    from supdata.publish.validate import validate_folder
 
-    from supdata.publish import validate_rows
-
-    root = Path(args.dir)
-    parquet = sorted(root.glob("*/*.parquet"))
-    if not parquet:
-        raise FileNotFoundError(f"{root}: no <config>/*.parquet files to validate")
-    for path in parquet:
-        n = validate_rows(path.parent.name, pq.read_table(path).to_pylist())
-        out.print(f"ok  {path.relative_to(root)}  {n} rows")
+    counts = validate_folder(args.dir)
+    for config, n in counts.items():
+        out.print(f"ok  {config}: {n} rows")
     return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from supdata.publish.push import push
+
+    url = push(args.dir, args.repo, private=args.private, revision=args.revision)
+    out.print(f"pushed {args.dir} to {url}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from supdata.inspect_rows import inspect
+
+    inspect(args.dir, args.config, n=args.n, row_id=args.id)
+    return 0
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="sample an engine over a jsonl of prompts (cached)")
+    p.add_argument("prompts", help="jsonl/json/parquet rows with 'messages' or 'prompt'")
+    p.add_argument("--out", required=True, help="output jsonl, one row per prompt")
+    p.add_argument("--recipe", help="take the engine from this recipe's engines: section")
+    p.add_argument("--engine", default="", help="engine name in the recipe")
+    p.add_argument("--kind", default="vllm", choices=["vllm", "openai", "transformers"])
+    p.add_argument("--model", default="default")
+    p.add_argument("--base-url", help="openai: server URL")
+    p.add_argument("--n", type=int, default=1)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=-1)
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.set_defaults(fn=cmd_generate)
+
+    p = sub.add_parser("cache", help="request cache: stats or clear")
+    p.add_argument("action", choices=["stats", "clear"])
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.set_defaults(fn=cmd_cache)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -291,34 +333,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default build/<recipe name>)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.add_argument("--push", action="store_true", help="then push to the recipe's publish.repo")
     p.set_defaults(fn=cmd_build)
 
-    p = sub.add_parser("generate", help="sample an engine over a jsonl of prompts (cached)")
-    p.add_argument("prompts", help="jsonl/json/parquet rows with 'messages' or 'prompt'")
-    p.add_argument("--out", required=True, help="output jsonl, one row per prompt")
-    p.add_argument("--recipe", help="take the engine from this recipe's engines: section")
-    p.add_argument("--engine", default="", help="engine name in the recipe")
-    p.add_argument("--kind", default="vllm", choices=["vllm", "openai", "transformers"])
-    p.add_argument("--model", default="default")
-    p.add_argument("--base-url", help="openai: server URL")
-    p.add_argument("--n", type=int, default=1)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=-1)
-    p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
-    p.set_defaults(fn=cmd_generate)
-
-    p = sub.add_parser("cache", help="request cache: stats or clear")
-    p.add_argument("action", choices=["stats", "clear"])
-    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
-    p.set_defaults(fn=cmd_cache)
+    _add_engine_commands(sub)
 
     p = sub.add_parser("validate", help="check every row of a dataset folder against its schema")
     p.add_argument("dir")
     p.set_defaults(fn=cmd_validate)
+
+    p = sub.add_parser("inspect", help="show rows: steps coloured by label, first error marked")
+    p.add_argument("dir")
+    p.add_argument("--config", required=True)
+    p.add_argument("-n", type=int, default=3, help="rows to show (default 3)")
+    p.add_argument("--id", help="only the row with this id or problem_id")
+    p.set_defaults(fn=cmd_inspect)
+
+    p = sub.add_parser("push", help="upload a built folder to the Hugging Face Hub")
+    p.add_argument("dir")
+    p.add_argument("--repo", required=True, help="ORG/NAME of the dataset repo")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--revision", help="branch to push to")
+    p.set_defaults(fn=cmd_push)
     return parser
 
 

@@ -9,6 +9,37 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from supdata.assets import asset_dir
 
+CITATIONS = {
+    "guiding": {
+        "title": "Guiding Through Complexity: What Makes Good Supervision for Hard Math "
+        "Reasoning Tasks?",
+        "ref": "arXiv:2410.20533 (NAACL 2025)",
+    },
+    "critique": {
+        "title": "Enhancing LLM Reasoning via Critique Models with Test-Time and Training-Time "
+        "Supervision (AutoMathCritique)",
+        "ref": "arXiv:2411.16579",
+    },
+    "stv": {"title": "Self-Trained Verification", "ref": "arXiv:2605.30290"},
+    "gsm8k": {
+        "title": "Training Verifiers to Solve Math Word Problems (GSM8K)",
+        "ref": "arXiv:2110.14168",
+    },
+    "math": {
+        "title": "Measuring Mathematical Problem Solving With the MATH Dataset",
+        "ref": "arXiv:2103.03874",
+    },
+    "processbench": {
+        "title": "ProcessBench: Identifying Process Errors in Mathematical Reasoning",
+        "ref": "arXiv:2412.06559",
+    },
+    "reasoning_gym": {
+        "title": "Reasoning Gym: Reasoning Environments for Reinforcement "
+        "Learning with Verifiable Rewards",
+        "ref": "arXiv:2505.24760",
+    },
+}
+
 
 def size_category(n: int) -> str:
     for limit, name in (

@@ -27,15 +27,32 @@ class DatasetFolder:
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
         self.configs: dict[str, int] = {}
         self.sizes: dict[str, dict[str, int]] = {}  # per config: arrow bytes, parquet bytes
+        self.splits: dict[str, str] = {}
 
-    def add_config(self, config: str, table: pa.Table, split: str = "train") -> Path:
-        """Validate every row against ``schemas/<config>.json``, then write the parquet."""
+    @property
+    def path(self) -> Path:
+        """The folder being built (renamed to ``out`` by ``commit``)."""
+        return self._tmp
+
+    def add_config(
+        self, config: str, table: pa.Table, split: str = "train", *, shard_rows: int = 100_000
+    ) -> list[Path]:
+        """Validate every row against ``schemas/<config>.json``, then write the shards
+        ``<config>/<split>-NNNNN-of-NNNNN.parquet``."""
         validate_rows(config, table.to_pylist())
-        path = self._tmp / config / f"{split}-00000-of-00001.parquet"
-        write_parquet(table, path)
+        count = max(1, -(-table.num_rows // shard_rows))
+        paths = []
+        for i in range(count):
+            path = self._tmp / config / f"{split}-{i:05d}-of-{count:05d}.parquet"
+            write_parquet(table.slice(i * shard_rows, shard_rows), path)
+            paths.append(path)
         self.configs[config] = table.num_rows
-        self.sizes[config] = {"num_bytes": table.nbytes, "download_size": path.stat().st_size}
-        return path
+        self.sizes[config] = {
+            "num_bytes": table.nbytes,
+            "download_size": sum(p.stat().st_size for p in paths),
+        }
+        self.splits[config] = split
+        return paths
 
     def write_text(self, name: str, text: str) -> None:
         (self._tmp / name).write_text(text, encoding="utf-8")

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from supdata.builders.config import BUILDER_KINDS
 from supdata.recipe.model import Recipe
 from supdata.sources.config import SOURCE_KINDS
 
@@ -28,12 +29,63 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
         raise RecipeError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    data = _resolve_includes(path, data, [path.resolve()])
     for key, value in (overrides or {}).items():
         _set(data, key.split("."), value)
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(_format(path, exc, root)) from None
+    problems = recipe.reference_errors()
+    if problems:
+        lines = [f"{path}: invalid recipe ({len(problems)} problem(s))"]
+        for loc, message in problems:
+            line = _line_of(root, loc)
+            lines.append(
+                f"  {path}:{line}: {_field_path(loc)}: {message}"
+                if line
+                else f"  {path}: {_field_path(loc)}: {message}"
+            )
+        raise RecipeError("\n".join(lines))
+    return recipe
+
+
+def _resolve_includes(path: Path, data: dict[str, Any], chain: list[Path]) -> dict[str, Any]:
+    """Merge ``include:`` files (relative to the including file) under this one."""
+    includes = data.pop("include", None)
+    if includes is None:
+        return data
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise RecipeError(f"{path}: include: expected a file name or a list of file names")
+    merged: dict[str, Any] = {}
+    for name in includes:
+        target = (path.parent / name).resolve()
+        if target in chain:
+            cycle = " -> ".join(str(p) for p in [*chain, target])
+            raise RecipeError(f"{path}: include: cycle: {cycle}")
+        if not target.is_file():
+            raise RecipeError(f"{path}: include: {name!r} not found (looked at {target})")
+        try:
+            part = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise RecipeError(f"{target}: not valid YAML: {exc}") from None
+        if not isinstance(part, dict):
+            raise RecipeError(f"{target}: an included file must hold a mapping")
+        merged = _deep_merge(merged, _resolve_includes(target, part, [*chain, target]))
+    return _deep_merge(merged, data)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` wins; mappings merge key by key, everything else is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _set(data: dict[str, Any], keys: list[str], value: Any) -> None:
@@ -58,12 +110,16 @@ def _format(path: Path, exc: ValidationError, root: yaml.Node | None) -> str:
 
 
 def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The location as the user wrote it: pydantic adds the union member's tag."""
-    return tuple(
-        part
-        for i, part in enumerate(loc)
-        if not (i > 0 and loc[i - 1] == "source" and part in SOURCE_KINDS)
-    )
+    """The location as the user wrote it: pydantic adds tagged-union member tags."""
+
+    def is_tag(i: int, part: Any) -> bool:
+        if i >= 1 and loc[i - 1] == "source":
+            return part in SOURCE_KINDS
+        if i >= 2 and loc[i - 2] == "builders" and isinstance(loc[i - 1], int):
+            return part in BUILDER_KINDS
+        return False
+
+    return tuple(part for i, part in enumerate(loc) if not is_tag(i, part))
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from supdata.builders.config import BASE_CONFIGS, Builder
 from supdata.engines.config import EngineConfig
 from supdata.sources.config import Source
 from supdata.verify import VerifyConfig
@@ -41,6 +42,28 @@ class Verification(BaseModel):
         )
 
 
+class Publish(BaseModel):
+    """Where ``supdata push`` sends the folder, and the card's license."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    repo: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", description="Hub dataset repo, ORG/NAME"
+    )
+    private: bool = Field(False, description="create the repo private")
+    license: str = Field("other", description="license id for the card, e.g. apache-2.0")
+
+
+class Outputs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    configs: list[str] | None = Field(
+        None, description="configs to publish (default: all the builders make)"
+    )
+    split: str = Field("train", pattern=r"^\w+$", description="split name of every config")
+    shard_rows: int = Field(100_000, ge=1, description="rows per parquet shard")
+
+
 class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,5 +73,43 @@ class Recipe(BaseModel):
     engines: dict[str, EngineConfig] = Field(
         default_factory=dict, description="named engines, e.g. actor, critic, annotator"
     )
+    builders: list[Builder] = Field(default_factory=list, description="what to build, in order")
     segmentation: Segmentation = Field(default_factory=Segmentation)
     verification: Verification = Field(default_factory=Verification)
+    outputs: Outputs = Field(default_factory=Outputs)
+    publish: Publish = Field(default_factory=Publish)
+
+    def reference_errors(self) -> list[tuple[tuple, str]]:
+        """Cross-field checks pydantic cannot place: (field path, message) pairs."""
+        errors: list[tuple[tuple, str]] = []
+        known = sorted(self.engines) or "none"
+        for i, builder in enumerate(self.builders):
+            for field_name, engine in builder.engine_refs().items():
+                if engine not in self.engines:
+                    errors.append(
+                        (
+                            ("builders", i, field_name),
+                            f"no engine named {engine!r} (engines: {known})",
+                        )
+                    )
+        made = [*BASE_CONFIGS]
+        for i, builder in enumerate(self.builders):
+            for config in builder.configs():
+                if config in made:
+                    errors.append(
+                        (
+                            ("builders", i, "kind"),
+                            f"config {config!r} is made twice; "
+                            "give each builder configs of its own",
+                        )
+                    )
+                made.append(config)
+        for j, config in enumerate(self.outputs.configs or []):
+            if config not in made:
+                errors.append(
+                    (
+                        ("outputs", "configs", j),
+                        f"{config!r} is not made by this recipe (made: {made})",
+                    )
+                )
+        return errors

@@ -16,15 +16,13 @@ def verify_traces(
     config: VerifyConfig,
     stats: StageStats,
 ) -> Iterator[Trace]:
-    """Set ``status`` and ``final_answer`` on every trace; all traces pass through.
-
-    Streams: only the traces the verifier pool holds in flight are buffered here.
-    """
+    """Set ``status`` and ``final_answer`` on every trace; all traces pass through, and
+    ``stats`` tallies their statuses. Streams: only the traces the verifier pool holds
+    in flight are buffered here."""
     pending: deque[Trace] = deque()
 
     def pairs() -> Iterator[tuple[str, str | None]]:
         for trace in traces:
-            stats.n_in += 1
             pending.append(trace)
             yield trace.text, answers.get(trace.problem_id)
 
@@ -33,5 +31,4 @@ def verify_traces(
         trace.status = judgement.status
         trace.final_answer = judgement.answer
         stats.tally(f"status:{judgement.status}")
-        stats.n_out += 1
         yield trace

@@ -1,0 +1,1 @@
+"""Builders: the stages a recipe's ``builders:`` entries add to a build."""

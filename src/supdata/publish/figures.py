@@ -1,0 +1,83 @@
+"""Measured quality figures for the card and stats.json, and their plots."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from supdata.records import Trace
+
+
+def trace_figures(traces: list[Trace]) -> dict[str, Any]:
+    """Outcome error rate, pass rates per problem, steps per solution, SWER if labelled."""
+    if not traces:
+        return {"solutions": 0}
+    judged = [t for t in traces if t.correct is not None]
+    wrong = sum(1 for t in judged if t.correct is False)
+    per_problem: dict[str, list[bool]] = defaultdict(list)
+    for t in judged:
+        per_problem[t.problem_id].append(bool(t.correct))
+    pass_rates = [sum(v) / len(v) for v in per_problem.values()]
+    steps = [len(t.steps) for t in traces]
+    figures: dict[str, Any] = {
+        "solutions": len(traces),
+        "judged": len(judged),
+        "outcome_error_rate": round(wrong / len(judged), 4) if judged else None,
+        "problems": len(per_problem),
+        "mean_pass_rate": round(statistics.fmean(pass_rates), 4) if pass_rates else None,
+        "problems_all_wrong": sum(1 for r in pass_rates if r == 0),
+        "problems_all_right": sum(1 for r in pass_rates if r == 1),
+        "steps_per_solution_mean": round(statistics.fmean(steps), 2),
+        "steps_per_solution_median": statistics.median(steps),
+    }
+    labelled = [t.annotation for t in traces if t.annotation is not None]
+    swers = [a.swer for a in labelled if a.swer is not None]
+    if swers:
+        wrong_steps = sum(sum(1 for x in a.labels if x is False) for a in labelled)
+        judged_steps = sum(sum(1 for x in a.labels if x is not None) for a in labelled)
+        figures["swer_per_solution_mean"] = round(statistics.fmean(swers), 4)
+        figures["swer_overall"] = round(wrong_steps / judged_steps, 4)
+    figures["_pass_rates"] = pass_rates
+    figures["_steps"] = steps
+    return figures
+
+
+def plot_pass_rates(pass_rates: list[float], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=110)
+    ax.hist(pass_rates, bins=[i / 10 for i in range(11)], color="#4C72B0", edgecolor="white")
+    ax.set_xlabel("pass rate per problem")
+    ax.set_ylabel("problems")
+    ax.set_title(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_steps(series: dict[str, list[int]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=110)
+    top = max((max(v) for v in series.values() if v), default=1)
+    bins = range(1, min(top, 40) + 2)
+    for name, values in series.items():
+        ax.hist([min(v, 40) for v in values], bins=bins, alpha=0.6, label=name)
+    ax.set_xlabel("steps per solution")
+    ax.set_ylabel("solutions")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,78 @@
+"""Sample N solutions per problem with an engine, then segment and verify them."""
+
+from __future__ import annotations
+
+import hashlib
+
+from supdata.builders.config import SampleBuilder
+from supdata.engines import Engine, Request, SamplingParams
+from supdata.prompts import load_prompt
+from supdata.records import Problem, Trace
+from supdata.stats import StageStats
+from supdata.steps import segment
+
+
+def problem_seed(base: int, problem_id: str, n: int) -> int:
+    """Each problem its own seed, stable across runs; samples use seed + i."""
+    digest = int.from_bytes(hashlib.sha256(problem_id.encode()).digest()[:4], "big")
+    return (base * 1_000_003 + digest) % (2**31 - n)
+
+
+def sample_traces(
+    problems: list[Problem],
+    params: SampleBuilder,
+    engine: Engine,
+    strategy: str,
+    stats: StageStats,
+) -> list[Trace]:
+    prompt = load_prompt(params.prompt)
+    requests = []
+    for p in problems:
+        sampling = SamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k,
+            max_tokens=params.max_tokens,
+            seed=problem_seed(params.seed, p.id, params.n),
+        )
+        requests.append(
+            Request(messages=prompt.render(question=p.question), sampling=sampling, id=p.id)
+        )
+    stats.n_in = len(problems)
+    completions = engine.generate(requests, desc=f"sample ({engine.name})")
+    run = engine.last_run
+    stats.tally("samples generated", run.generated)
+    stats.tally("samples from cache", run.cached)
+    stats.tally("tokens in", run.prompt_tokens)
+    stats.tally("tokens out", run.output_tokens)
+    recorded = {
+        "prompt": prompt.ref,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "max_tokens": params.max_tokens,
+        "n": params.n,
+    }
+    traces = []
+    for request, completion in zip(requests, completions, strict=True):
+        for i, text in enumerate(completion.texts):
+            finish = completion.finish_reasons[i]
+            stats.tally(f"finish:{finish}")
+            if not text.strip():
+                stats.drop("empty completion", f"{request.id}/sample-{i}")
+                continue
+            traces.append(
+                Trace(
+                    id=f"{request.id}/sample-{i}",
+                    problem_id=request.id,
+                    text=text,
+                    steps=segment(text, strategy),
+                    origin="sampled",
+                    model=engine.fingerprint,
+                    sampling={**recorded, "finish_reason": finish},
+                    seed=request.sampling.seed + i,
+                )
+            )
+    stats.n_out = len(traces)
+    return traces
