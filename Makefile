@@ -62,6 +62,7 @@ test: lint
 
 bench: setup
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/perturb.py
 	$(BIN)/python bench/engine.py
 
 clean:

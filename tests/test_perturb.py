@@ -1,0 +1,131 @@
+"""Rule-based step errors: exact control, checked on real references."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from supdata.perturb import ERROR_TYPES, LEAKY_WORDS, CannotPerturb, perturb
+from supdata.perturb.arithmetic import computations, evaluate
+from supdata.records import StepAnnotation, Trace
+from supdata.steps import segment
+from supdata.verify import VerifyConfig, verify_many
+
+from conftest import read_jsonl
+
+GSM = [
+    "Janet sells 16 - 3 - 4 = 9 duck eggs a day.\n",
+    "She makes 9 * 2 = $18 every day at the farmer's market.\n",
+    "#### 18",
+]
+
+
+def test_finds_only_right_computations():
+    found = computations(
+        "So 3 + 4 = 7 and 2 x 5 = 10, but 6 / 4 = 2 is off; $1,200 - $200 = $1,000."
+    )
+    assert [(c.expr, c.result) for c in found] == [
+        ("3 + 4", "7"),
+        ("2 x 5", "10"),
+        ("$1,200 - $200", "$1,000"),
+    ]
+    assert computations("x^2 + 3 = 7") == []  # 3 = 7 is not arithmetic
+    assert evaluate("2 \\cdot 3 + 1") == 7
+
+
+@pytest.mark.parametrize("error_type", ERROR_TYPES[:3])
+def test_carried_error_has_one_origin_and_reaches_the_answer(error_type):
+    p = perturb(GSM, error_type=error_type, target_swer=0.67, position="first", seed=3)
+    assert p.steps[: p.first_error] == GSM[: p.first_error]
+    assert p.labels in ([False, False, False], [True, False, False])
+    assert p.final_changed and p.steps[-1] != GSM[-1]
+    new_value = p.steps[-1].split("####")[1].strip().replace("$", "").lstrip("-")
+    assert re.search(rf"= -?\$?{re.escape(new_value)}\b", "".join(p.steps[:-1]))
+
+
+def test_drop_term_needs_three_terms():
+    p = perturb(GSM, error_type="drop_term", target_swer=1.0, position="first", seed=0)
+    assert p.first_error == 0 and p.labels == [False, False, False]
+    assert "16 - 3 =" in p.steps[0] or "16 - 4 =" in p.steps[0]
+
+
+def test_independent_errors_stay_in_their_steps():
+    p = perturb(
+        GSM, error_type="wrong_result", target_swer=0.67, carry=False, position="first", seed=1
+    )
+    assert p.labels == [False, False, True] and not p.final_changed
+    assert p.steps[2] == GSM[2]
+
+
+def test_bad_specs_fail_clearly():
+    with pytest.raises(ValueError, match="unknown error type 'typo'"):
+        perturb(GSM, error_type="typo", target_swer=0.5)
+    with pytest.raises(ValueError, match=r"target SWER must be in \(0, 1\]"):
+        perturb(GSM, error_type="flip_sign", target_swer=1.5)
+    with pytest.raises(ValueError, match="unknown position 'centre'"):
+        perturb(GSM, error_type="flip_sign", target_swer=0.5, position="centre")
+    with pytest.raises(CannotPerturb, match="no checkable computation"):
+        perturb(["No numbers here.\n", "None at all."], error_type="flip_sign", target_swer=0.5)
+
+
+GRID = (0.25, 0.5, 0.75, 1.0)
+
+
+def _references(shared_data):
+    gsm = [
+        (re.sub(r"<<[^>]*>>", "", r["answer"]), r["answer"].split("####")[-1].strip())
+        for r in read_jsonl(shared_data / "gsm8k" / "test.jsonl")
+    ]
+    m500 = [
+        (r["solution"], r["answer"]) for r in read_jsonl(shared_data / "math500" / "test.jsonl")
+    ]
+    return {"gsm8k": gsm, "math500": m500}
+
+
+@pytest.mark.shared_data
+def test_rule_perturbation_on_all_gsm8k_and_math500_references(shared_data, capsys):
+    report = []
+    for name, refs in _references(shared_data).items():
+        for error_type, carry in [(t, c) for t in ERROR_TYPES for c in (True, False)]:
+            made, to_verify, swer_error = 0, [], Counter()
+            for i, (text, answer) in enumerate(refs):
+                steps = segment(text)
+                target = GRID[i % len(GRID)]
+                try:
+                    p = perturb(
+                        steps, error_type=error_type, target_swer=target, seed=i, carry=carry
+                    )
+                except CannotPerturb:
+                    continue
+                made += 1
+                assert p.steps[: p.first_error] == steps[: p.first_error]
+                assert "".join(p.steps[p.first_error :]) != "".join(steps[p.first_error :])
+                if not LEAKY_WORDS.search(text):
+                    assert not LEAKY_WORDS.search("".join(p.steps))
+                trace = Trace(
+                    id=f"{i}",
+                    problem_id=f"{i}",
+                    text="".join(p.steps),
+                    steps=p.steps,
+                    origin="perturbed",
+                    annotation=StepAnnotation(p.labels, "construction", p.error_types),
+                )
+                assert trace.annotation.first_error_step == p.first_error
+                n = len(steps)
+                swer = trace.annotation.swer
+                assert swer == max(1, round(target * n)) / n
+                swer_error[target] = max(swer_error[target], abs(swer - target))
+                assert abs(swer - target) <= max(0.5 / n, 1 / n if target * n < 0.5 else 0) + 1e-9
+                if carry:  # the outcome-changing mode
+                    to_verify.append((trace.text, answer))
+            judged = list(verify_many(to_verify, VerifyConfig(workers=2)))
+            assert all(j.status != "correct" for j in judged), "the final answer must change"
+            mode = "carried" if carry else "local"
+            share = f"{made:5}/{len(refs)} ({made / len(refs):.1%})"
+            report.append(f"{name:8} {error_type:14} {mode:8} perturbed {share}")
+    with capsys.disabled():
+        print("\n" + "\n".join(report))
+    shares = {line.split()[1]: line for line in report if line.startswith("gsm8k")}
+    assert "wrong_result" in shares
