@@ -129,3 +129,48 @@ def test_rule_perturbation_on_all_gsm8k_and_math500_references(shared_data, caps
         print("\n" + "\n".join(report))
     shares = {line.split()[1]: line for line in report if line.startswith("gsm8k")}
     assert "wrong_result" in shares
+
+
+PERTURB_RECIPE = """\
+name: perturbed-gsm8k
+source: {{kind: file, path: {path}, normalizer: gsm8k, limit: 80}}
+builders:
+  - kind: perturb
+    swer_grid: [0.25, 0.5, 1.0]
+    positions: [first, middle, last, random]
+"""
+
+
+@pytest.mark.shared_data
+def test_perturb_builder_end_to_end(shared_data, tmp_path):
+    import json
+
+    import datasets
+
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    recipe_path = tmp_path / "p.yaml"
+    recipe_path.write_text(PERTURB_RECIPE.format(path=shared_data / "gsm8k" / "test.jsonl"))
+    out = tmp_path / "perturbed-gsm8k"
+    stats = build(load_recipe(recipe_path), out)
+    rows = datasets.load_dataset(str(out), "perturbed", split="train")
+    refs = {r["id"]: r for r in datasets.load_dataset(str(out), "references", split="train")}
+    assert len(rows) > 20
+    for row in rows:
+        parent = refs[row["parent_id"]]
+        k = row["annotation"]["first_error_step"]
+        assert row["steps"][:k] == parent["steps"][:k]
+        assert len(row["annotation"]["labels"]) == len(row["steps"])
+        assert row["status"] == "incorrect"  # carried errors change the final answer
+        target = json.loads(row["sampling"])["target_swer"]
+        wrong = row["annotation"]["labels"].count(False)
+        assert wrong == max(1, round(target * len(row["steps"])))
+    measured = stats["measured"]["perturbed"]["swer_by_target"]
+    assert set(measured) <= {"0.25", "0.5", "1"} and measured["1"]["measured_mean"] == 1.0
+    dropped = stats["stages"]["perturbed"]["dropped"]
+    assert stats["stages"]["perturbed"]["out"] == len(rows)
+    assert stats["stages"]["perturbed"]["in"] == len(rows) + sum(dropped.values()) - sum(
+        n for reason, n in dropped.items() if reason.startswith("reference")
+    )
+    assert (out / "plots" / "perturbed_swer.png").is_file()

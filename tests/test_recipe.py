@@ -155,6 +155,34 @@ def test_builder_output_and_publish_mistakes(tmp_path, text, expected):
         load_recipe(_write(tmp_path, text))
 
 
+@pytest.mark.parametrize(
+    ("builder", "expected"),
+    [
+        (
+            "{kind: perturb, swer_grid: [0.5, 1.5]}",
+            r"builders\[0\]\.swer_grid: Value error, "
+            r"SWER targets must be in \(0, 1\]; got \[1\.5\]",
+        ),
+        (
+            "{kind: perturb, swer_grid: []}",
+            r"builders\[0\]\.swer_grid: List should have at least 1",
+        ),
+        (
+            "{kind: perturb, types: [typo]}",
+            r"builders\[0\]\.types\[0\]: Input should be 'wrong_result'",
+        ),
+        (
+            "{kind: perturb, positions: [centre]}",
+            r"builders\[0\]\.positions\[0\]: Input should be 'first', 'middle', 'last' or 'random'",
+        ),
+    ],
+)
+def test_perturb_mistakes_fail_before_any_work(tmp_path, builder, expected):
+    text = BASE + f"builders:\n  - {builder}\n"
+    with pytest.raises(RecipeError, match=expected):
+        load_recipe(_write(tmp_path, text))
+
+
 def test_include_merges_and_the_recipe_wins(tmp_path):
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "engines.yaml").write_text(

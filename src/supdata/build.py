@@ -8,17 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from supdata import __version__
-from supdata.builders.config import SampleBuilder
+from supdata.builders.config import PerturbBuilder, SampleBuilder
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
 from supdata.publish.card import CITATIONS, render_card
-from supdata.publish.figures import plot_pass_rates, plot_steps, trace_figures
+from supdata.publish.figures import plot_pass_rates, plot_steps, plot_swer, trace_figures
 from supdata.publish.folder import DatasetFolder
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
 from supdata.records.arrow import to_table
 from supdata.runner import BuildContext, Runner, Stage
 from supdata.sources import load_problems
+from supdata.stages.perturbed import perturbed_traces
 from supdata.stages.reference import reference_traces
 from supdata.stages.sample import sample_traces
 from supdata.stages.verify import verify_traces
@@ -30,6 +31,7 @@ CONFIG_DESCRIPTIONS = {
     "problems": "a normalized source problem with its reference solution and answer",
     "references": "a reference solution split into steps, verified against its answer",
     "samples": "a sampled solution split into steps, verified against the reference answer",
+    "perturbed": "a reference solution with step errors injected by rule, labelled per step",
 }
 
 
@@ -82,10 +84,27 @@ def plan(recipe: Recipe) -> list[Stage]:
         Stage("references", Trace, ("source",), check, _run_references),
     ]
     for builder in recipe.builders:
-        engine = recipe.engines[builder.engine].model_dump(mode="json")
-        params = {"builder": builder.model_dump(mode="json"), "engine": engine, **check}
-        stages.append(Stage("samples", Trace, ("source",), params, _sample_stage(builder)))
+        stages += BUILDER_STAGES[builder.kind](builder, recipe, check)
     return stages
+
+
+def _sample_stages(builder: SampleBuilder, recipe: Recipe, check: dict) -> list[Stage]:
+    engine = recipe.engines[builder.engine].model_dump(mode="json")
+    params = {"builder": builder.model_dump(mode="json"), "engine": engine, **check}
+    return [Stage("samples", Trace, ("source",), params, _sample_stage(builder))]
+
+
+def _perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list[Stage]:
+    params = {"builder": builder.model_dump(mode="json"), **check}
+    return [Stage("perturbed", Trace, ("source", "references"), params, _perturb_stage(builder))]
+
+
+def _perturb_stage(builder: PerturbBuilder):
+    def run(ctx: BuildContext, stats: StageStats) -> list[Trace]:
+        traces = perturbed_traces(ctx.outputs["references"], builder, stats)
+        return _verify(ctx, traces, stats, "verify perturbed")
+
+    return run
 
 
 def _run_source(ctx: BuildContext, stats: StageStats) -> list[Problem]:
@@ -135,10 +154,11 @@ def _sample_stage(builder: SampleBuilder):
     return run
 
 
+BUILDER_STAGES = {"sample": _sample_stages, "perturb": _perturb_stages}
+
+
 def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any]) -> None:
-    made = [
-        name for name in ("problems", "references", "samples") if _stage_of(name) in ctx.outputs
-    ]
+    made = [name for name in CONFIG_DESCRIPTIONS if _stage_of(name) in ctx.outputs]
     configs = recipe.outputs.configs or made
     with DatasetFolder(out) as folder:
         plots: list[dict[str, str]] = []
@@ -157,7 +177,13 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
                 pass_rates = figures.pop("_pass_rates")
                 steps[config] = figures.pop("_steps")
                 stats["measured"][config] = figures
-                if config != "references" and pass_rates:
+                swers = [t.annotation.swer for t in records if t.annotation is not None]
+                swers = [x for x in swers if x is not None]
+                if swers:
+                    name = f"plots/{config}_swer.png"
+                    plot_swer(swers, folder.path / name, f"{config}: step-wise error rate")
+                    plots.append({"path": name, "what": f"Step-wise error rate ({config})"})
+                if config in ("samples",) and pass_rates:
                     name = f"plots/{config}_pass_rate.png"
                     plot_pass_rates(pass_rates, folder.path / name, f"{config}: pass rate")
                     plots.append({"path": name, "what": f"Pass rate per problem ({config})"})

@@ -40,5 +40,47 @@ class SampleBuilder(BaseModel):
         return ("samples",)
 
 
-Builder = Annotated[SampleBuilder, Field(discriminator="kind")]
-BUILDER_KINDS = {"sample": SampleBuilder}
+class PerturbBuilder(BaseModel):
+    """Inject rule-based step errors with exact control: the ``perturbed`` config.
+
+    Every reference solution is tried at every target SWER of the grid (errors at the
+    given positions, of the given types, one per row, cycling), so each grid value gets
+    its own rows; labels are known by construction.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["perturb"]
+    swer_grid: list[float] = Field(
+        default_factory=lambda: [0.25, 0.5, 0.75, 1.0],
+        min_length=1,
+        description="target step-wise error rates, each in (0, 1]",
+    )
+    positions: list[Literal["first", "middle", "last", "random"]] = Field(
+        default_factory=lambda: ["random"], min_length=1, description="where the first error goes"
+    )
+    types: list[Literal["wrong_result", "swap_operator", "flip_sign", "drop_term"]] = Field(
+        default_factory=lambda: ["wrong_result", "swap_operator", "flip_sign", "drop_term"],
+        min_length=1,
+        description="error types to use",
+    )
+    carry: bool = Field(True, description="carry the wrong value through later steps")
+    seed: int = Field(0, ge=0)
+
+    @field_validator("swer_grid")
+    @classmethod
+    def _in_range(cls, grid: list[float]) -> list[float]:
+        bad = [g for g in grid if not 0 < g <= 1]
+        if bad:
+            raise ValueError(f"SWER targets must be in (0, 1]; got {bad}")
+        return grid
+
+    def engine_refs(self) -> dict[str, str]:
+        return {}
+
+    def configs(self) -> tuple[str, ...]:
+        return ("perturbed",)
+
+
+Builder = Annotated[SampleBuilder | PerturbBuilder, Field(discriminator="kind")]
+BUILDER_KINDS = {"sample": SampleBuilder, "perturb": PerturbBuilder}

@@ -39,6 +39,16 @@ def trace_figures(traces: list[Trace]) -> dict[str, Any]:
         judged_steps = sum(sum(1 for x in a.labels if x is not None) for a in labelled)
         figures["swer_per_solution_mean"] = round(statistics.fmean(swers), 4)
         figures["swer_overall"] = round(wrong_steps / judged_steps, 4)
+    by_target: dict[float, list[float]] = defaultdict(list)
+    for t in traces:
+        target = t.sampling.get("target_swer")
+        if target is not None and t.annotation is not None and t.annotation.swer is not None:
+            by_target[float(target)].append(t.annotation.swer)
+    if by_target:
+        figures["swer_by_target"] = {
+            f"{k:g}": {"rows": len(v), "measured_mean": round(statistics.fmean(v), 4)}
+            for k, v in sorted(by_target.items())
+        }
     figures["_pass_rates"] = pass_rates
     figures["_steps"] = steps
     return figures
@@ -76,6 +86,24 @@ def plot_steps(series: dict[str, list[int]], path: Path) -> Path:
     ax.set_xlabel("steps per solution")
     ax.set_ylabel("solutions")
     ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_swer(swers: list[float], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=110)
+    ax.hist(swers, bins=[i / 20 for i in range(21)], color="#C44E52", edgecolor="white")
+    ax.set_xlabel("step-wise error rate per solution")
+    ax.set_ylabel("solutions")
+    ax.set_title(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
