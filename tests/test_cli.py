@@ -180,6 +180,20 @@ def test_make_demo_from_the_makefile(tmp_path):
     for config in ("problems", "references", "samples"):
         assert len(datasets.load_dataset(str(REPO / "build" / "demo"), config, split="train"))
     assert (REPO / "build" / "demo" / "plots" / "samples_pass_rate.png").stat().st_size > 1000
+    # Every hard_erXX mixture, re-verified with math-verify, has exactly its target rate.
+    from supdata.stages.steperror import take_count
+    from supdata.verify import VerifyConfig, verify_many
+
+    for er in [i / 10 for i in range(11)]:
+        config = f"hard_er{round(er * 100):02d}"
+        rows = datasets.load_dataset(str(REPO / "build" / "demo"), config, split="train")
+        judged = list(
+            verify_many(
+                [(r["completion"], r["reference_answer"]) for r in rows], VerifyConfig(workers=2)
+            )
+        )
+        assert [j.status == "correct" for j in judged] == rows["correct"]
+        assert sum(not r["correct"] for r in rows) == take_count(er, len(rows))
 
 
 @pytest.mark.parametrize(

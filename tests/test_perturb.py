@@ -174,3 +174,27 @@ def test_perturb_builder_end_to_end(shared_data, tmp_path):
         n for reason, n in dropped.items() if reason.startswith("reference")
     )
     assert (out / "plots" / "perturbed_swer.png").is_file()
+
+
+@pytest.mark.parametrize("m", [1, 6, 7, 50])
+def test_er_mixture_takes_exactly_round_er_m_wrong(m):
+    from supdata.stages.steperror import er_mixture, take_count
+    from supdata.stats import StageStats
+
+    pairs = [
+        {
+            "problem_id": f"p{i}",
+            "prompt": "q",
+            "chosen": "good",
+            "rejected": "bad",
+            "reference_answer": "1",
+        }
+        for i in range(m)
+    ]
+    for er in [i / 10 for i in range(11)] + [0.25, 0.05]:
+        rows = er_mixture(pairs, er, 0, StageStats("mix"))
+        wrong = [r for r in rows if not r["correct"]]
+        assert len(wrong) == take_count(er, m) == int(er * m + 0.5)
+        assert all(r["completion"] == "bad" for r in wrong)
+        assert rows == er_mixture(pairs, er, 0, StageStats("mix"))  # seeded
+    assert take_count(0.5, 7) == 4 and take_count(0.25, 6) == 2  # halves go up

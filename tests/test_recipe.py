@@ -164,6 +164,10 @@ def test_builder_output_and_publish_mistakes(tmp_path, text, expected):
             r"SWER targets must be in \(0, 1\]; got \[1\.5\]",
         ),
         (
+            "{kind: steperror, er_grid: [0.0, 1.2]}",
+            r"builders\[0\]\.er_grid: Value error, outcome error rates must be in \[0, 1\]",
+        ),
+        (
             "{kind: perturb, swer_grid: []}",
             r"builders\[0\]\.swer_grid: List should have at least 1",
         ),

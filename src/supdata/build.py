@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from supdata import __version__
-from supdata.builders.config import PerturbBuilder, SampleBuilder
+from supdata.builders.config import PerturbBuilder, SampleBuilder, SteperrorBuilder, er_name
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
 from supdata.publish.card import CITATIONS, render_card
@@ -16,12 +16,12 @@ from supdata.publish.figures import plot_pass_rates, plot_steps, plot_swer, trac
 from supdata.publish.folder import DatasetFolder
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
-from supdata.records.arrow import to_table
 from supdata.runner import BuildContext, Runner, Stage
 from supdata.sources import load_problems
 from supdata.stages.perturbed import perturbed_traces
 from supdata.stages.reference import reference_traces
 from supdata.stages.sample import sample_traces
+from supdata.stages.steperror import MIX_SCHEMA, PAIR_SCHEMA, build_pairs, er_mixture
 from supdata.stages.verify import verify_traces
 from supdata.stats import StageStats
 
@@ -32,6 +32,7 @@ CONFIG_DESCRIPTIONS = {
     "references": "a reference solution split into steps, verified against its answer",
     "samples": "a sampled solution split into steps, verified against the reference answer",
     "perturbed": "a reference solution with step errors injected by rule, labelled per step",
+    "pairs": "a preference pair: chosen (correct, or the restyled reference) and rejected (wrong)",
 }
 
 
@@ -154,25 +155,59 @@ def _sample_stage(builder: SampleBuilder):
     return run
 
 
-BUILDER_STAGES = {"sample": _sample_stages, "perturb": _perturb_stages}
+def _steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> list[Stage]:
+    stages = _sample_stages(builder, recipe, check)
+    base = stages[0].params
+
+    def pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
+        return build_pairs(
+            ctx.outputs["source"],
+            ctx.outputs["references"],
+            ctx.outputs["samples"],
+            builder,
+            ctx.engines[builder.engine],
+            ctx.recipe.verification.to_config(),
+            stats,
+        )
+
+    stages.append(
+        Stage("pairs", dict, ("source", "references", "samples"), base, pairs, PAIR_SCHEMA)
+    )
+    for er in builder.er_grid:
+
+        def mix(ctx: BuildContext, stats: StageStats, er: float = er) -> list[dict]:
+            return er_mixture(ctx.outputs["pairs"], er, builder.er_seed, stats)
+
+        params = {"er": er, "seed": builder.er_seed}
+        stages.append(Stage(er_name(er), dict, ("pairs",), params, mix, MIX_SCHEMA))
+    return stages
+
+
+BUILDER_STAGES = {
+    "sample": _sample_stages,
+    "steperror": _steperror_stages,
+    "perturb": _perturb_stages,
+}
 
 
 def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any]) -> None:
-    made = [name for name in CONFIG_DESCRIPTIONS if _stage_of(name) in ctx.outputs]
+    made = ["problems" if name == "source" else name for name in ctx.stages]
     configs = recipe.outputs.configs or made
     with DatasetFolder(out) as folder:
         plots: list[dict[str, str]] = []
         steps: dict[str, list[int]] = {}
         for config in configs:
-            records = ctx.outputs[_stage_of(config)]
-            record_type = Problem if config == "problems" else Trace
+            stage = ctx.stages[_stage_of(config)]
+            records = ctx.outputs[stage.name]
             folder.add_config(
                 config,
-                to_table(records, record_type),
+                stage.table(records),
                 recipe.outputs.split,
                 shard_rows=recipe.outputs.shard_rows,
             )
-            if record_type is Trace:
+            if stage.record_type is dict:
+                stats["measured"][config] = row_figures(config, records)
+            if stage.record_type is Trace:
                 figures = trace_figures(records)
                 pass_rates = figures.pop("_pass_rates")
                 steps[config] = figures.pop("_steps")
@@ -196,6 +231,24 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
         folder.commit()
 
 
+def row_figures(config: str, rows: list[dict]) -> dict[str, Any]:
+    if config == "pairs":
+        restyled = sum(1 for r in rows if r["chosen_origin"] == "restyled")
+        return {"pairs": len(rows), "chosen_restyled": restyled}
+    wrong = sum(1 for r in rows if not r["correct"])
+    return {
+        "rows": len(rows),
+        "er_target": rows[0]["er_target"] if rows else None,
+        "outcome_error_rate": round(wrong / len(rows), 4) if rows else None,
+    }
+
+
+def _description(config: str) -> str:
+    if config.startswith("hard_er"):
+        return f"one solution per paired problem; exactly {config[7:]}% of them the wrong one"
+    return CONFIG_DESCRIPTIONS[config]
+
+
 def _stage_of(config: str) -> str:
     return "source" if config == "problems" else config
 
@@ -210,7 +263,7 @@ def _card(
     plots: list[dict[str, str]],
 ) -> str:
     configs = [
-        {"name": name, "rows": rows, "what": CONFIG_DESCRIPTIONS[name], **folder.sizes[name]}
+        {"name": name, "rows": rows, "what": _description(name), **folder.sizes[name]}
         for name, rows in folder.configs.items()
     ]
     papers = [CITATIONS["guiding"]] if recipe.builders else []

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from supdata import __version__
 from supdata.engines.registry import Engines
 from supdata.recipe import Recipe
@@ -31,19 +34,32 @@ class BuildContext:
     recipe: Recipe
     engines: Engines
     outputs: dict[str, Records] = field(default_factory=dict)
+    stages: dict[str, Stage] = field(default_factory=dict)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-stage facts for the card
 
 
 @dataclass(frozen=True)
 class Stage:
     """One step of a build. ``run`` reads earlier outputs from the context and returns
-    its own records; ``params`` is what, besides its inputs, decides the output."""
+    its own records; ``params`` is what, besides its inputs, decides the output. Records
+    are Problems, Traces, or plain dict rows with an explicit ``arrow_schema``."""
 
     name: str
     record_type: type
     needs: tuple[str, ...]
     params: dict[str, Any]
     run: Callable[[BuildContext, StageStats], Records]
+    arrow_schema: pa.Schema | None = None
+
+    def table(self, records: Records) -> pa.Table:
+        if self.record_type is dict:
+            return pa.Table.from_pylist(records, schema=self.arrow_schema)
+        return to_table(records, self.record_type)
+
+    def read(self, path: Path) -> Records:
+        if self.record_type is dict:
+            return pq.read_table(path).to_pylist()
+        return read_parquet(path, self.record_type)
 
 
 class Runner:
@@ -59,12 +75,13 @@ class Runner:
         for stage in stages:
             fp = _fingerprint(stage, prints)
             prints[stage.name] = fp
+            ctx.stages[stage.name] = stage
             marker = self.work / f"{stage.name}.done.json"
             data = self.work / f"{stage.name}.parquet"
             if marker.is_file():
                 saved = json.loads(marker.read_text())
                 if saved["fingerprint"] == fp and data.is_file():
-                    ctx.outputs[stage.name] = read_parquet(data, stage.record_type)
+                    ctx.outputs[stage.name] = stage.read(data)
                     self.stats[stage.name] = _stats_from(stage.name, saved["stats"])
                     ctx.extra[stage.name] = saved.get("extra", {})
                     self.resumed.append(stage.name)
@@ -75,7 +92,7 @@ class Runner:
                 records = stage.run(ctx, stats)
             ctx.outputs[stage.name] = records
             self.stats[stage.name] = stats
-            write_parquet(to_table(records, stage.record_type), data)
+            write_parquet(stage.table(records), data)
             tmp = marker.with_suffix(".tmp")
             tmp.write_text(
                 json.dumps(

@@ -82,5 +82,50 @@ class PerturbBuilder(BaseModel):
         return ("perturbed",)
 
 
-Builder = Annotated[SampleBuilder | PerturbBuilder, Field(discriminator="kind")]
-BUILDER_KINDS = {"sample": SampleBuilder, "perturb": PerturbBuilder}
+def er_name(er: float) -> str:
+    return f"hard_er{round(er * 100):02d}"
+
+
+class SteperrorBuilder(SampleBuilder):
+    """Samples, DPO pairs and outcome-error-rate mixtures (weak-to-strong supervision).
+
+    pos = a correct sample, else the reference restyled by the model (kept only when it
+    still verifies); neg = a wrong sample; problems without a wrong sample are dropped.
+    For each ER of the grid, exactly round(ER x M) of the M paired problems (seeded
+    choice) take their neg solution: config ``hard_erXX``.
+    """
+
+    kind: Literal["steperror"]  # type: ignore[assignment]
+    restyle_prompt: str = Field("restyle@1", description="prompt that restyles a reference")
+    er_grid: list[float] = Field(
+        default_factory=lambda: [i / 10 for i in range(11)],
+        min_length=1,
+        description="outcome error rates, each in [0, 1]",
+    )
+    er_seed: int = Field(0, ge=0, description="seed for choosing which problems take neg")
+
+    @field_validator("er_grid")
+    @classmethod
+    def _er_range(cls, grid: list[float]) -> list[float]:
+        bad = [g for g in grid if not 0 <= g <= 1]
+        if bad:
+            raise ValueError(f"outcome error rates must be in [0, 1]; got {bad}")
+        names = [er_name(g) for g in grid]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two rates name the same config: {names}")
+        return grid
+
+    @field_validator("restyle_prompt")
+    @classmethod
+    def _restyle_exists(cls, ref: str) -> str:
+        from supdata.prompts import load_prompt
+
+        load_prompt(ref)
+        return ref
+
+    def configs(self) -> tuple[str, ...]:
+        return ("samples", "pairs", *(er_name(g) for g in self.er_grid))
+
+
+Builder = Annotated[SampleBuilder | SteperrorBuilder | PerturbBuilder, Field(discriminator="kind")]
+BUILDER_KINDS = {"sample": SampleBuilder, "steperror": SteperrorBuilder, "perturb": PerturbBuilder}

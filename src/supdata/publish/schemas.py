@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import Any
@@ -26,9 +27,13 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+_FAMILY = re.compile(r"^(?P<family>[a-z]+_er)\d+$")
+
+
 @cache
 def validator(config: str) -> Draft202012Validator:
-    path = asset_dir("schemas") / f"{config}.json"
+    """``schemas/<config>.json``; numbered mixtures (``hard_er30``) share their family's."""
+    path = asset_dir("schemas") / _schema_file(config)
     if not path.is_file():
         raise RowSchemaError(f"no schema for config {config!r}: expected {path}")
     schema = json.loads(path.read_text(encoding="utf-8"))
@@ -46,6 +51,13 @@ def validate_rows(config: str, rows: Iterable[dict[str, Any]]) -> int:
             field = ".".join(str(p) for p in error.absolute_path) or "<row>"
             raise RowSchemaError(
                 f"config {config!r}, row {n - 1} (id {row.get('id')!r}): field {field}: "
-                f"{error.message} [schemas/{config}.json]"
+                f"{error.message} [schemas/{_schema_file(config)}]"
             )
     return n
+
+
+def _schema_file(config: str) -> str:
+    family = _FAMILY.match(config)
+    if family and not (asset_dir("schemas") / f"{config}.json").is_file():
+        return f"{family['family']}.json"
+    return f"{config}.json"
