@@ -180,6 +180,15 @@ def test_make_demo_from_the_makefile(tmp_path):
     for config in ("problems", "references", "samples"):
         assert len(datasets.load_dataset(str(REPO / "build" / "demo"), config, split="train"))
     assert (REPO / "build" / "demo" / "plots" / "samples_pass_rate.png").stat().st_size > 1000
+    # The annotator labelled sampled steps: aligned, or counted as rejected.
+    samples = datasets.load_dataset(str(REPO / "build" / "demo"), "samples", split="train")
+    labelled = [r for r in samples if r["annotation"] is not None]
+    assert all(len(r["annotation"]["labels"]) == len(r["steps"]) for r in labelled)
+    assert all(r["annotation"]["source"].startswith("annotator:") for r in labelled)
+    counts = stats["stages"]["samples"]["counts"]
+    rejected = sum(n for k, n in counts.items() if k.startswith("labels rejected"))
+    assert counts.get("labels aligned", 0) == len(labelled)
+    assert len(labelled) + rejected == len(samples)
     # Every hard_erXX mixture, re-verified with math-verify, has exactly its target rate.
     from supdata.stages.steperror import take_count
     from supdata.verify import VerifyConfig, verify_many

@@ -123,6 +123,10 @@ ACTOR = "engines:\n  actor: {kind: vllm}\n"
             r"\(engines: \['actor'\]\)",
         ),
         (
+            BASE + ACTOR + "builders:\n  - kind: steperror\n    annotator: critic\n",
+            r"recipe\.yaml:7: builders\[0\]\.annotator: no engine named 'critic'",
+        ),
+        (
             BASE + ACTOR + "builders:\n  - kind: steperrorz\n",
             r"recipe\.yaml:6: builders\[0\]\.kind: Input tag 'steperrorz' .* "
             r"expected tags: 'sample'",

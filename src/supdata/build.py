@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from supdata import __version__
+from supdata.annotate.labels import annotate
 from supdata.builders.config import PerturbBuilder, SampleBuilder, SteperrorBuilder, er_name
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
@@ -90,8 +91,11 @@ def plan(recipe: Recipe) -> list[Stage]:
 
 
 def _sample_stages(builder: SampleBuilder, recipe: Recipe, check: dict) -> list[Stage]:
-    engine = recipe.engines[builder.engine].model_dump(mode="json")
-    params = {"builder": builder.model_dump(mode="json"), "engine": engine, **check}
+    engines = {
+        name: recipe.engines[name].model_dump(mode="json")
+        for name in builder.engine_refs().values()
+    }
+    params = {"builder": builder.model_dump(mode="json"), "engines": engines, **check}
     return [Stage("samples", Trace, ("source",), params, _sample_stage(builder))]
 
 
@@ -150,7 +154,12 @@ def _sample_stage(builder: SampleBuilder):
         traces = sample_traces(
             ctx.outputs["source"], builder, engine, ctx.recipe.segmentation.strategy, stats
         )
-        return _verify(ctx, traces, stats, "verify samples")
+        traces = _verify(ctx, traces, stats, "verify samples")
+        annotator = getattr(builder, "annotator", None)
+        if annotator is not None:
+            problems = {p.id: p for p in ctx.outputs["source"]}
+            annotate(traces, problems, ctx.engines[annotator], builder.label_prompt, stats)
+        return traces
 
     return run
 

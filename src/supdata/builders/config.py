@@ -103,6 +103,10 @@ class SteperrorBuilder(SampleBuilder):
         description="outcome error rates, each in [0, 1]",
     )
     er_seed: int = Field(0, ge=0, description="seed for choosing which problems take neg")
+    annotator: str | None = Field(
+        None, description="engine that labels every sampled step, given the reference"
+    )
+    label_prompt: str = Field("label_steps@1", description="prompt for the step labels")
 
     @field_validator("er_grid")
     @classmethod
@@ -115,13 +119,19 @@ class SteperrorBuilder(SampleBuilder):
             raise ValueError(f"two rates name the same config: {names}")
         return grid
 
-    @field_validator("restyle_prompt")
+    @field_validator("restyle_prompt", "label_prompt")
     @classmethod
     def _restyle_exists(cls, ref: str) -> str:
         from supdata.prompts import load_prompt
 
         load_prompt(ref)
         return ref
+
+    def engine_refs(self) -> dict[str, str]:
+        refs = {"engine": self.engine}
+        if self.annotator is not None:
+            refs["annotator"] = self.annotator
+        return refs
 
     def configs(self) -> tuple[str, ...]:
         return ("samples", "pairs", *(er_name(g) for g in self.er_grid))

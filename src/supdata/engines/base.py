@@ -83,6 +83,11 @@ class Engine:
     def fingerprint(self) -> str:
         return self.backend.fingerprint
 
+    @property
+    def supports_structured(self) -> bool:
+        """Whether requests may carry structured output (JSON schema, regex, choice)."""
+        return self.backend.kind != "transformers"
+
     def generate(
         self, requests: Sequence[Request], *, desc: str | None = None, progress: bool | None = None
     ) -> list[Completion]:

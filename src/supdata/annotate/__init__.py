@@ -1,0 +1,1 @@
+"""Step labels from an annotator model, aligned one-to-one with the steps or rejected."""
