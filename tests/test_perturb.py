@@ -174,6 +174,11 @@ def test_perturb_builder_end_to_end(shared_data, tmp_path):
         n for reason, n in dropped.items() if reason.startswith("reference")
     )
     assert (out / "plots" / "perturbed_swer.png").is_file()
+    assert (out / "plots" / "perturbed_first_error.png").is_file()
+    figures = stats["measured"]["perturbed"]
+    assert sum(figures["error_types"].values()) == len(rows)
+    assert sum(figures["first_error_position"].values()) == len(rows)
+    assert "first errors by position" in (out / "README.md").read_text()
 
 
 @pytest.mark.parametrize("m", [1, 6, 7, 50])

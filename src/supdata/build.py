@@ -13,7 +13,13 @@ from supdata.builders.config import PerturbBuilder, SampleBuilder, SteperrorBuil
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
 from supdata.publish.card import CITATIONS, render_card
-from supdata.publish.figures import plot_pass_rates, plot_steps, plot_swer, trace_figures
+from supdata.publish.figures import (
+    plot_first_errors,
+    plot_pass_rates,
+    plot_steps,
+    plot_swer,
+    trace_figures,
+)
 from supdata.publish.folder import DatasetFolder
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
@@ -219,6 +225,11 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
             if stage.record_type is Trace:
                 figures = trace_figures(records)
                 pass_rates = figures.pop("_pass_rates")
+                relative = figures.pop("_first_error_relative", None)
+                if relative:
+                    name = f"plots/{config}_first_error.png"
+                    plot_first_errors(relative, folder.path / name, f"{config}: first error")
+                    plots.append({"path": name, "what": f"First error position ({config})"})
                 steps[config] = figures.pop("_steps")
                 stats["measured"][config] = figures
                 swers = [t.annotation.swer for t in records if t.annotation is not None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,19 @@ def trace_figures(traces: list[Trace]) -> dict[str, Any]:
         judged_steps = sum(sum(1 for x in a.labels if x is not None) for a in labelled)
         figures["swer_per_solution_mean"] = round(statistics.fmean(swers), 4)
         figures["swer_overall"] = round(wrong_steps / judged_steps, 4)
+    first_errors = [
+        (a.first_error_step, len(a.labels), a.error_types)
+        for a in labelled
+        if a.first_error_step >= 0
+    ]
+    if first_errors:
+        figures["error_types"] = (
+            dict(Counter(types[k] or "unnamed" for k, _, types in first_errors if types)) or None
+        )
+        figures["first_error_position"] = dict(
+            Counter(_position_bin(k, n) for k, n, _ in first_errors)
+        )
+        figures["_first_error_relative"] = [k / max(n - 1, 1) for k, n, _ in first_errors]
     by_target: dict[float, list[float]] = defaultdict(list)
     for t in traces:
         target = t.sampling.get("target_swer")
@@ -52,6 +65,32 @@ def trace_figures(traces: list[Trace]) -> dict[str, Any]:
     figures["_pass_rates"] = pass_rates
     figures["_steps"] = steps
     return figures
+
+
+def _position_bin(k: int, n: int) -> str:
+    if k == 0:
+        return "first step"
+    if k == n - 1:
+        return "last step"
+    return "middle"
+
+
+def plot_first_errors(relative: list[float], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3), dpi=110)
+    ax.hist(relative, bins=[i / 10 for i in range(11)], color="#8172B2", edgecolor="white")
+    ax.set_xlabel("first error position (0 = first step, 1 = last step)")
+    ax.set_ylabel("solutions")
+    ax.set_title(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def plot_pass_rates(pass_rates: list[float], path: Path, title: str) -> Path:
