@@ -188,6 +188,7 @@ def test_er_mixture_takes_exactly_round_er_m_wrong(m):
 
     pairs = [
         {
+            "id": f"p{i}",
             "problem_id": f"p{i}",
             "prompt": "q",
             "chosen": "good",

@@ -30,11 +30,32 @@ def test_good_recipe_and_defaults(tmp_path):
     assert recipe.verification.timeout_s > 0
 
 
-def test_shipped_demo_recipe_is_valid():
+def test_every_shipped_recipe_is_valid():
     from supdata.assets import asset_dir
 
-    recipe = load_recipe(asset_dir("recipes") / "demo.yaml")
-    assert recipe.name == "demo"
+    shipped = sorted(asset_dir("recipes").rglob("*.yaml"))
+    assert len(shipped) >= 2
+    for path in shipped:
+        load_recipe(path)
+
+
+def test_math_hard_recipe_is_the_papers_setup():
+    """recipes/steperror/math-hard.yaml is for a GPU; here its config is checked, not run."""
+    from supdata.assets import asset_dir
+
+    recipe = load_recipe(asset_dir("recipes") / "steperror" / "math-hard.yaml")
+    source = recipe.source
+    assert source.kind == "hf" and source.normalizer == "math"
+    assert (source.filters.min_level, source.filters.max_level) == (4, 5)
+    assert (source.filters.min_solution_tokens, source.filters.max_solution_tokens) == (500, 2000)
+    (builder,) = [b for b in recipe.builders if b.kind == "steperror"]
+    assert builder.n == 3 and builder.temperature == 1.0
+    assert builder.max_tokens_per_reference == 1.5
+    assert builder.er_grid == [i / 10 for i in range(11)]
+    assert (builder.decompose.min_subtasks, builder.decompose.max_subtasks) == (2, 3)
+    assert builder.rephrase is not None
+    assert "mix_hard50_sub10" in builder.configs()
+    assert recipe.engines[builder.engine].kind == "vllm"
 
 
 @pytest.mark.parametrize(
@@ -181,12 +202,58 @@ def test_builder_output_and_publish_mistakes(tmp_path, text, expected):
         ),
         (
             "{kind: perturb, positions: [centre]}",
-            r"builders\[0\]\.positions\[0\]: Input should be 'first', 'middle', 'last' or 'random'",
+            r"builders\[0\]\.positions: Value error, \[0\]: 'centre' is not a step number or one "
+            r"of \['first', 'middle', 'last', 'random'\]",
+        ),
+        (
+            "{kind: perturb, positions: [first, 0]}",
+            r"builders\[0\]\.positions: Value error, \[1\]: a step number counts from 1, got 0",
+        ),
+        (
+            "{kind: perturb, types: [calculation]}",
+            r"builders\[0\]\.engine: model error types \['calculation'\] need `engine:`",
+        ),
+        (
+            "{kind: perturb, apply_to: [correct_samples]}",
+            r"builders\[0\]\.apply_to: correct_samples needs a sample or steperror builder",
+        ),
+        (
+            "{kind: perturb, length_ratio: [1.3, 0.7]}",
+            r"builders\[0\]\.length_ratio: Value error, length_ratio must be \(low, high\)",
+        ),
+        (
+            "{kind: steperror, decompose: {er_grid: [0.1, -0.1]}}",
+            r"builders\[0\]\.decompose\.er_grid: Value error, outcome error rates must be in",
+        ),
+        (
+            "{kind: steperror, decompose: {min_subtasks: 3, max_subtasks: 2}}",
+            r"builders\[0\]\.decompose: Value error, min_subtasks \(3\) > max_subtasks \(2\)",
+        ),
+        (
+            "{kind: steperror, decompose: {engine: critic}}",
+            r"builders\[0\]\.decompose\.engine: no engine named 'critic'",
+        ),
+        (
+            "{kind: steperror, mixtures: {m: [hard@0.5, sub@0.1]}}",
+            r"builders\[0\]\.mixtures\.m\[1\]: part 'sub@0\.1' needs `decompose:`",
+        ),
+        (
+            "{kind: steperror, mixtures: {m: [hard@1.5]}}",
+            r"builders\[0\]\.mixtures: Value error, mixture part 'hard@1\.5': ER must be in",
+        ),
+        (
+            "{kind: steperror, mixtures: {m: [easy@0.5]}}",
+            r"builders\[0\]\.mixtures: .*unknown pool 'easy'; "
+            r"pools: \['hard', 'sub', 'rephrased'\]",
+        ),
+        (
+            "{kind: steperror, mixtures: {m: [hard]}}",
+            r"builders\[0\]\.mixtures: .*'hard' is not POOL@ER",
         ),
     ],
 )
 def test_perturb_mistakes_fail_before_any_work(tmp_path, builder, expected):
-    text = BASE + f"builders:\n  - {builder}\n"
+    text = BASE + ACTOR + f"builders:\n  - {builder}\n"
     with pytest.raises(RecipeError, match=expected):
         load_recipe(_write(tmp_path, text))
 

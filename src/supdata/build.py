@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from supdata import __version__
-from supdata.annotate.labels import annotate
-from supdata.builders.config import PerturbBuilder, SampleBuilder, SteperrorBuilder, er_name
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
+from supdata.plan import plan
 from supdata.publish.card import CITATIONS, render_card
 from supdata.publish.figures import (
     plot_first_errors,
@@ -23,14 +22,7 @@ from supdata.publish.figures import (
 from supdata.publish.folder import DatasetFolder
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
-from supdata.runner import BuildContext, Runner, Stage
-from supdata.sources import load_problems
-from supdata.stages.perturbed import perturbed_traces
-from supdata.stages.reference import reference_traces
-from supdata.stages.sample import sample_traces
-from supdata.stages.steperror import MIX_SCHEMA, PAIR_SCHEMA, build_pairs, er_mixture
-from supdata.stages.verify import verify_traces
-from supdata.stats import StageStats
+from supdata.runner import BuildContext, Runner
 
 log = logging.getLogger("supdata.build")
 
@@ -38,8 +30,12 @@ CONFIG_DESCRIPTIONS = {
     "problems": "a normalized source problem with its reference solution and answer",
     "references": "a reference solution split into steps, verified against its answer",
     "samples": "a sampled solution split into steps, verified against the reference answer",
-    "perturbed": "a reference solution with step errors injected by rule, labelled per step",
+    "perturbed": "a correct solution with step errors injected (rule or model), labelled per step",
     "pairs": "a preference pair: chosen (correct, or the restyled reference) and rejected (wrong)",
+    "subtasks": "a self-contained subproblem of a hard problem, solution taken from its reference",
+    "sub_samples": "a sampled solution of a subproblem, split into steps and verified",
+    "sub_pairs": "a preference pair on a subproblem (chosen correct, rejected wrong)",
+    "rephrased": "a pair with task, chosen and rejected paraphrased; answers verified unchanged",
 }
 
 
@@ -80,131 +76,6 @@ def build(
     return stats
 
 
-def plan(recipe: Recipe) -> list[Stage]:
-    check = {
-        "segmentation": recipe.segmentation.model_dump(mode="json"),
-        "verification": recipe.verification.model_dump(mode="json", exclude={"workers"}),
-    }
-    stages = [
-        Stage(
-            "source", Problem, (), {"source": recipe.source.model_dump(mode="json")}, _run_source
-        ),
-        Stage("references", Trace, ("source",), check, _run_references),
-    ]
-    for builder in recipe.builders:
-        stages += BUILDER_STAGES[builder.kind](builder, recipe, check)
-    return stages
-
-
-def _sample_stages(builder: SampleBuilder, recipe: Recipe, check: dict) -> list[Stage]:
-    engines = {
-        name: recipe.engines[name].model_dump(mode="json")
-        for name in builder.engine_refs().values()
-    }
-    params = {"builder": builder.model_dump(mode="json"), "engines": engines, **check}
-    return [Stage("samples", Trace, ("source",), params, _sample_stage(builder))]
-
-
-def _perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list[Stage]:
-    params = {"builder": builder.model_dump(mode="json"), **check}
-    return [Stage("perturbed", Trace, ("source", "references"), params, _perturb_stage(builder))]
-
-
-def _perturb_stage(builder: PerturbBuilder):
-    def run(ctx: BuildContext, stats: StageStats) -> list[Trace]:
-        traces = perturbed_traces(ctx.outputs["references"], builder, stats)
-        return _verify(ctx, traces, stats, "verify perturbed")
-
-    return run
-
-
-def _run_source(ctx: BuildContext, stats: StageStats) -> list[Problem]:
-    problems = list(load_problems(ctx.recipe.source, stats))
-    if not problems:
-        raise RuntimeError(
-            f"source produced no problems ({stats.n_in} rows read, dropped: "
-            f"{dict(stats.dropped) or 'none'})"
-        )
-    return problems
-
-
-def _verify(ctx: BuildContext, traces: list[Trace], stats: StageStats, desc: str) -> list[Trace]:
-    from tqdm import tqdm
-
-    answers = {p.id: p.reference_answer for p in ctx.outputs["source"]}
-    config = ctx.recipe.verification.to_config()
-    bar = tqdm(total=len(traces), desc=desc, unit="trace", disable=None)
-    verified = []
-    for trace in verify_traces(traces, answers, config, stats):
-        verified.append(trace)
-        bar.update()
-    bar.close()
-    return verified
-
-
-def _run_references(ctx: BuildContext, stats: StageStats) -> list[Trace]:
-    problems = ctx.outputs["source"]
-    traces = list(reference_traces(problems, ctx.recipe.segmentation.strategy, stats))
-    return _verify(ctx, traces, stats, "verify references")
-
-
-def _sample_stage(builder: SampleBuilder):
-    def run(ctx: BuildContext, stats: StageStats) -> list[Trace]:
-        engine = ctx.engines[builder.engine]
-        ctx.extra["samples"] = {
-            "engine": builder.engine,
-            "model": engine.fingerprint,
-            "prompt": builder.prompt,
-            "sampling": builder.model_dump(exclude={"kind", "engine", "prompt"}),
-        }
-        traces = sample_traces(
-            ctx.outputs["source"], builder, engine, ctx.recipe.segmentation.strategy, stats
-        )
-        traces = _verify(ctx, traces, stats, "verify samples")
-        annotator = getattr(builder, "annotator", None)
-        if annotator is not None:
-            problems = {p.id: p for p in ctx.outputs["source"]}
-            annotate(traces, problems, ctx.engines[annotator], builder.label_prompt, stats)
-        return traces
-
-    return run
-
-
-def _steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> list[Stage]:
-    stages = _sample_stages(builder, recipe, check)
-    base = stages[0].params
-
-    def pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return build_pairs(
-            ctx.outputs["source"],
-            ctx.outputs["references"],
-            ctx.outputs["samples"],
-            builder,
-            ctx.engines[builder.engine],
-            ctx.recipe.verification.to_config(),
-            stats,
-        )
-
-    stages.append(
-        Stage("pairs", dict, ("source", "references", "samples"), base, pairs, PAIR_SCHEMA)
-    )
-    for er in builder.er_grid:
-
-        def mix(ctx: BuildContext, stats: StageStats, er: float = er) -> list[dict]:
-            return er_mixture(ctx.outputs["pairs"], er, builder.er_seed, stats)
-
-        params = {"er": er, "seed": builder.er_seed}
-        stages.append(Stage(er_name(er), dict, ("pairs",), params, mix, MIX_SCHEMA))
-    return stages
-
-
-BUILDER_STAGES = {
-    "sample": _sample_stages,
-    "steperror": _steperror_stages,
-    "perturb": _perturb_stages,
-}
-
-
 def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any]) -> None:
     made = ["problems" if name == "source" else name for name in ctx.stages]
     configs = recipe.outputs.configs or made
@@ -222,6 +93,8 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
             )
             if stage.record_type is dict:
                 stats["measured"][config] = row_figures(config, records)
+            if stage.record_type is Problem and config != "problems":
+                stats["measured"][config] = subtask_figures(records)
             if stage.record_type is Trace:
                 figures = trace_figures(records)
                 pass_rates = figures.pop("_pass_rates")
@@ -230,7 +103,9 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
                     name = f"plots/{config}_first_error.png"
                     plot_first_errors(relative, folder.path / name, f"{config}: first error")
                     plots.append({"path": name, "what": f"First error position ({config})"})
-                steps[config] = figures.pop("_steps")
+                if records:
+                    steps[config] = figures.pop("_steps")
+                figures.pop("_steps", None)
                 stats["measured"][config] = figures
                 swers = [t.annotation.swer for t in records if t.annotation is not None]
                 swers = [x for x in swers if x is not None]
@@ -238,7 +113,7 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
                     name = f"plots/{config}_swer.png"
                     plot_swer(swers, folder.path / name, f"{config}: step-wise error rate")
                     plots.append({"path": name, "what": f"Step-wise error rate ({config})"})
-                if config in ("samples",) and pass_rates:
+                if config in ("samples", "sub_samples") and pass_rates:
                     name = f"plots/{config}_pass_rate.png"
                     plot_pass_rates(pass_rates, folder.path / name, f"{config}: pass rate")
                     plots.append({"path": name, "what": f"Pass rate per problem ({config})"})
@@ -252,20 +127,44 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
 
 
 def row_figures(config: str, rows: list[dict]) -> dict[str, Any]:
-    if config == "pairs":
+    if "chosen" in (rows[0] if rows else {}) or config in ("pairs", "sub_pairs", "rephrased"):
         restyled = sum(1 for r in rows if r["chosen_origin"] == "restyled")
         return {"pairs": len(rows), "chosen_restyled": restyled}
+    figures = _er_figures(rows)
+    parts = sorted({r["part"] for r in rows})
+    if config.startswith("mix_"):
+        figures["parts"] = {
+            part: _er_figures([r for r in rows if r["part"] == part]) for part in parts
+        }
+    else:
+        figures["er_target"] = rows[0]["er_target"] if rows else None
+    return figures
+
+
+def _er_figures(rows: list[dict]) -> dict[str, Any]:
     wrong = sum(1 for r in rows if not r["correct"])
+    return {"rows": len(rows), "outcome_error_rate": round(wrong / len(rows), 4) if rows else None}
+
+
+def subtask_figures(problems: list[Problem]) -> dict[str, Any]:
+    parents = {p.meta["parent_id"] for p in problems}
+    rates = [p.meta["reproduced"] / p.meta["reproduce_samples"] for p in problems]
     return {
-        "rows": len(rows),
-        "er_target": rows[0]["er_target"] if rows else None,
-        "outcome_error_rate": round(wrong / len(rows), 4) if rows else None,
+        "subproblems": len(problems),
+        "parent_problems": len(parents),
+        "mean_reproduce_rate": round(sum(rates) / len(rates), 4) if rates else None,
     }
 
 
+_POOL_WHAT = {"hard": "paired problem", "sub": "paired subproblem", "rephrased": "rephrased pair"}
+
+
 def _description(config: str) -> str:
-    if config.startswith("hard_er"):
-        return f"one solution per paired problem; exactly {config[7:]}% of them the wrong one"
+    pool, _, rate = config.rpartition("_er")
+    if pool in _POOL_WHAT and rate.isdigit():
+        return f"one solution per {_POOL_WHAT[pool]}; exactly {rate}% of them the wrong one"
+    if config.startswith("mix_"):
+        return "a named mixture: each part's rows at its own exact outcome error rate"
     return CONFIG_DESCRIPTIONS[config]
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 # Every build publishes these; builders add their own.
 BASE_CONFIGS = ("problems", "references")
@@ -23,29 +30,72 @@ class SampleBuilder(BaseModel):
     top_p: float = Field(1.0, gt=0, le=1)
     top_k: int = Field(-1, ge=-1)
     max_tokens: int = Field(512, ge=1, description="output token cap per solution")
+    max_tokens_per_reference: float | None = Field(
+        None,
+        gt=0,
+        description="cap each solution at this multiple of its reference solution's length "
+        "in the engine's tokens (the paper: 1.5); max_tokens stays the upper bound",
+    )
+    min_tokens: int = Field(64, ge=1, description="lower bound of a reference-relative cap")
     seed: int = Field(0, ge=0, description="base seed; each problem derives its own")
 
     @field_validator("prompt")
     @classmethod
     def _prompt_exists(cls, ref: str) -> str:
-        from supdata.prompts import load_prompt
-
-        load_prompt(ref)  # raises PromptError (a ValueError) naming what exists
-        return ref
+        return _check_prompt(ref)
 
     def engine_refs(self) -> dict[str, str]:
         return {"engine": self.engine}
+
+    def config_errors(self) -> list[tuple[tuple, str]]:
+        """Checks across this builder's fields: (field path, message) pairs."""
+        return []
 
     def configs(self) -> tuple[str, ...]:
         return ("samples",)
 
 
-class PerturbBuilder(BaseModel):
-    """Inject rule-based step errors with exact control: the ``perturbed`` config.
+RuleType = Literal["wrong_result", "swap_operator", "flip_sign", "drop_term"]
+ModelType = Literal[
+    "calculation",
+    "wrong_operation",
+    "misread_quantity",
+    "wrong_formula",
+    "skipped_condition",
+    "unit_conversion",
+]
+RULE_TYPES: tuple[str, ...] = RuleType.__args__
+MODEL_TYPES: tuple[str, ...] = ModelType.__args__
+ErrorType = Literal[
+    "wrong_result",
+    "swap_operator",
+    "flip_sign",
+    "drop_term",
+    "calculation",
+    "wrong_operation",
+    "misread_quantity",
+    "wrong_formula",
+    "skipped_condition",
+    "unit_conversion",
+]
+NAMED_POSITIONS = ("first", "middle", "last", "random")
 
-    Every reference solution is tried at every target SWER of the grid (errors at the
-    given positions, of the given types, one per row, cycling), so each grid value gets
-    its own rows; labels are known by construction.
+
+def _check_prompt(ref: str) -> str:
+    from supdata.prompts import load_prompt
+
+    load_prompt(ref)  # raises PromptError (a ValueError) naming what exists
+    return ref
+
+
+class PerturbBuilder(BaseModel):
+    """Inject step errors with exact control: the ``perturbed`` config.
+
+    Every base solution (a verified reference, or a correct sample) is tried at every
+    target SWER of the grid, cycling through (position, type) pairs, so each grid value
+    gets its own rows. Rule types edit one computation (and carry it); model types have
+    a rewriter model put that kind of mistake into step k and the actor continue from
+    there. Labels are known by construction.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,15 +106,40 @@ class PerturbBuilder(BaseModel):
         min_length=1,
         description="target step-wise error rates, each in (0, 1]",
     )
-    positions: list[Literal["first", "middle", "last", "random"]] = Field(
-        default_factory=lambda: ["random"], min_length=1, description="where the first error goes"
-    )
-    types: list[Literal["wrong_result", "swap_operator", "flip_sign", "drop_term"]] = Field(
-        default_factory=lambda: ["wrong_result", "swap_operator", "flip_sign", "drop_term"],
+    positions: list[str | int] = Field(
+        default_factory=lambda: ["random"],
         min_length=1,
-        description="error types to use",
+        description="where the first rule error goes: first, middle, last, random or a step "
+        "number (1-based); model types: set by the SWER target",
     )
-    carry: bool = Field(True, description="carry the wrong value through later steps")
+    types: list[ErrorType] = Field(
+        default_factory=lambda: list(RULE_TYPES),
+        min_length=1,
+        description=f"error types: rule {list(RULE_TYPES)} and/or model {list(MODEL_TYPES)}",
+    )
+    apply_to: list[Literal["references", "correct_samples"]] = Field(
+        default_factory=lambda: ["references"],
+        min_length=1,
+        description="what to perturb: verified references and/or correct sampled solutions",
+    )
+    carry: bool = Field(True, description="rule types: carry the wrong value to later steps")
+    engine: str | None = Field(None, description="model types: the actor that continues")
+    rewriter: str | None = Field(
+        None, description="model types: engine that rewrites step k (default: engine)"
+    )
+    rewrite_prompt: str = Field("perturb_step@1", description="prompt that rewrites step k")
+    continue_prompt: str = Field("solve@1", description="prompt the actor continues under")
+    temperature: float = Field(0.7, ge=0, le=10, description="model types: rewrite/continue")
+    max_tokens: int = Field(512, ge=1, description="model types: continuation token cap")
+    length_ratio: tuple[float, float] = Field(
+        (0.7, 1.3), description="model types: keep when length / base length is in this range"
+    )
+    swer_tolerance: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="model types: accept |SWER - target| up to this (0: exactly round(t x n))",
+    )
     seed: int = Field(0, ge=0)
 
     @field_validator("swer_grid")
@@ -75,15 +150,157 @@ class PerturbBuilder(BaseModel):
             raise ValueError(f"SWER targets must be in (0, 1]; got {bad}")
         return grid
 
+    @field_validator("positions")
+    @classmethod
+    def _positions(cls, positions: list[str | int]) -> list[str | int]:
+        for i, p in enumerate(positions):
+            if isinstance(p, int) and p < 1:
+                raise ValueError(f"[{i}]: a step number counts from 1, got {p}")
+            if isinstance(p, str) and p not in NAMED_POSITIONS:
+                raise ValueError(
+                    f"[{i}]: {p!r} is not a step number or one of {list(NAMED_POSITIONS)}"
+                )
+        return positions
+
+    @field_validator("rewrite_prompt", "continue_prompt")
+    @classmethod
+    def _prompts(cls, ref: str) -> str:
+        return _check_prompt(ref)
+
+    @field_validator("length_ratio")
+    @classmethod
+    def _ratio(cls, ratio: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"length_ratio must be (low, high) with 0 < low <= high; got {ratio}")
+        return ratio
+
+    @property
+    def model_types(self) -> list[str]:
+        return [t for t in self.types if t in MODEL_TYPES]
+
     def engine_refs(self) -> dict[str, str]:
-        return {}
+        refs = {}
+        if self.engine is not None:
+            refs["engine"] = self.engine
+        if self.rewriter is not None:
+            refs["rewriter"] = self.rewriter
+        return refs
+
+    def config_errors(self) -> list[tuple[tuple, str]]:
+        if self.model_types and self.engine is None:
+            return [
+                (
+                    ("engine",),
+                    f"model error types {self.model_types} need `engine:` (the actor that "
+                    "continues after the rewritten step)",
+                )
+            ]
+        return []
 
     def configs(self) -> tuple[str, ...]:
         return ("perturbed",)
 
 
-def er_name(er: float) -> str:
-    return f"hard_er{round(er * 100):02d}"
+def er_name(er: float, pool: str = "hard") -> str:
+    return f"{pool}_er{round(er * 100):02d}"
+
+
+def _er_grid(grid: list[float], pool: str) -> list[float]:
+    bad = [g for g in grid if not 0 <= g <= 1]
+    if bad:
+        raise ValueError(f"outcome error rates must be in [0, 1]; got {bad}")
+    names = [er_name(g, pool) for g in grid]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two rates name the same config: {names}")
+    return grid
+
+
+def _default_grid() -> list[float]:
+    return [i / 10 for i in range(11)]
+
+
+class Decompose(BaseModel):
+    """Split each hard (paired) problem into self-contained subproblems whose solutions
+    come from the reference; keep those that pass the checks and that the decomposer
+    reproduces; then the actor samples them like the hard problems."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str | None = Field(None, description="decomposer engine (default: the actor)")
+    prompt: str = Field("decompose@1", description="prompt that writes the subproblems")
+    min_subtasks: int = Field(2, ge=1, le=10)
+    max_subtasks: int = Field(3, ge=1, le=10)
+    max_tokens: int = Field(1024, ge=1, description="token cap of the decomposition")
+    temperature: float = Field(0.7, ge=0, le=10)
+    reproduce_samples: int = Field(
+        4, ge=1, le=64, description="m: a subproblem is kept if its answer comes back in m"
+    )
+    max_similarity: float = Field(
+        0.8, gt=0, le=1, description="a subproblem this similar to the full problem is a variant"
+    )
+    er_grid: list[float] = Field(
+        default_factory=_default_grid, min_length=1, description="sub_erXX rates"
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, ref: str) -> str:
+        return _check_prompt(ref)
+
+    @field_validator("er_grid")
+    @classmethod
+    def _grid(cls, grid: list[float]) -> list[float]:
+        return _er_grid(grid, "sub")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Decompose:
+        if self.min_subtasks > self.max_subtasks:
+            raise ValueError(
+                f"min_subtasks ({self.min_subtasks}) > max_subtasks ({self.max_subtasks})"
+            )
+        return self
+
+
+class Rephrase(BaseModel):
+    """Paraphrase task, pos and neg of every pair separately; keep a pair only when the
+    question keeps its numbers and each solution keeps its final answer (verified)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str | None = Field(None, description="paraphrasing engine (default: the actor)")
+    question_prompt: str = Field("rephrase_question@1")
+    solution_prompt: str = Field("rephrase_solution@1")
+    temperature: float = Field(0.7, ge=0, le=10)
+    er_grid: list[float] = Field(
+        default_factory=list, description="rephrased_erXX rates (none by default)"
+    )
+
+    @field_validator("question_prompt", "solution_prompt")
+    @classmethod
+    def _prompts(cls, ref: str) -> str:
+        return _check_prompt(ref)
+
+    @field_validator("er_grid")
+    @classmethod
+    def _grid(cls, grid: list[float]) -> list[float]:
+        return _er_grid(grid, "rephrased")
+
+
+MIX_POOLS = {"hard": "pairs", "sub": "sub_pairs", "rephrased": "rephrased"}
+_PART = re.compile(r"^(?P<pool>[a-z]+)@(?P<er>[0-9.]+)$")
+
+
+def parse_part(part: str) -> tuple[str, float]:
+    """``hard@0.5`` -> ("hard", 0.5)."""
+    m = _PART.match(part.strip())
+    if m is None:
+        raise ValueError(f"mixture part {part!r} is not POOL@ER (e.g. hard@0.5, sub@0.1)")
+    pool, er = m["pool"], float(m["er"])
+    if pool not in MIX_POOLS:
+        raise ValueError(f"mixture part {part!r}: unknown pool {pool!r}; pools: {list(MIX_POOLS)}")
+    if not 0 <= er <= 1:
+        raise ValueError(f"mixture part {part!r}: ER must be in [0, 1]")
+    return pool, er
 
 
 class SteperrorBuilder(SampleBuilder):
@@ -92,13 +309,15 @@ class SteperrorBuilder(SampleBuilder):
     pos = a correct sample, else the reference restyled by the model (kept only when it
     still verifies); neg = a wrong sample; problems without a wrong sample are dropped.
     For each ER of the grid, exactly round(ER x M) of the M paired problems (seeded
-    choice) take their neg solution: config ``hard_erXX``.
+    choice) take their neg solution: config ``hard_erXX``. Optional: subtask
+    decompositions (``subtasks``, ``sub_samples``, ``sub_pairs``, ``sub_erXX``),
+    rephrasings (``rephrased``) and named mixtures (``mix_<name>``).
     """
 
     kind: Literal["steperror"]  # type: ignore[assignment]
     restyle_prompt: str = Field("restyle@1", description="prompt that restyles a reference")
     er_grid: list[float] = Field(
-        default_factory=lambda: [i / 10 for i in range(11)],
+        default_factory=_default_grid,
         min_length=1,
         description="outcome error rates, each in [0, 1]",
     )
@@ -107,34 +326,70 @@ class SteperrorBuilder(SampleBuilder):
         None, description="engine that labels every sampled step, given the reference"
     )
     label_prompt: str = Field("label_steps@1", description="prompt for the step labels")
+    decompose: Decompose | None = Field(None, description="subtask decomposition")
+    rephrase: Rephrase | None = Field(None, description="rephrased pairs")
+    mixtures: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="config mix_<name>: the rows of each part POOL@ER (hard, sub, rephrased)",
+    )
 
     @field_validator("er_grid")
     @classmethod
     def _er_range(cls, grid: list[float]) -> list[float]:
-        bad = [g for g in grid if not 0 <= g <= 1]
-        if bad:
-            raise ValueError(f"outcome error rates must be in [0, 1]; got {bad}")
-        names = [er_name(g) for g in grid]
-        if len(set(names)) != len(names):
-            raise ValueError(f"two rates name the same config: {names}")
-        return grid
+        return _er_grid(grid, "hard")
 
     @field_validator("restyle_prompt", "label_prompt")
     @classmethod
     def _restyle_exists(cls, ref: str) -> str:
-        from supdata.prompts import load_prompt
+        return _check_prompt(ref)
 
-        load_prompt(ref)
-        return ref
+    @field_validator("mixtures")
+    @classmethod
+    def _mixtures(cls, mixtures: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, parts in mixtures.items():
+            if not re.fullmatch(r"[a-z0-9_]+", name):
+                raise ValueError(f"mixture name {name!r}: use lowercase letters, digits and _")
+            if not parts:
+                raise ValueError(f"mixture {name!r} has no parts")
+            parsed = [parse_part(p) for p in parts]
+            if len(set(parsed)) != len(parsed):
+                raise ValueError(f"mixture {name!r} names a part twice")
+        return mixtures
 
     def engine_refs(self) -> dict[str, str]:
         refs = {"engine": self.engine}
         if self.annotator is not None:
             refs["annotator"] = self.annotator
+        if self.decompose is not None and self.decompose.engine is not None:
+            refs["decompose.engine"] = self.decompose.engine
+        if self.rephrase is not None and self.rephrase.engine is not None:
+            refs["rephrase.engine"] = self.rephrase.engine
         return refs
 
+    def config_errors(self) -> list[tuple[tuple, str]]:
+        needs = {"sub": ("decompose", self.decompose), "rephrased": ("rephrase", self.rephrase)}
+        errors = []
+        for name, parts in self.mixtures.items():
+            for j, part in enumerate(parts):
+                pool, _ = parse_part(part)
+                if pool in needs and needs[pool][1] is None:
+                    errors.append(
+                        (
+                            ("mixtures", name, j),
+                            f"part {part!r} needs `{needs[pool][0]}:` in this builder",
+                        )
+                    )
+        return errors
+
     def configs(self) -> tuple[str, ...]:
-        return ("samples", "pairs", *(er_name(g) for g in self.er_grid))
+        made = ["samples", "pairs", *(er_name(g) for g in self.er_grid)]
+        if self.decompose is not None:
+            made += ["subtasks", "sub_samples", "sub_pairs"]
+            made += [er_name(g, "sub") for g in self.decompose.er_grid]
+        if self.rephrase is not None:
+            made += ["rephrased", *(er_name(g, "rephrased") for g in self.rephrase.er_grid)]
+        made += [f"mix_{name}" for name in self.mixtures]
+        return tuple(made)
 
 
 Builder = Annotated[SampleBuilder | SteperrorBuilder | PerturbBuilder, Field(discriminator="kind")]

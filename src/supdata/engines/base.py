@@ -88,6 +88,16 @@ class Engine:
         """Whether requests may carry structured output (JSON schema, regex, choice)."""
         return self.backend.kind != "transformers"
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in this engine's own tokenizer (lengths relative to a reference)."""
+        tokenizer = getattr(self.backend, "tokenizer", None)
+        if tokenizer is None:
+            raise ValueError(
+                f"engine {self.name!r} has no local tokenizer to measure lengths with; "
+                "set its `tokenizer:` (openai) or give max_tokens without a reference factor"
+            )
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
     def generate(
         self, requests: Sequence[Request], *, desc: str | None = None, progress: bool | None = None
     ) -> list[Completion]:

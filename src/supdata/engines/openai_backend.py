@@ -48,9 +48,9 @@ class OpenAIBackend:
         self.fingerprint = f"openai:{config.model}@{config.revision or self.url}"
         self.failures: Counter[str] = Counter()
         self.native_n = config.native_n
-        self._tokenizer = None
-        if config.endpoint == "completions":
-            self._tokenizer = _load_tokenizer(config.tokenizer)
+        self.tokenizer = None
+        if config.endpoint == "completions" or config.tokenizer:
+            self.tokenizer = _load_tokenizer(config.tokenizer)
         key = os.environ.get(config.api_key_env)
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
 
@@ -187,10 +187,10 @@ class OpenAIBackend:
         elif s is not None:
             key = "regex" if s.regex is not None else "choice"
             body["structured_outputs"] = {key: s.regex if s.regex is not None else list(s.choice)}
-        if self._tokenizer is not None:
+        if self.config.endpoint == "completions":
             from supdata.engines.prompts import render
 
-            body["prompt"] = render(self._tokenizer, request)
+            body["prompt"] = render(self.tokenizer, request)
             return "/completions", body
         body["messages"] = list(request.messages)
         if request.continue_final:

@@ -149,7 +149,13 @@ def _carry_final(step: str, changed: dict[Fraction, Fraction]) -> str:
     return _FINAL.sub(swap, step)
 
 
-def _origin_order(eligible: list[int], n: int, position: str, rng: random.Random) -> list[int]:
+def _origin_order(
+    eligible: list[int], n: int, position: str | int, rng: random.Random
+) -> list[int]:
+    if isinstance(position, int):  # a step number, 1-based
+        if position - 1 not in eligible:
+            raise CannotPerturb(f"step {position} has no checkable computation")
+        return [position - 1]
     if position == "first":
         return eligible
     if position == "last":
@@ -164,20 +170,27 @@ def perturb(
     *,
     error_type: str,
     target_swer: float,
-    position: str = "random",
+    position: str | int = "random",
     carry: bool = True,
     seed: int = 0,
 ) -> Perturbation:
     """Inject ``error_type`` so that round(target_swer * n) steps (at least 1) are wrong.
 
     With ``carry`` the count comes from one origin's chain of consequences, so the origin
-    is chosen (in ``position`` order) among those whose chain has exactly that length;
-    without it, that many steps each get an independent error, the first at ``position``.
+    is chosen (in ``position`` order, or the given 1-based step number) among those whose
+    chain has exactly that length; without it, that many steps each get an independent
+    error, the first at ``position``.
     """
     if error_type not in RULES:
         raise ValueError(f"unknown error type {error_type!r}; expected one of {ERROR_TYPES}")
-    if position not in POSITIONS:
-        raise ValueError(f"unknown position {position!r}; expected one of {POSITIONS}")
+    if isinstance(position, bool) or (isinstance(position, int) and position < 1):
+        raise ValueError(f"a step position is a step number >= 1, got {position!r}")
+    if not isinstance(position, int) and position not in POSITIONS:
+        raise ValueError(
+            f"unknown position {position!r}; expected a step number or one of {POSITIONS}"
+        )
+    if isinstance(position, int) and position > len(steps):
+        raise ValueError(f"position {position} is past the last step ({len(steps)} steps)")
     if not 0 < target_swer <= 1:
         raise ValueError(f"target SWER must be in (0, 1], got {target_swer}")
     n = len(steps)

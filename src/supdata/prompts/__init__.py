@@ -7,7 +7,7 @@ A template is a list of chat messages whose contents are Jinja, rendered in a sa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ class Prompt:
     version: int
     description: str
     messages: tuple[dict[str, str], ...]
+    extras: dict[str, Any] = field(default_factory=dict)  # other keys: template variables
 
     @property
     def ref(self) -> str:
@@ -40,7 +41,7 @@ class Prompt:
         out = []
         for m in self.messages:
             try:
-                content = _ENV.from_string(m["content"]).render(**values)
+                content = _ENV.from_string(m["content"]).render(**self.extras, **values)
             except UndefinedError as exc:
                 raise PromptError(f"prompt {self.ref}: {exc.message}") from None
             out.append({"role": m["role"], "content": content})
@@ -69,4 +70,7 @@ def load_prompt(ref: str) -> Prompt:
     number = int(version) if version else max(versions)
     data = yaml.safe_load(versions[number].read_text(encoding="utf-8"))
     messages = tuple({"role": m["role"], "content": m["content"]} for m in data["messages"])
-    return Prompt(pid, number, data.get("description", ""), messages)
+    extras = {
+        k: v for k, v in data.items() if k not in ("id", "version", "description", "messages")
+    }
+    return Prompt(pid, number, data.get("description", ""), messages, extras)

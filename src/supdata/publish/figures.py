@@ -13,7 +13,7 @@ from supdata.records import Trace
 def trace_figures(traces: list[Trace]) -> dict[str, Any]:
     """Outcome error rate, pass rates per problem, steps per solution, SWER if labelled."""
     if not traces:
-        return {"solutions": 0}
+        return {"solutions": 0, "_pass_rates": [], "_steps": []}
     judged = [t for t in traces if t.correct is not None]
     wrong = sum(1 for t in judged if t.correct is False)
     per_problem: dict[str, list[bool]] = defaultdict(list)

@@ -57,6 +57,8 @@ def validate_rows(config: str, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def _schema_file(config: str) -> str:
+    if config.startswith("mix_"):
+        return "mix.json"
     family = _FAMILY.match(config)
     if family and not (asset_dir("schemas") / f"{config}.json").is_file():
         return f"{family['family']}.json"

@@ -88,12 +88,20 @@ class Recipe(BaseModel):
                 if engine not in self.engines:
                     errors.append(
                         (
-                            ("builders", i, field_name),
+                            ("builders", i, *field_name.split(".")),
                             f"no engine named {engine!r} (engines: {known})",
                         )
                     )
         made = [*BASE_CONFIGS]
         for i, builder in enumerate(self.builders):
+            errors += [(("builders", i, *path), msg) for path, msg in builder.config_errors()]
+            if "correct_samples" in getattr(builder, "apply_to", ()) and "samples" not in made:
+                errors.append(
+                    (
+                        ("builders", i, "apply_to"),
+                        "correct_samples needs a sample or steperror builder before this one",
+                    )
+                )
             for config in builder.configs():
                 if config in made:
                     errors.append(

@@ -1,60 +1,189 @@
-"""Perturbed solutions from the references: rule-based errors, labels by construction."""
+"""Perturbed solutions: step errors injected by rule or by model, labels by construction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from supdata.builders.config import PerturbBuilder
+from supdata.engines import Engine, Request, SamplingParams
 from supdata.perturb import LEAKY_WORDS, CannotPerturb, perturb
-from supdata.records import StepAnnotation, Trace
+from supdata.perturb.rewrite import assemble, first_wrong_step, rewritten_step
+from supdata.prompts import load_prompt
+from supdata.records import Problem, StepAnnotation, Trace
+from supdata.stages.sample import problem_seed
 from supdata.stats import StageStats
 
 
-def perturbed_traces(
-    references: list[Trace], params: PerturbBuilder, stats: StageStats
-) -> list[Trace]:
-    out = []
+@dataclass(frozen=True)
+class Job:
+    """One row to try: a base solution, a target SWER, where and what kind of error."""
+
+    base: Trace
+    target: float
+    position: str | int
+    error_type: str
+    seed: int
+
+    @property
+    def id(self) -> str:
+        stem = self.base.problem_id if self.base.origin == "reference" else self.base.id
+        return f"{stem}/perturbed-swer{round(self.target * 100):03d}"
+
+
+def plan_jobs(bases: list[Trace], params: PerturbBuilder, stats: StageStats) -> list[Job]:
+    """Every usable base at every grid target, cycling through (position, type)."""
     combos = [(p, t) for p in params.positions for t in params.types]
-    for r_index, ref in enumerate(references):
-        if ref.status != "correct":
-            stats.drop("reference not verified correct", ref.id)
+    jobs = []
+    for b_index, base in enumerate(bases):
+        if base.status != "correct":
+            stats.drop(f"{base.origin} not verified correct", base.id)
             continue
-        if LEAKY_WORDS.search(ref.text):
-            stats.drop("reference has an error-announcing word", ref.id)
+        if LEAKY_WORDS.search(base.text):
+            stats.drop(f"{base.origin} has an error-announcing word", base.id)
             continue
         for g_index, target in enumerate(params.swer_grid):
-            stats.n_in += 1
-            position, error_type = combos[(r_index + g_index) % len(combos)]
-            seed = params.seed * 1_000_003 + r_index * 101 + g_index
-            try:
-                p = perturb(
-                    ref.steps,
-                    error_type=error_type,
-                    target_swer=target,
-                    position=position,
-                    carry=params.carry,
-                    seed=seed,
-                )
-            except CannotPerturb as exc:
-                stats.drop(f"{error_type}: {exc}", ref.id)
-                continue
-            stats.tally(f"type:{error_type}")
-            stats.tally(f"swer target:{target:g}")
-            out.append(
-                Trace(
-                    id=f"{ref.problem_id}/perturbed-swer{round(target * 100):03d}",
-                    problem_id=ref.problem_id,
-                    text="".join(p.steps),
-                    steps=p.steps,
-                    origin="perturbed",
-                    sampling={
-                        "rule": error_type,
-                        "position": position,
-                        "carry": params.carry,
-                        "target_swer": target,
-                    },
-                    seed=seed,
-                    parent_id=ref.id,
-                    annotation=StepAnnotation(p.labels, "construction", p.error_types),
-                )
+            position, error_type = combos[(b_index + g_index) % len(combos)]
+            seed = params.seed * 1_000_003 + b_index * 101 + g_index
+            jobs.append(Job(base, target, position, error_type, seed))
+    stats.n_in = len(jobs)
+    return jobs
+
+
+def rule_trace(job: Job, params: PerturbBuilder, stats: StageStats) -> Trace | None:
+    if isinstance(job.position, int) and job.position > len(job.base.steps):
+        n = len(job.base.steps)
+        stats.drop(f"position {job.position} is past the last step", f"{job.base.id} ({n} steps)")
+        return None
+    try:
+        p = perturb(
+            job.base.steps,
+            error_type=job.error_type,
+            target_swer=job.target,
+            position=job.position,
+            carry=params.carry,
+            seed=job.seed,
+        )
+    except CannotPerturb as exc:
+        stats.drop(f"{job.error_type}: {exc}", job.base.id)
+        return None
+    sampling = {
+        "method": "rule",
+        "rule": job.error_type,
+        "position": job.position,
+        "carry": params.carry,
+        "target_swer": job.target,
+    }
+    return _trace(job, p.steps, StepAnnotation(p.labels, "construction", p.error_types), sampling)
+
+
+def _trace(job: Job, steps: list[str], annotation: StepAnnotation, sampling: dict) -> Trace:
+    return Trace(
+        id=job.id,
+        problem_id=job.base.problem_id,
+        text="".join(steps),
+        steps=steps,
+        origin="perturbed",
+        sampling=sampling,
+        seed=job.seed,
+        parent_id=job.base.id,
+        annotation=annotation,
+    )
+
+
+def model_traces(
+    jobs: list[Job],
+    params: PerturbBuilder,
+    actor: Engine,
+    rewriter: Engine,
+    *,
+    problems: dict[str, Problem],
+    strategy: str,
+    stats: StageStats,
+) -> list[Trace]:
+    """Rewrite step k of each base with the job's error type, then let the actor go on.
+
+    The final answer is checked afterwards, by the stage's verification."""
+    if not jobs:
+        return []
+    rewrite_prompt = load_prompt(params.rewrite_prompt)
+    solve = load_prompt(params.continue_prompt)
+    ks = [first_wrong_step(len(j.base.steps), j.target) for j in jobs]
+    rewrites = rewriter.generate(
+        [
+            Request(
+                rewrite_prompt.render(
+                    question=problems[j.base.problem_id].question,
+                    before="".join(j.base.steps[:k]).strip(),
+                    step=j.base.steps[k].strip(),
+                    error_type=j.error_type,
+                ),
+                SamplingParams(
+                    temperature=params.temperature,
+                    max_tokens=256,
+                    seed=problem_seed(j.seed, j.id, 1),
+                ),
+                id=f"{j.id}/rewrite",
             )
-    stats.n_out = len(out)
+            for j, k in zip(jobs, ks, strict=True)
+        ],
+        desc=f"rewrite steps ({rewriter.name})",
+    )
+    prefixes = [
+        "".join(j.base.steps[:k]) + rewritten_step(c.texts[0], j.base.steps[k])
+        for j, k, c in zip(jobs, ks, rewrites, strict=True)
+    ]
+    continued = actor.generate(
+        [
+            Request(
+                (
+                    *solve.render(question=problems[j.base.problem_id].question),
+                    {"role": "assistant", "content": prefix},
+                ),
+                SamplingParams(
+                    temperature=params.temperature,
+                    max_tokens=params.max_tokens,
+                    seed=problem_seed(j.seed + 1, j.id, 1),
+                ),
+                continue_final=True,
+                id=f"{j.id}/continue",
+            )
+            for j, prefix in zip(jobs, prefixes, strict=True)
+        ],
+        desc=f"continue after rewrite ({actor.name})",
+    )
+    out = []
+    for j, k, r, c in zip(jobs, ks, rewrites, continued, strict=True):
+        if c.finish_reasons[0] == "length":
+            stats.drop(f"{j.error_type}: continuation hit max_tokens", j.base.id)
+            continue
+        try:
+            made = assemble(
+                j.base.steps,
+                k,
+                r.texts[0],
+                c.texts[0],
+                error_type=j.error_type,
+                target=j.target,
+                tolerance=params.swer_tolerance,
+                length_ratio=params.length_ratio,
+                strategy=strategy,
+            )
+        except CannotPerturb as exc:
+            stats.drop(f"{j.error_type}: {exc}", j.base.id)
+            continue
+        sampling = {
+            "method": "model",
+            "error_type": j.error_type,
+            "target_swer": j.target,
+            "first_error_step": k,
+            "rewriter": rewriter.fingerprint,
+            "rewrite_prompt": rewrite_prompt.ref,
+            "continue_prompt": solve.ref,
+            "temperature": params.temperature,
+        }
+        trace = _trace(
+            j, made.steps, StepAnnotation(made.labels, "construction", made.error_types), sampling
+        )
+        trace.model = actor.fingerprint
+        out.append(trace)
     return out

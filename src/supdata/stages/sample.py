@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 from supdata.builders.config import SampleBuilder
 from supdata.engines import Engine, Request, SamplingParams
@@ -16,6 +17,15 @@ def problem_seed(base: int, problem_id: str, n: int) -> int:
     """Each problem its own seed, stable across runs; samples use seed + i."""
     digest = int.from_bytes(hashlib.sha256(problem_id.encode()).digest()[:4], "big")
     return (base * 1_000_003 + digest) % (2**31 - n)
+
+
+def token_budget(problem: Problem, params: SampleBuilder, engine: Engine) -> int:
+    """max_tokens, or a multiple of the reference's length within [min_tokens, max_tokens]."""
+    factor = params.max_tokens_per_reference
+    if factor is None or not problem.reference_solution.strip():
+        return params.max_tokens
+    wanted = math.ceil(factor * engine.count_tokens(problem.reference_solution))
+    return max(params.min_tokens, min(params.max_tokens, wanted))
 
 
 def sample_traces(
@@ -33,7 +43,7 @@ def sample_traces(
             temperature=params.temperature,
             top_p=params.top_p,
             top_k=params.top_k,
-            max_tokens=params.max_tokens,
+            max_tokens=token_budget(p, params, engine),
             seed=problem_seed(params.seed, p.id, params.n),
         )
         requests.append(
@@ -51,7 +61,6 @@ def sample_traces(
         "temperature": params.temperature,
         "top_p": params.top_p,
         "top_k": params.top_k,
-        "max_tokens": params.max_tokens,
         "n": params.n,
     }
     traces = []
@@ -70,7 +79,11 @@ def sample_traces(
                     steps=segment(text, strategy),
                     origin="sampled",
                     model=engine.fingerprint,
-                    sampling={**recorded, "finish_reason": finish},
+                    sampling={
+                        **recorded,
+                        "max_tokens": request.sampling.max_tokens,
+                        "finish_reason": finish,
+                    },
                     seed=request.sampling.seed + i,
                 )
             )

@@ -39,6 +39,7 @@ MIX_SCHEMA = pa.schema(
         pa.field("taken", pa.string(), nullable=False),
         pa.field("er_target", pa.float64(), nullable=False),
         pa.field("reference_answer", pa.string(), nullable=False),
+        pa.field("part", pa.string(), nullable=False),
     ]
 )
 
@@ -146,18 +147,21 @@ def take_count(er: float, m: int) -> int:
     return int(er * m + 0.5)
 
 
-def er_mixture(pairs: list[dict], er: float, seed: int, stats: StageStats) -> list[dict]:
+def er_mixture(
+    pairs: list[dict], er: float, seed: int, stats: StageStats, *, part: str = "hard"
+) -> list[dict]:
     """Exactly round(ER x M) problems take their rejected (wrong) solution."""
     m = len(pairs)
     k = take_count(er, m)
     rng = random.Random(f"{seed}:{er:.6f}")
     wrong = set(rng.sample(range(m), k))
-    stats.n_in = stats.n_out = m
-    stats.tally("rejected taken", k)
-    stats.tally("chosen taken", m - k)
+    stats.n_in += m
+    stats.n_out += m
+    stats.tally(f"{part}: rejected taken", k)
+    stats.tally(f"{part}: chosen taken", m - k)
     return [
         {
-            "id": pair["problem_id"],
+            "id": pair["id"],
             "problem_id": pair["problem_id"],
             "prompt": pair["prompt"],
             "completion": pair["rejected"] if i in wrong else pair["chosen"],
@@ -165,6 +169,18 @@ def er_mixture(pairs: list[dict], er: float, seed: int, stats: StageStats) -> li
             "taken": "rejected" if i in wrong else "chosen",
             "er_target": er,
             "reference_answer": pair["reference_answer"],
+            "part": part,
         }
         for i, pair in enumerate(pairs)
     ]
+
+
+def named_mixture(
+    pools: dict[str, list[dict]], parts: list[tuple[str, float]], seed: int, stats: StageStats
+) -> list[dict]:
+    """The parts' ER mixtures one after another; ids carry the part so they stay unique."""
+    rows = []
+    for pool, er in parts:
+        for row in er_mixture(pools[pool], er, seed, stats, part=f"{pool}@{er:g}"):
+            rows.append({**row, "id": f"{pool}/{row['id']}"})
+    return rows
