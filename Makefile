@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make        set up .venv, build the demo dataset, validate it
+#   make        set up .venv, build each builder's demo dataset, validate it
 #   make test   set up .venv, lint, run the test suite
 # Both are idempotent: set-up steps leave stamp files in .venv and are skipped next time.
 
@@ -7,7 +7,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := 2.13.0
-RECIPE ?= recipes/demo.yaml
+RECIPE ?= recipes/steperror/demo.yaml
+DEMOS  := steperror
 OUT    ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -38,8 +39,10 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH)
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/supdata build recipes/demo.yaml --out build/demo
-	$(BIN)/supdata validate build/demo
+	set -e; for d in $(DEMOS); do \
+	  $(BIN)/supdata build recipes/$$d/demo.yaml --out build/$$d-demo; \
+	  $(BIN)/supdata validate build/$$d-demo; \
+	done
 
 build: setup
 	$(BIN)/supdata build $(RECIPE) $(if $(OUT),--out $(OUT))

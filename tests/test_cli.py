@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from supdata.cli import main
+from supdata.recipe import load_recipe
 
 from conftest import REPO, write_jsonl
 
@@ -44,7 +45,9 @@ def test_sources_lists_kinds_and_fields(capsys):
 
 
 def test_peek_shows_normalized_problems(capsys):
-    assert main(["peek", str(REPO / "recipes" / "demo.yaml"), "-n", "2", "--json"]) == 0
+    assert (
+        main(["peek", str(REPO / "recipes" / "steperror" / "demo.yaml"), "-n", "2", "--json"]) == 0
+    )
     captured = capsys.readouterr()
     assert captured.out.count('"reference_answer"') == 2
     assert "showed 2" in captured.err
@@ -169,19 +172,24 @@ def test_failed_build_keeps_previous_output(tmp_path, refs_recipe):
 
 @pytest.mark.slow
 def test_make_demo_from_the_makefile(tmp_path):
-    """`make` (the main job) on the existing venv: builds and validates build/demo."""
+    """`make` (the main job) on the existing venv: builds and validates every demo."""
     result = subprocess.run(
-        ["make", "demo"], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+        ["make", "demo"], cwd=REPO, capture_output=True, text=True, timeout=1200, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok  samples:" in result.stdout
-    stats = json.loads((REPO / "build" / "demo" / "stats.json").read_text())
+    out = REPO / "build" / "steperror-demo"
+    stats = json.loads((out / "stats.json").read_text())
     assert stats["stages"]["samples"]["out"] > 0
+
+    def load(config):
+        return datasets.load_dataset(str(out), config, split="train")
+
     for config in ("problems", "references", "samples"):
-        assert len(datasets.load_dataset(str(REPO / "build" / "demo"), config, split="train"))
-    assert (REPO / "build" / "demo" / "plots" / "samples_pass_rate.png").stat().st_size > 1000
+        assert len(load(config))
+    assert (out / "plots" / "samples_pass_rate.png").stat().st_size > 1000
     # The annotator labelled sampled steps: aligned, or counted as rejected.
-    samples = datasets.load_dataset(str(REPO / "build" / "demo"), "samples", split="train")
+    samples = load("samples")
     labelled = [r for r in samples if r["annotation"] is not None]
     assert all(len(r["annotation"]["labels"]) == len(r["steps"]) for r in labelled)
     assert all(r["annotation"]["source"].startswith("annotator:") for r in labelled)
@@ -189,20 +197,52 @@ def test_make_demo_from_the_makefile(tmp_path):
     rejected = sum(n for k, n in counts.items() if k.startswith("labels rejected"))
     assert counts.get("labels aligned", 0) == len(labelled)
     assert len(labelled) + rejected == len(samples)
-    # Every hard_erXX mixture, re-verified with math-verify, has exactly its target rate.
+    # Sampling was capped relative to each reference's length.
+    assert len({json.loads(r["sampling"])["max_tokens"] for r in samples}) > 1
+    # Every ER mixture, re-verified with math-verify, has exactly its target rate; named
+    # mixtures have it per part.
     from supdata.stages.steperror import take_count
     from supdata.verify import VerifyConfig, verify_many
 
-    for er in [i / 10 for i in range(11)]:
-        config = f"hard_er{round(er * 100):02d}"
-        rows = datasets.load_dataset(str(REPO / "build" / "demo"), config, split="train")
-        judged = list(
-            verify_many(
-                [(r["completion"], r["reference_answer"]) for r in rows], VerifyConfig(workers=2)
-            )
+    recipe = load_recipe(REPO / "recipes" / "steperror" / "demo.yaml")
+    mixes = [c for c in recipe.builders[0].configs() if "_er" in c or c.startswith("mix_")]
+    assert len(mixes) == 11 + 2 + 1 + 2
+    card = (out / "README.md").read_text()
+    for config in stats["empty_configs"]:  # an empty parquet config cannot be loaded
+        assert not (out / config).exists() and f"`{config}`" in card.split("## Configs")[1]
+    for config in (c for c in mixes if c not in stats["empty_configs"]):
+        rows = load(config).to_list()
+        judged = verify_many(
+            [(r["completion"], r["reference_answer"]) for r in rows], VerifyConfig(workers=2)
         )
-        assert [j.status == "correct" for j in judged] == rows["correct"]
-        assert sum(not r["correct"] for r in rows) == take_count(er, len(rows))
+        assert [j.status == "correct" for j in judged] == [r["correct"] for r in rows], config
+        for part in {r["part"] for r in rows}:
+            mine = [r for r in rows if r["part"] == part]
+            er = mine[0]["er_target"]
+            assert sum(not r["correct"] for r in mine) == take_count(er, len(mine)), config
+    # Decomposition and rephrasing ran; their yields are in stats and the card.
+    for stage in ("subtasks", "sub_samples", "sub_pairs", "rephrased"):
+        assert stats["stages"][stage]["in"] >= 0 and f"| {stage} |" in card
+    assert stats["stages"]["subtasks"]["in"] == stats["stages"]["pairs"]["out"]
+    proposed = stats["stages"]["subtasks"]["counts"].get("subproblems proposed", 0)
+    dropped = sum(stats["stages"]["subtasks"]["dropped"].values())
+    assert proposed or dropped  # every decomposition was read or its rejection counted
+    if "subtasks" not in stats["empty_configs"]:
+        for sub in load("subtasks"):
+            assert json.loads(sub["meta"])["reproduced"] >= 1
+    # Perturbed rows: the prefix before the first error is the reference's, labels align,
+    # model rewrites end wrong and never announce the error.
+    from supdata.perturb import LEAKY_WORDS
+
+    references = {r["problem_id"]: r for r in load("references")}
+    perturbed = load("perturbed").to_list()
+    assert {json.loads(r["sampling"])["method"] for r in perturbed} <= {"rule", "model"}
+    for row in perturbed:
+        k = row["annotation"]["first_error_step"]
+        assert row["steps"][:k] == references[row["problem_id"]]["steps"][:k]
+        assert len(row["annotation"]["labels"]) == len(row["steps"])
+        if json.loads(row["sampling"])["method"] == "model":
+            assert row["status"] == "incorrect" and not LEAKY_WORDS.search(row["text"])
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from supdata import __version__
+from supdata.builders.config import parse_part
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
 from supdata.plan import plan
@@ -82,9 +83,13 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
     with DatasetFolder(out) as folder:
         plots: list[dict[str, str]] = []
         steps: dict[str, list[int]] = {}
+        stats["empty_configs"] = []
         for config in configs:
             stage = ctx.stages[_stage_of(config)]
             records = ctx.outputs[stage.name]
+            if not records:
+                stats["empty_configs"].append(config)
+                continue
             folder.add_config(
                 config,
                 stage.table(records),
@@ -92,7 +97,7 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
                 shard_rows=recipe.outputs.shard_rows,
             )
             if stage.record_type is dict:
-                stats["measured"][config] = row_figures(config, records)
+                stats["measured"][config] = row_figures(config, records, stage.params)
             if stage.record_type is Problem and config != "problems":
                 stats["measured"][config] = subtask_figures(records)
             if stage.record_type is Trace:
@@ -103,9 +108,7 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
                     name = f"plots/{config}_first_error.png"
                     plot_first_errors(relative, folder.path / name, f"{config}: first error")
                     plots.append({"path": name, "what": f"First error position ({config})"})
-                if records:
-                    steps[config] = figures.pop("_steps")
-                figures.pop("_steps", None)
+                steps[config] = figures.pop("_steps")
                 stats["measured"][config] = figures
                 swers = [t.annotation.swer for t in records if t.annotation is not None]
                 swers = [x for x in swers if x is not None]
@@ -126,13 +129,13 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
         folder.commit()
 
 
-def row_figures(config: str, rows: list[dict]) -> dict[str, Any]:
+def row_figures(config: str, rows: list[dict], params: dict[str, Any]) -> dict[str, Any]:
     if "chosen" in (rows[0] if rows else {}) or config in ("pairs", "sub_pairs", "rephrased"):
         restyled = sum(1 for r in rows if r["chosen_origin"] == "restyled")
         return {"pairs": len(rows), "chosen_restyled": restyled}
     figures = _er_figures(rows)
-    parts = sorted({r["part"] for r in rows})
     if config.startswith("mix_"):
+        parts = [f"{pool}@{er:g}" for pool, er in map(parse_part, params["parts"])]
         figures["parts"] = {
             part: _er_figures([r for r in rows if r["part"] == part]) for part in parts
         }

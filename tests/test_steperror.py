@@ -1,0 +1,240 @@
+"""The steperror builder's parts: mixtures, rephrase and decomposition checks, model
+rewrites, reference-relative lengths. End to end they run in test_cli's `make` test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from supdata.builders.config import Decompose, SampleBuilder, parse_part
+from supdata.perturb import CannotPerturb
+from supdata.perturb.rewrite import assemble, clean_rewrite, first_wrong_step, swer_meets
+from supdata.publish.schemas import RowSchemaError, validate_rows
+from supdata.records import Problem
+from supdata.stages.decompose import (
+    Rejected,
+    check_subproblem,
+    decomposition_schema,
+    parse_decomposition,
+)
+from supdata.stages.rephrase import _solution_problem, question_problem
+from supdata.stages.steperror import er_mixture, named_mixture, take_count
+from supdata.stats import StageStats
+from supdata.verify import VerifyConfig, verify_many
+
+
+def _pairs(prefix: str, m: int) -> list[dict]:
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "problem_id": f"{prefix}{i}",
+            "prompt": f"question {i}",
+            "chosen": f"right \\boxed{{{i}}}",
+            "rejected": f"wrong \\boxed{{{i + 1}}}",
+            "reference_answer": str(i),
+        }
+        for i in range(m)
+    ]
+
+
+def test_named_mixture_hits_each_parts_rate_exactly():
+    pools = {"hard": _pairs("h", 7), "sub": _pairs("h3/sub-", 10)}
+    parts = [parse_part("hard@0.5"), parse_part("sub@0.1")]
+    stats = StageStats("mix_x")
+    rows = named_mixture(pools, parts, 0, stats)
+    assert len(rows) == 17 and len({r["id"] for r in rows}) == 17
+    for (pool, er), m in zip(parts, (7, 10), strict=True):
+        mine = [r for r in rows if r["part"] == f"{pool}@{er:g}"]
+        assert len(mine) == m
+        assert sum(not r["correct"] for r in mine) == take_count(er, m)
+        assert all(r["id"].startswith(f"{pool}/") for r in mine)
+        # the wrong ones are the rejected solutions: re-verify them
+        judged = verify_many(
+            [(r["completion"], r["reference_answer"]) for r in mine], VerifyConfig(workers=0)
+        )
+        assert [j.status == "correct" for j in judged] == [r["correct"] for r in mine]
+    assert validate_rows("mix_x", rows) == 17
+    assert stats.counts["sub@0.1: rejected taken"] == 1
+    # the same seed gives the same mixture; the hard part equals hard_er50's choice
+    assert rows == named_mixture(pools, parts, 0, StageStats("again"))
+    hard50 = er_mixture(pools["hard"], 0.5, 0, StageStats("h"))
+    assert [r["taken"] for r in rows[:7]] == [r["taken"] for r in hard50]
+
+
+def test_mixture_rows_must_name_their_part():
+    row = er_mixture(_pairs("p", 1), 0.0, 0, StageStats("x"))[0]
+    assert validate_rows("sub_er10", [row]) == 1
+    del row["part"]
+    with pytest.raises(
+        RowSchemaError, match=r"'part' is a required property \[schemas/sub_er\.json"
+    ):
+        validate_rows("sub_er10", [row])
+
+
+def test_rephrased_question_must_keep_its_numbers():
+    q = "Tom has 12 apples and buys 3.5 kg of pears for $1,200. How many apples?"
+    assert question_problem(q, q) == "question: unchanged"
+    assert question_problem(q, "  ") == "question: empty"
+    assert question_problem(q, "Tom owns 12 apples, buys 3.5 kg of pears.") == (
+        "question: lost a number"
+    )
+    good = "For $1200 Tom bought 3.5 kg of pears; he has 12 apples. Count the apples."
+    assert question_problem(q, good) is None
+
+
+def test_rephrased_solutions_keep_their_answers():
+    pair = {"chosen": "So 3 + 4 = 7. \\boxed{7}", "rejected": "So 3 + 4 = 8. \\boxed{8}"}
+    ref = "7"
+
+    def check(chosen: str, rejected: str) -> str | None:
+        original = next(verify_many([(pair["rejected"], ref)], VerifyConfig(workers=0)))
+        pos, neg_own, neg_ref = verify_many(
+            [(chosen, ref), (rejected, original.answer), (rejected, ref)],
+            VerifyConfig(workers=0),
+        )
+        return _solution_problem(pair, chosen, rejected, pos, neg_own, neg_ref, original)
+
+    assert check("Adding gives 7. \\boxed{7}", "Adding gives 8. \\boxed{8}") is None
+    assert check("Adding gives 6. \\boxed{6}", "Adding gives 8. \\boxed{8}") == (
+        "pos: answer changed (incorrect)"
+    )
+    assert check("Adding gives 7. \\boxed{7}", "Adding gives 9. \\boxed{9}") == (
+        "neg: answer changed"
+    )
+    assert check("Adding gives 7. \\boxed{7}", "It is 7. \\boxed{7}") == "neg: became correct"
+    assert check("It is 7. \\boxed{7}", "Actually it is 8. \\boxed{8}") == (
+        "neg: added an error-announcing word"
+    )
+
+
+PARENT = Problem(
+    id="p1",
+    question="A shop sells 4 boxes of 12 pens and 3 boxes of 10 pencils. How many items in all?",
+    reference_solution="4 * 12 = 48 pens.\n3 * 10 = 30 pencils.\n48 + 30 = 78.\n#### 78",
+    reference_answer="78",
+)
+
+
+def test_decomposition_is_parsed_strictly():
+    good = json.dumps(
+        {
+            "subproblems": [
+                {"question": "q1", "solution": "s1", "answer": "48"},
+                {"question": "q2", "solution": "s2", "answer": "30"},
+            ]
+        }
+    )
+    assert [s["answer"] for s in parse_decomposition("Here: " + good, 2, 3)] == ["48", "30"]
+    for text, reason in [
+        ("no json", "no JSON object"),
+        ("{not json}", "invalid JSON"),
+        ('{"parts": []}', "no subproblems list"),
+        ('{"subproblems": [{"question": "q", "solution": "s", "answer": "1"}]}', "1 subproblems"),
+        ('{"subproblems": [{"question": "q"}, {"question": "r"}]}', "lacks question, solution"),
+    ]:
+        with pytest.raises(Rejected, match=reason):
+            parse_decomposition(text, 2, 3)
+    latex = (
+        '{"subproblems": [{"question": "q", "solution": "\\boxed{\\frac{1}{2}}", "answer": "a"}]}'
+    )
+    assert parse_decomposition(latex, 1, 3)[0]["solution"] == "\\boxed{\\frac{1}{2}}"
+    schema = decomposition_schema(2, 3)["properties"]["subproblems"]
+    assert (schema["minItems"], schema["maxItems"]) == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "reason"),
+    [
+        ("How many pens are in 4 boxes of 12 pens each?", "48", None),
+        ("Pens.", "48", "ill-defined: not a question"),
+        ("Using the original problem, how many pens are there?", "48", "refers to the original"),
+        ("Given the first subproblem's result, how many pencils?", "30", "refers to the original"),
+        (
+            "A shop sells 4 boxes of 12 pens and 3 boxes of 10 pencils. How many items?",
+            "78",
+            "variant of the full problem",
+        ),
+        ("What is 3 boxes of 10 pencils plus 48 pens in all?", "78", "same answer"),
+        ("How many pens are in 5 boxes of 12 pens each?", "60", "not derived from the reference"),
+    ],
+)
+def test_subproblem_checks(question, answer, reason):
+    sub = {"question": question, "solution": f"So \\boxed{{{answer}}}", "answer": answer}
+    found = check_subproblem(sub, PARENT, Decompose())
+    assert found == reason if reason is None else reason in found
+
+
+BASE = ["Tom has 3 + 4 = 7 apples.\n", "He eats 2, so 7 - 2 = 5 are left.\n", "#### 5"]
+
+
+def test_rewrite_keeps_the_prefix_and_labels_the_rest():
+    k = first_wrong_step(3, 0.67)
+    assert k == 1
+    made = assemble(
+        BASE,
+        k,
+        "He eats 2, so 7 - 2 = 4 are left.",
+        "#### 4",
+        error_type="calculation",
+        target=0.67,
+        tolerance=0.0,
+        length_ratio=(0.7, 1.3),
+        strategy="auto",
+    )
+    assert made.steps[:k] == BASE[:k]
+    assert made.steps[k] == "He eats 2, so 7 - 2 = 4 are left.\n"
+    assert made.labels == [True, False, False]
+    assert made.error_types == [None, "calculation", "calculation"]
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "continuation", "reason"),
+    [
+        ("", "#### 4", "rewrite: empty"),
+        ("He eats 2, so  7 - 2 = 5 are left.", "#### 5", "rewrite: unchanged"),
+        ("He eats 2, so 7 - 2 = 4 are left.", "Actually #### 4", "leaks the error"),
+        ("He eats 2, so 7 - 2 = 4 are left.", "So 4.\n" * 20 + "#### 4", "length"),
+        ("He eats 2, so 7 - 2 = 4 are left.", "So 4.\n\nIt is 4.\n\n#### 4", "SWER"),
+    ],
+)
+def test_rewrite_rejections(rewrite, continuation, reason):
+    with pytest.raises(CannotPerturb, match=reason):
+        assemble(
+            BASE,
+            1,
+            rewrite,
+            continuation,
+            error_type="calculation",
+            target=0.67,
+            tolerance=0.0,
+            length_ratio=(0.7, 1.3),
+            strategy="auto",
+        )
+
+
+def test_rewrite_cleaning_and_swer_rule():
+    assert clean_rewrite("Rewritten step: 7 - 2 = 4.\nThis is wrong.", "7 - 2 = 5.\n") == (
+        "7 - 2 = 4."
+    )
+    assert first_wrong_step(10, 0.05) == 9  # at least one wrong step
+    assert swer_meets(2, 6, 0.34, 0.0) and not swer_meets(3, 6, 0.34, 0.0)
+    assert swer_meets(3, 6, 0.34, 0.2)
+
+
+def test_max_tokens_follow_the_reference_length(vllm_backend):
+    from supdata.engines import Engine
+    from supdata.stages.sample import token_budget
+
+    engine = Engine(vllm_backend, None)
+    params = SampleBuilder(
+        kind="sample", max_tokens=400, max_tokens_per_reference=1.5, min_tokens=32
+    )
+    short = Problem(id="a", question="q", reference_solution="2 + 2 = 4. #### 4")
+    long = Problem(id="b", question="q", reference_solution="word " * 1000)
+    n_short = engine.count_tokens(short.reference_solution)
+    assert token_budget(short, params, engine) == max(32, -(-3 * n_short // 2))
+    assert token_budget(long, params, engine) == 400
+    assert token_budget(Problem(id="c", question="q"), params, engine) == 400
+    fixed = SampleBuilder(kind="sample", max_tokens=123)
+    assert token_budget(short, fixed, engine) == 123
