@@ -1,0 +1,1 @@
+"""Step-level critiques (AutoMathCritique): the strict format, its parser, evaluation."""
