@@ -47,7 +47,7 @@ def test_text_round_trip():
     ("text", "n", "reason"),
     [
         (json.dumps(JSON), 2, "3 step verdicts for 2 steps"),
-        ('{"steps": [', 3, "invalid JSON"),
+        ('{"steps": [', 3, "invalid or truncated JSON"),
         (json.dumps({**JSON, "final_answer": None}), 3, "no final answer verdict"),
         (
             json.dumps({**JSON, "steps": [*JSON["steps"][:2], {"correctness": "Maybe"}]}),
@@ -97,3 +97,77 @@ def test_every_published_mathcritique_critique_parses(shared_data):
     assert rejected == [
         "step 5: verdict 'Correct for the equation but wrong in context' is not Correct or Wrong"
     ]
+
+
+def _text(blocks, final="Wrong"):
+    body = "".join(
+        f"Step sentence: {s}\nCorrectness of the step: {v}\nExplanation: because.\n\n"
+        for s, v in blocks
+    )
+    return body + (f"Correctness of the final answer: {final}\nExplanation: so.\n" if final else "")
+
+
+GOOD_BLOCKS = [(STEPS[0].strip(), "Correct"), (STEPS[1].strip(), "Wrong"), (STEPS[2], "Wrong")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "outcome"),
+    [
+        ("well formed", _text(GOOD_BLOCKS), [True, False, False]),
+        (
+            "verdicts in other cases",
+            _text([(s, v.upper()) for s, v in GOOD_BLOCKS]),
+            [True, False, False],
+        ),
+        ("'Incorrect' for Wrong", _text([(s, "incorrect") for s, _ in GOOD_BLOCKS]), [False] * 3),
+        (
+            "bracketed verdicts",
+            _text([(s, f"[{v}]") for s, v in GOOD_BLOCKS]),
+            [True, False, False],
+        ),
+        ("missing step", _text(GOOD_BLOCKS[:2]), "2 step verdicts for 3 steps"),
+        ("extra step", _text([*GOOD_BLOCKS, ("And so on.", "Correct")]), "4 step verdicts"),
+        (
+            "reordered steps",
+            _text([GOOD_BLOCKS[1], GOOD_BLOCKS[0], GOOD_BLOCKS[2]]),
+            "out of order",
+        ),
+        ("repeated step", _text([GOOD_BLOCKS[0], GOOD_BLOCKS[0], GOOD_BLOCKS[2]]), "out of order"),
+        ("another solution's steps", _text([("x = 9", "Correct")] * 3), "step sentence is not"),
+        (
+            "verdict in another language",
+            _text([(s, "Richtig") for s, _ in GOOD_BLOCKS]),
+            "'Richtig'",
+        ),
+        (
+            "hedged verdict",
+            _text([(s, "Partly correct") for s, _ in GOOD_BLOCKS]),
+            "'Partly correct'",
+        ),
+        ("truncated text", _text(GOOD_BLOCKS, final=None)[:-40], "no final answer verdict"),
+        ("truncated JSON", json.dumps(JSON)[:-30], "invalid or truncated JSON"),
+        (
+            "JSON steps not a list",
+            json.dumps({**JSON, "steps": "all fine"}),
+            "without a steps list",
+        ),
+        (
+            "JSON verdict as a bool",
+            json.dumps({**JSON, "steps": [{"correctness": True}] * 3}),
+            "step 1: verdict True",
+        ),
+        (
+            "JSON step as a string",
+            json.dumps({**JSON, "steps": ["ok", "ok", "ok"]}),
+            "not an object",
+        ),
+        ("fenced JSON", "```json\n" + json.dumps(JSON) + "\n```", [True, False, False]),
+        ("empty output", "", "no final answer verdict"),
+    ],
+)
+def test_malformed_critiques_align_or_are_rejected(kind, text, outcome):
+    if isinstance(outcome, list):
+        assert parse_critique(text, 3, STEPS).labels == outcome, kind
+    else:
+        with pytest.raises(CritiqueRejected, match=outcome):
+            parse_critique(text, 3, STEPS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ CONFIG_DESCRIPTIONS = {
     "sub_samples": "a sampled solution of a subproblem, split into steps and verified",
     "sub_pairs": "a preference pair on a subproblem (chosen correct, rejected wrong)",
     "rephrased": "a pair with task, chosen and rejected paraphrased; answers verified unchanged",
+    "critiques": "a flawed path with a step-level critique that passed the consistency and "
+    "refinement filters",
+    "critic_sft": "critic training: problem and numbered steps to the critique",
+    "refine_sft": "refinement training: problem, response and critique to a correct refinement",
+    "selfimprove_sft": "one critique-in-the-loop round: problem to a correct or refined solution",
 }
 
 
@@ -78,7 +84,11 @@ def build(
 
 
 def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any]) -> None:
-    made = ["problems" if name == "source" else name for name in ctx.stages]
+    made = [
+        "problems" if name == "source" else name
+        for name, stage in ctx.stages.items()
+        if stage.publish
+    ]
     configs = recipe.outputs.configs or made
     with DatasetFolder(out) as folder:
         plots: list[dict[str, str]] = []
@@ -97,7 +107,13 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
                 shard_rows=recipe.outputs.shard_rows,
             )
             if stage.record_type is dict:
-                stats["measured"][config] = row_figures(config, records, stage.params)
+                figures = row_figures(config, records, stage.params)
+                rates = figures.pop("_refine_rates", None)
+                if rates:
+                    name = f"plots/{config}_refine_success.png"
+                    plot_pass_rates(rates, folder.path / name, f"{config}: refinement success rate")
+                    plots.append({"path": name, "what": f"Refinement success rate ({config})"})
+                stats["measured"][config] = figures
             if stage.record_type is Problem and config != "problems":
                 stats["measured"][config] = subtask_figures(records)
             if stage.record_type is Trace:
@@ -130,6 +146,10 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
 
 
 def row_figures(config: str, rows: list[dict], params: dict[str, Any]) -> dict[str, Any]:
+    if config == "critiques":
+        return critique_figures(rows)
+    if config.endswith("_sft"):
+        return {"rows": len(rows), "sources": dict(Counter(r["source"] for r in rows))}
     if "chosen" in (rows[0] if rows else {}) or config in ("pairs", "sub_pairs", "rephrased"):
         restyled = sum(1 for r in rows if r["chosen_origin"] == "restyled")
         return {"pairs": len(rows), "chosen_restyled": restyled}
@@ -147,6 +167,23 @@ def row_figures(config: str, rows: list[dict], params: dict[str, Any]) -> dict[s
 def _er_figures(rows: list[dict]) -> dict[str, Any]:
     wrong = sum(1 for r in rows if not r["correct"])
     return {"rows": len(rows), "outcome_error_rate": round(wrong / len(rows), 4) if rows else None}
+
+
+def critique_figures(rows: list[dict]) -> dict[str, Any]:
+    labels = [x for r in rows for x in r["labels"]]
+    first = Counter(
+        "none" if r["first_error_step"] < 0 else f"step {r['first_error_step'] + 1}" for r in rows
+    )
+    rates = [r["refine_success_rate"] for r in rows]
+    return {
+        "critiques": len(rows),
+        "methods": dict(Counter(r["method"] for r in rows)),
+        "steps_labelled": {"correct": sum(labels), "wrong": len(labels) - sum(labels)},
+        "first_error_step": dict(sorted(first.items())),
+        "final_verdicts": dict(Counter(r["final_verdict"] for r in rows)),
+        "mean_refine_success_rate": round(sum(rates) / len(rates), 4) if rates else None,
+        "_refine_rates": rates,
+    }
 
 
 def subtask_figures(problems: list[Problem]) -> dict[str, Any]:
@@ -188,7 +225,9 @@ def _card(
         {"name": name, "rows": rows, "what": _description(name), **folder.sizes[name]}
         for name, rows in folder.configs.items()
     ]
-    papers = [CITATIONS["guiding"]] if recipe.builders else []
+    paper_of = {"sample": "guiding", "steperror": "guiding", "perturb": "guiding"}
+    kinds = dict.fromkeys(paper_of.get(b.kind, b.kind) for b in recipe.builders)
+    papers = [CITATIONS[k] for k in kinds if k in CITATIONS]
     source_paper = CITATIONS.get(recipe.source.normalizer)
     return render_card(
         "README.md.j2",

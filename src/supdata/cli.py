@@ -230,6 +230,44 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_critic(args: argparse.Namespace) -> int:
+
+    from supdata.critique.evaluate import evaluate, load_items
+    from supdata.engines import RequestCache, create_engine
+
+    for path in args.data:  # bad input fails before any model loads
+        load_items(path, args.limit)
+    config = _engine_config(args)
+    cache = None if args.no_cache else RequestCache(args.cache)
+    engine = create_engine(config, cache, name=args.engine or config.kind)
+    try:
+        scores, predictions = evaluate(engine, args.data, limit=args.limit, prompt=args.prompt)
+    finally:
+        engine.close()
+    table = Table(title=f"ProcessBench-style critic evaluation: {engine.fingerprint}")
+    for column in ("split", "items", "error acc", "correct acc", "F1", "unparsed"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for s in scores:
+        d = s.to_dict()
+        figures = [d[k] for k in ("error_acc", "correct_acc", "f1")]
+        shown = ["n/a" if x is None else f"{x:.3f}" for x in figures]
+        table.add_row(s.split, str(d["items"]), *shown, str(d["unparsed"]))
+    out.print(table)
+    if args.out:
+        report = {
+            "model": engine.fingerprint,
+            "prompt": args.prompt,
+            "splits": [s.to_dict() for s in scores],
+            "predictions": predictions,
+        }
+        target = Path(args.out)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        out.print(f"wrote {target}")
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     from supdata.engines import RequestCache
 
@@ -273,24 +311,41 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="sample an engine over a jsonl of prompts (cached)")
-    p.add_argument("prompts", help="jsonl/json/parquet rows with 'messages' or 'prompt'")
-    p.add_argument("--out", required=True, help="output jsonl, one row per prompt")
+def _engine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", help="take the engine from this recipe's engines: section")
     p.add_argument("--engine", default="", help="engine name in the recipe")
     p.add_argument("--kind", default="vllm", choices=["vllm", "openai", "transformers"])
     p.add_argument("--model", default="default")
     p.add_argument("--base-url", help="openai: server URL")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="sample an engine over a jsonl of prompts (cached)")
+    p.add_argument("prompts", help="jsonl/json/parquet rows with 'messages' or 'prompt'")
+    p.add_argument("--out", required=True, help="output jsonl, one row per prompt")
+    _engine_flags(p)
     p.add_argument("--n", type=int, default=1)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=-1)
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.set_defaults(fn=cmd_generate)
+
+    p = sub.add_parser(
+        "eval-critic",
+        help="run an engine as a step critic over ProcessBench-format data; report its F1",
+    )
+    p.add_argument(
+        "data", nargs="+", help="ProcessBench files (JSON array or jsonl), one per split"
+    )
+    p.add_argument("--limit", type=int, help="first N items of each file")
+    p.add_argument("--prompt", default="critique@1", help="critic prompt id@version")
+    p.add_argument("--out", help="write scores and every prediction to this JSON file")
+    _engine_flags(p)
+    p.set_defaults(fn=cmd_eval_critic)
 
     p = sub.add_parser("cache", help="request cache: stats or clear")
     p.add_argument("action", choices=["stats", "clear"])

@@ -50,6 +50,7 @@ class Stage:
     params: dict[str, Any]
     run: Callable[[BuildContext, StageStats], Records]
     arrow_schema: pa.Schema | None = None
+    publish: bool = True  # False: an intermediate that later stages read, not a config
 
     def table(self, records: Records) -> pa.Table:
         if self.record_type is dict:

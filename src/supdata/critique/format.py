@@ -17,6 +17,7 @@ with a reason. It never guesses a label.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -56,11 +57,11 @@ class Critique:
 def critique_schema(n: int) -> dict[str, Any]:
     judged = {
         "type": "object",
-        "properties": {
-            "correctness": {"enum": list(VERDICTS)},
+        "properties": {  # the explanation first: the verdict follows the reasoning
             "explanation": {"type": "string"},
+            "correctness": {"enum": list(VERDICTS)},
         },
-        "required": ["correctness", "explanation"],
+        "required": ["explanation", "correctness"],
         "additionalProperties": False,
     }
     return {
@@ -83,16 +84,20 @@ def _verdict(value: Any, where: str) -> bool:
     return _WORDS[value.strip().lower()]
 
 
-def parse_critique(text: str, n: int) -> Critique:
-    """Exactly n step verdicts plus the final verdict, from JSON or the text format."""
+def parse_critique(text: str, n: int, steps: list[str] | None = None) -> Critique:
+    """Exactly n step verdicts plus the final verdict, from JSON or the text format.
+
+    Given the ``steps``, every text block's "Step sentence" must be its own step (so a
+    critique that skips, repeats or reorders steps is rejected, not shifted)."""
     stripped = text.strip()
-    if stripped.startswith("{"):
+    if stripped.startswith("{") or stripped.startswith("```"):
+        body = stripped.removeprefix("```json").removeprefix("```").removesuffix("```")
         try:
-            data = json.loads(stripped)
+            data = json.loads(body)
         except json.JSONDecodeError:
-            raise CritiqueRejected("invalid JSON") from None
+            raise CritiqueRejected("invalid or truncated JSON") from None
         return _from_json(data, n)
-    return _from_text(stripped, n)
+    return _from_text(stripped, n, steps)
 
 
 def _from_json(data: Any, n: int) -> Critique:
@@ -119,7 +124,36 @@ def _from_json(data: Any, n: int) -> Critique:
     )
 
 
-def _from_text(text: str, n: int) -> Critique:
+def _same(sentence: str, step: str) -> bool:
+    a, b = _norm(sentence), _norm(step)
+    if not a or not b:
+        return False
+    return a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() >= _SAME
+
+
+_SAME = 0.6
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"^\s*(step\s*\d+\s*[:.)]\s*)", "", text, flags=re.IGNORECASE)
+    return " ".join(text.lower().split())
+
+
+def _check_sentences(blocks: list[re.Match], steps: list[str]) -> None:
+    for i, (block, step) in enumerate(zip(blocks, steps, strict=True)):
+        if _same(block["sentence"], step):
+            continue
+        elsewhere = [
+            j for j, other in enumerate(steps) if j != i and _same(block["sentence"], other)
+        ]
+        if elsewhere:
+            raise CritiqueRejected(
+                f"step {i + 1}: the critique quotes step {elsewhere[0] + 1} here (out of order)"
+            )
+        raise CritiqueRejected(f"step {i + 1}: the step sentence is not this step")
+
+
+def _from_text(text: str, n: int, steps: list[str] | None = None) -> Critique:
     head, sep, tail = text.rpartition("Correctness of the final answer:")
     if not sep:
         raise CritiqueRejected("no final answer verdict")
@@ -128,6 +162,8 @@ def _from_text(text: str, n: int) -> Critique:
         raise CritiqueRejected("no 'Step sentence / Correctness of the step' blocks")
     if len(blocks) != n:
         raise CritiqueRejected(f"{len(blocks)} step verdicts for {n} steps")
+    if steps is not None:
+        _check_sentences(blocks, steps)
     final = _FINAL.search(sep + tail)
     if final is None:
         raise CritiqueRejected("final answer verdict unreadable")

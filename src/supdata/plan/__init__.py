@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from supdata.plan.common import references, verify
+from supdata.plan.critique import critique_stages
 from supdata.plan.perturb import perturb_stages
 from supdata.plan.steperror import sample_stages, steperror_stages
 from supdata.recipe import Recipe
@@ -15,6 +16,7 @@ BUILDER_STAGES = {
     "sample": sample_stages,
     "steperror": steperror_stages,
     "perturb": perturb_stages,
+    "critique": critique_stages,
 }
 
 

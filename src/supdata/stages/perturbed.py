@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from supdata.builders.config import PerturbBuilder
-from supdata.engines import Engine, Request, SamplingParams
+from supdata.engines import Engine
 from supdata.perturb import LEAKY_WORDS, CannotPerturb, perturb
-from supdata.perturb.rewrite import assemble, first_wrong_step, rewritten_step
+from supdata.perturb.generate import StepEdit, continue_from, rewrite_steps
+from supdata.perturb.rewrite import assemble, first_wrong_step
 from supdata.prompts import load_prompt
 from supdata.records import Problem, StepAnnotation, Trace
-from supdata.stages.sample import problem_seed
 from supdata.stats import StageStats
 
 
@@ -105,54 +105,28 @@ def model_traces(
     The final answer is checked afterwards, by the stage's verification."""
     if not jobs:
         return []
-    rewrite_prompt = load_prompt(params.rewrite_prompt)
-    solve = load_prompt(params.continue_prompt)
     ks = [first_wrong_step(len(j.base.steps), j.target) for j in jobs]
-    rewrites = rewriter.generate(
-        [
-            Request(
-                rewrite_prompt.render(
-                    question=problems[j.base.problem_id].question,
-                    before="".join(j.base.steps[:k]).strip(),
-                    step=j.base.steps[k].strip(),
-                    error_type=j.error_type,
-                ),
-                SamplingParams(
-                    temperature=params.temperature,
-                    max_tokens=256,
-                    seed=problem_seed(j.seed, j.id, 1),
-                ),
-                id=f"{j.id}/rewrite",
-            )
-            for j, k in zip(jobs, ks, strict=True)
-        ],
-        desc=f"rewrite steps ({rewriter.name})",
-    )
-    prefixes = [
-        "".join(j.base.steps[:k]) + rewritten_step(c.texts[0], j.base.steps[k])
-        for j, k, c in zip(jobs, ks, rewrites, strict=True)
+    questions = [problems[j.base.problem_id].question for j in jobs]
+    edits = [
+        StepEdit(j.id, q, j.base.steps, k, j.error_type, j.seed)
+        for j, q, k in zip(jobs, questions, ks, strict=True)
     ]
-    continued = actor.generate(
+    steps_k = rewrite_steps(
+        edits, rewriter, prompt_ref=params.rewrite_prompt, temperature=params.temperature
+    )
+    continued = continue_from(
         [
-            Request(
-                (
-                    *solve.render(question=problems[j.base.problem_id].question),
-                    {"role": "assistant", "content": prefix},
-                ),
-                SamplingParams(
-                    temperature=params.temperature,
-                    max_tokens=params.max_tokens,
-                    seed=problem_seed(j.seed + 1, j.id, 1),
-                ),
-                continue_final=True,
-                id=f"{j.id}/continue",
-            )
-            for j, prefix in zip(jobs, prefixes, strict=True)
+            (j.id, q, "".join(j.base.steps[:k]) + step, j.seed + 1)
+            for j, q, k, step in zip(jobs, questions, ks, steps_k, strict=True)
         ],
-        desc=f"continue after rewrite ({actor.name})",
+        actor,
+        prompt_ref=params.continue_prompt,
+        temperature=params.temperature,
+        max_tokens=params.max_tokens,
+        desc="continue after rewrite",
     )
     out = []
-    for j, k, r, c in zip(jobs, ks, rewrites, continued, strict=True):
+    for j, k, step, c in zip(jobs, ks, steps_k, continued, strict=True):
         if c.finish_reasons[0] == "length":
             stats.drop(f"{j.error_type}: continuation hit max_tokens", j.base.id)
             continue
@@ -160,7 +134,7 @@ def model_traces(
             made = assemble(
                 j.base.steps,
                 k,
-                r.texts[0],
+                step,
                 c.texts[0],
                 error_type=j.error_type,
                 target=j.target,
@@ -177,8 +151,8 @@ def model_traces(
             "target_swer": j.target,
             "first_error_step": k,
             "rewriter": rewriter.fingerprint,
-            "rewrite_prompt": rewrite_prompt.ref,
-            "continue_prompt": solve.ref,
+            "rewrite_prompt": load_prompt(params.rewrite_prompt).ref,
+            "continue_prompt": load_prompt(params.continue_prompt).ref,
             "temperature": params.temperature,
         }
         trace = _trace(

@@ -1,0 +1,189 @@
+"""The critique builder's parts on a real engine: flawed paths, filters, ProcessBench
+evaluation. End to end it runs in test_cli's `make` test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from supdata.builders.config import CritiqueBuilder
+from supdata.critique.evaluate import DataError, SplitScore, evaluate, load_items
+from supdata.critique.filters import inconsistency, shortcut
+from supdata.critique.flawed import bases, rg1, rg2, rg3
+from supdata.critique.format import Critique
+from supdata.engines import Engine
+from supdata.records import Problem, Trace
+from supdata.stats import StageStats
+from supdata.steps import segment
+from supdata.verify import VerifyConfig, verify_many
+
+from conftest import write_jsonl
+
+QUESTION = "Tom has 3 bags with 4 apples each. He eats 2 apples. How many apples are left?"
+REFERENCE = "Tom has 3 * 4 = 12 apples.\nAfter eating 2 he has 12 - 2 = 10 apples.\n#### 10"
+
+
+def _reference() -> Trace:
+    t = Trace(
+        id="p1/reference",
+        problem_id="p1",
+        text=REFERENCE,
+        steps=segment(REFERENCE, "auto"),
+        origin="reference",
+    )
+    t.status = "correct"
+    return t
+
+
+def _critique(labels: list[bool], final: bool) -> Critique:
+    return Critique(labels, ["why"] * len(labels), final, "why", "json")
+
+
+@pytest.mark.parametrize(
+    ("labels", "final", "correct", "method", "k", "expected"),
+    [
+        ([True, False, False], False, False, "rg1", -1, None),
+        ([True, True, True], True, False, "rg1", -1, "final verdict disagrees"),
+        ([True, True, True], False, False, "rg1", -1, "rg1: no Wrong step in a wrong solution"),
+        ([True, False, True], True, True, "rg1", -1, "rg1: a Wrong step in a correct solution"),
+        ([True, True, False], False, False, "rg2", 1, None),
+        ([False, True, True], False, False, "rg2", 1, "rg2: first Wrong step before k"),
+        ([True, False, False], False, False, "rg3", 1, None),
+        ([True, True, False], False, False, "rg3", 1, "rg3: first Wrong step not at k"),
+        ([True, True, True], False, False, "rg3", 1, "rg3: no Wrong step where one is known"),
+    ],
+)
+def test_consistency_filter(labels, final, correct, method, k, expected):  # noqa: PLR0917
+    found = inconsistency(
+        _critique(labels, final), solution_correct=correct, method=method, known_step=k
+    )
+    assert found == expected if expected is None else expected in found
+
+
+def test_rg2_exact_and_rg3_tolerance():
+    c = _critique([True, True, False], False)
+    assert inconsistency(c, solution_correct=False, method="rg2", known_step=1) is None
+    assert inconsistency(
+        c, solution_correct=False, method="rg2", known_step=1, rg2_tolerance="exact"
+    ) == ("rg2: first Wrong step not at k")
+    assert (
+        inconsistency(c, solution_correct=False, method="rg3", known_step=1, rg3_tolerance=1)
+        is None
+    )
+
+
+def test_anti_shortcut():
+    response = "3 * 4 = 12 apples. 12 - 2 = 10. #### 10"
+    assert shortcut(["#### 10"], response, 0.5) == "refinement has fewer than two steps"
+    assert shortcut(["So it is\n", "10"], response, 0.5) == "refinement carries too few numbers"
+    assert shortcut(["3 * 4 = 12.\n", "12 - 2 = 10. #### 10"], response, 0.5) is None
+
+
+def test_rg1_balances_with_references_when_the_actor_is_never_right():
+    wrong = [
+        Trace(
+            id=f"p1/sample-{i}", problem_id="p1", text="#### 9", steps=["#### 9"], origin="sampled"
+        )
+        for i in range(4)
+    ]
+    for t in wrong:
+        t.status = "incorrect"
+    ref = _reference()
+    stats = StageStats("flawed")
+    paths = rg1(wrong, [ref], 0.25, 0, stats)
+    assert [t.sampling["method"] for t in paths] == ["rg1"] * 5
+    assert paths[-1].origin == "reference" and stats.counts["rg1: references kept for balance"] == 1
+    assert "method" not in ref.sampling  # the input is not changed
+
+
+@pytest.fixture(scope="module")
+def actor(vllm_backend):
+    return Engine(vllm_backend, None)
+
+
+def test_rg2_keeps_the_prefix_and_rg3_puts_the_mistake_at_k(actor):
+    params = CritiqueBuilder(
+        kind="critique",
+        max_tokens=96,
+        rg2_samples=8,
+        rg2_temperature=1.5,
+        rg3_types=["wrong_result", "calculation"],
+    )
+    ref = _reference()
+    problem = Problem(
+        id="p1", question=QUESTION, reference_solution=REFERENCE, reference_answer="10"
+    )
+    stats = StageStats("flawed")
+    starts = bases([problem], [ref], [], stats)
+    assert starts == [ref]
+    kept = rg2(
+        starts,
+        {"p1": QUESTION},
+        {"p1": "10"},
+        params,
+        actor,
+        strategy="auto",
+        verify=VerifyConfig(workers=0),
+        stats=stats,
+    )
+    for t in kept:  # the tiny model may never turn wrong in 8 tries; then it is counted
+        k = t.sampling["known_error_step"]
+        assert 1 <= k < len(ref.steps)
+        assert t.steps[:k] == ref.steps[:k] and t.text.startswith("".join(ref.steps[:k]))
+        assert t.status == "incorrect"
+        (again,) = verify_many([(t.text, "10")], VerifyConfig(workers=0))
+        assert again.status == "incorrect"
+    assert len(kept) + stats.dropped["rg2: no continuation turned wrong"] == 1
+
+    for error_type in params.rg3_types:
+        one = params.model_copy(update={"rg3_types": [error_type]})
+        stats = StageStats("rg3")
+        made = rg3(starts, {"p1": QUESTION}, one, actor, actor, strategy="auto", stats=stats)
+        assert len(made) + sum(stats.dropped.values()) == 1
+        for t in made:
+            k = t.sampling["known_error_step"]
+            assert t.sampling["error_type"] == error_type
+            assert t.steps[:k] == ref.steps[:k]
+            assert t.steps[k].split() != ref.steps[k].split()  # the mistake is at k
+            assert t.sampling["by"] == ("model" if error_type == "calculation" else "rule")
+
+
+def test_processbench_metric():
+    score = SplitScore("x")
+    for label, predicted in [(2, 2), (2, 1), (1, None), (-1, -1), (-1, 0)]:
+        score.add(label, predicted)
+    d = score.to_dict()
+    assert (d["error_acc"], d["correct_acc"]) == (round(1 / 3, 4), 0.5)
+    assert d["f1"] == round(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5), 4)
+    assert SplitScore("only errors", erroneous=2, erroneous_hit=1).f1 is None
+
+
+def test_processbench_input_is_checked_before_any_model(tmp_path):
+    bad = write_jsonl(
+        tmp_path / "b.jsonl", [{"id": "a", "problem": "q", "steps": ["s"], "label": 3}]
+    )
+    with pytest.raises(DataError, match=r"item 0 \(a\): label 3 is not -1 or a step index below 1"):
+        load_items(bad)
+    with pytest.raises(DataError, match=r"item 0: missing \['label'\]"):
+        load_items(write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "problem": "q", "steps": ["s"]}]))
+
+
+@pytest.mark.shared_data
+def test_eval_critic_on_processbench_gsm8k(shared_data, actor, tmp_path):
+    """The harness on real ProcessBench items: 4 with an error, 4 without."""
+    items = json.loads((shared_data / "processbench" / "gsm8k.json").read_text())
+    picked = [r for r in items if r["label"] >= 0][:4] + [r for r in items if r["label"] == -1][:4]
+    path = tmp_path / "gsm8k.json"
+    path.write_text(json.dumps(picked))
+    (score,), predictions = evaluate(actor, [path])
+    d = score.to_dict()
+    assert (d["items"], d["erroneous"], d["correct"]) == (8, 4, 4)
+    assert len(predictions) == 8
+    hits = (
+        sum((p["predicted"] == p["label"]) for p in predictions if p["label"] >= 0),
+        sum(p["predicted"] == -1 for p in predictions if p["label"] == -1),
+    )
+    assert (score.erroneous_hit, score.correct_hit) == hits
+    assert d["f1"] is not None and 0 <= d["f1"] <= 1
+    assert d["unparsed"] == sum(p["rejected"] is not None for p in predictions)
