@@ -171,10 +171,11 @@ def test_failed_build_keeps_previous_output(tmp_path, refs_recipe):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3000)  # both demos from a cold request cache: about 15 min on 2 cores
 def test_make_demo_from_the_makefile(tmp_path):
     """`make` (the main job) on the existing venv: builds and validates every demo."""
     result = subprocess.run(
-        ["make", "demo"], cwd=REPO, capture_output=True, text=True, timeout=1200, check=False
+        ["make", "demo"], cwd=REPO, capture_output=True, text=True, timeout=2700, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok  samples:" in result.stdout
@@ -243,6 +244,39 @@ def test_make_demo_from_the_makefile(tmp_path):
         assert len(row["annotation"]["labels"]) == len(row["steps"])
         if json.loads(row["sampling"])["method"] == "model":
             assert row["status"] == "incorrect" and not LEAKY_WORDS.search(row["text"])
+
+
+def test_critique_demo_configs(tmp_path):
+    """What `make` built from recipes/critique/demo.yaml (the test above runs it first)."""
+    out = REPO / "build" / "critique-demo"
+    if not (out / "stats.json").is_file():
+        pytest.skip("run by `make demo` (test_make_demo_from_the_makefile)")
+    stats = json.loads((out / "stats.json").read_text())
+    flawed = stats["stages"]["flawed"]["counts"]
+    assert {k for k in flawed if k.startswith("method:")} <= {
+        "method:rg1",
+        "method:rg2",
+        "method:rg3",
+    }
+    critiques = stats["stages"]["critiques"]
+    # every flawed path was critiqued: kept, or dropped with a counted reason
+    assert critiques["in"] == stats["stages"]["flawed"]["out"]
+    assert critiques["out"] + sum(critiques["dropped"].values()) == critiques["in"]
+    published = ["critiques", "critic_sft", "refine_sft", "selfimprove_sft"]
+    for config in published:
+        if config in stats["empty_configs"]:
+            continue
+        rows = datasets.load_dataset(str(out), config, split="train")
+        assert len(rows) == stats["stages"][config]["out"]
+    if "critiques" not in stats["empty_configs"]:
+        from supdata.critique.format import parse_critique
+
+        for row in datasets.load_dataset(str(out), "critiques", split="train"):
+            assert len(row["labels"]) == len(row["steps"])
+            again = parse_critique(row["critique"], len(row["steps"]))
+            assert again.labels == row["labels"]
+            assert row["refine_success_rate"] > 0
+            assert (row["final_verdict"] == "Correct") == row["final_correct"]
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,18 @@ def test_every_shipped_recipe_is_valid():
         load_recipe(path)
 
 
+def test_critique_paper_scale_recipe():
+    """recipes/critique/gsm8k-math.yaml is for a GPU; here its config is checked."""
+    from supdata.assets import asset_dir
+
+    recipe = load_recipe(asset_dir("recipes") / "critique" / "gsm8k-math.yaml")
+    (builder,) = recipe.builders
+    assert builder.kind == "critique" and builder.methods == ["rg1", "rg2", "rg3"]
+    assert builder.critic == "critic" and recipe.engines["critic"].kind == "vllm"
+    assert (builder.refine_n, builder.refine_k) == (8, 2)
+    assert builder.configs() == ("critiques", "critic_sft", "refine_sft", "selfimprove_sft")
+
+
 def test_math_hard_recipe_is_the_papers_setup():
     """recipes/steperror/math-hard.yaml is for a GPU; here its config is checked, not run."""
     from supdata.assets import asset_dir
@@ -245,6 +257,18 @@ def test_builder_output_and_publish_mistakes(tmp_path, text, expected):
             "{kind: steperror, mixtures: {m: [easy@0.5]}}",
             r"builders\[0\]\.mixtures: .*unknown pool 'easy'; "
             r"pools: \['hard', 'sub', 'rephrased'\]",
+        ),
+        (
+            "{kind: critique, refine_n: 2, refine_k: 3}",
+            r"builders\[0\]\.refine_k: refine_k \(3\) > refine_n \(2\)",
+        ),
+        (
+            "{kind: critique, critic: judge}",
+            r"builders\[0\]\.critic: no engine named 'judge'",
+        ),
+        (
+            "{kind: critique, rg3_types: [typo]}",
+            r"builders\[0\]\.rg3_types\[0\]: Input should be 'wrong_result'",
         ),
         (
             "{kind: steperror, mixtures: {m: [hard]}}",

@@ -167,3 +167,20 @@ def test_skipped_rows_carry_reasons(tmp_path):
     assert stats.dropped == {"answer has no '####' final answer": 1, "question is int, not text": 1}
     assert stats.examples["answer has no '####' final answer"] == "row 0"
     assert read_jsonl(path)  # the source file is untouched
+
+
+def test_arithmetic_chains_get_a_computed_reference():
+    from supdata.sources.normalize import chain_steps
+    from supdata.verify import VerifyConfig, verify_many
+
+    solution = chain_steps("4 - 1 + 12 - 30")
+    assert solution.splitlines() == [
+        "4 - 1 = 3",
+        "3 + 12 = 15",
+        "15 - 30 = -15",
+        "The answer is \\boxed{-15}.",
+    ]
+    (judged,) = verify_many([(solution, "-15")], VerifyConfig(workers=0))
+    assert judged.status == "correct"
+    assert chain_steps("-5 + 3").startswith("-5 + 3 = -2")
+    assert chain_steps("2 * 3") == chain_steps("(1 + 2)") == ""  # only +/- chains

@@ -84,13 +84,15 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         return refine_sft(ctx.outputs["critiques"], builder.refine_prompt, stats)
 
     def selfimprove(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        problems = {p.id: p for p in ctx.outputs["source"]}
         return selfimprove_sft(
             ctx.outputs["critique_samples"],
-            ctx.outputs["critiques"],
-            problems,
-            builder.prompt,
-            stats,
+            {p.id: p for p in ctx.outputs["source"]},
+            builder,
+            ctx.engines[builder.engine],
+            ctx.engines[builder.critic],
+            strategy=ctx.recipe.segmentation.strategy,
+            verify=ctx.recipe.verification.to_config(),
+            stats=stats,
         )
 
     return [

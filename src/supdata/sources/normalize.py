@@ -198,11 +198,29 @@ def processbench(row: Mapping[str, Any], index: int, source: str) -> Problem:
     )
 
 
+_CHAIN = re.compile(r"^\s*-?\d+(?:\s*[-+]\s*\d+)+\s*$")
+
+
+def chain_steps(expression: str) -> str:
+    """A step-by-step solution of a +/- chain, left to right: one sum per line; empty if
+    the expression is anything else. reasoning_gym's arithmetic chains come without one."""
+    if not _CHAIN.match(expression):
+        return ""
+    first = re.match(r"\s*(-?\d+)", expression)
+    total, lines = int(first.group(1)), []
+    for op, number in re.findall(r"([-+])\s*(\d+)", expression[first.end() :]):
+        value = total + int(number) if op == "+" else total - int(number)
+        lines.append(f"{total} {op} {number} = {value}")
+        total = value
+    return "\n".join(lines) + f"\nThe answer is \\boxed{{{total}}}."
+
+
 def reasoning_gym(row: Mapping[str, Any], index: int, source: str) -> Problem:
-    """reasoning_gym entries: question, answer, and metadata (``answer_cot`` when given)."""
+    """reasoning_gym entries: question, answer, and metadata (``answer_cot`` when given;
+    +/- chains such as chain_sum get a computed one)."""
     question = _text(row, "question", what="question")
     metadata = dict(row.get("metadata") or {})
-    solution = metadata.pop("answer_cot", "") or ""
+    solution = metadata.pop("answer_cot", "") or chain_steps(str(metadata.get("expression", "")))
     return Problem(
         id=f"{source}-{metadata.get('source_index', index)}",
         question=question,
