@@ -250,9 +250,9 @@ def _card(
                 "kind": e.kind,
                 "model": e.model,
                 "revision": e.revision,
-                "fingerprint": ctx.extra.get("samples", {}).get("model")
-                if ctx.extra.get("samples", {}).get("engine") == name
-                else None,
+                "fingerprint": next(
+                    (x["model"] for x in ctx.extra.values() if x.get("engine") == name), None
+                ),
             }
             for name, e in recipe.engines.items()
         },

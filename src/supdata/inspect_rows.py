@@ -27,14 +27,29 @@ def load_rows(root: Path, config: str) -> list[dict[str, Any]]:
     return [row for f in files for row in pq.read_table(f).to_pylist()]
 
 
+def _field_text(value: Any, limit: int = 800) -> str:
+    if isinstance(value, list) and value and isinstance(value[0], dict) and "role" in value[0]:
+        value = "\n".join(f"[{m['role']}] {m['content']}" for m in value)
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def render_row(row: dict[str, Any]) -> Panel:
-    if "steps" not in row:  # a problem row
-        body = Group(
-            Text(row["question"]),
-            Text(f"\nanswer: {row.get('reference_answer')}", style="bold"),
-        )
+    if "steps" not in row:  # a problem, pair, mixture or SFT row: its fields, one by one
+        body = Text()
+        for key, value in row.items():
+            if key in ("id", "meta", "solutions") or value in (None, "", []):
+                continue
+            body.append(f"{key}: ", style="bold")
+            body.append(_field_text(value) + "\n")
         return Panel(body, title=row["id"], title_align="left")
     ann = row.get("annotation") or {}
+    if not ann and "labels" in row:  # a critique row: the critic's labels
+        ann = {
+            "labels": row["labels"],
+            "first_error_step": row["first_error_step"],
+            "source": f"critic, {row['method']}",
+        }
     labels = ann.get("labels") or [None] * len(row["steps"])
     first = ann.get("first_error_step", -1)
     lines = Text()
@@ -45,7 +60,10 @@ def render_row(row: dict[str, Any]) -> Panel:
         if i == first:
             lines.append("   <- first error", style="bold red reverse")
         lines.append("\n")
-    status = row.get("status") or "unverified"
+    status = (
+        row.get("status")
+        or {True: "correct", False: "incorrect", None: "unverified"}[row.get("final_correct")]
+    )
     header = Text.assemble(
         (status, STATUS_STYLE.get(status, "bold")),
         f"  answer: {row.get('final_answer')}  origin: {row.get('origin')}",

@@ -8,6 +8,7 @@ import re
 from supdata.critique.format import Critique
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+WRONG = ("incorrect", "no_answer")  # verify statuses of a flawed response
 
 
 def inconsistency(

@@ -1,7 +1,8 @@
 """Flawed reasoning paths (AutoMathCritique stage 1), each with its method, the known
 error step and the known error type.
 
-RG1: the actor's own wrong samples (plus a share of correct ones, for balance).
+RG1: the actor's own wrong samples, a wrong answer or none (plus a share of correct
+     ones, for balance).
 RG2: a correct response's steps before k, then the actor continues at a raised
      temperature; kept when the final answer turns wrong, so the error is at or after k.
 RG3: step k rewritten with a named mistake (by rule or by a model), then the actor
@@ -14,6 +15,7 @@ import copy
 import random
 
 from supdata.builders.config import MODEL_TYPES, CritiqueBuilder
+from supdata.critique.filters import WRONG
 from supdata.engines import Engine
 from supdata.perturb import LEAKY_WORDS, CannotPerturb, perturb
 from supdata.perturb.generate import StepEdit, continue_from, rewrite_steps
@@ -41,7 +43,7 @@ def rg1(
 ) -> list[Trace]:
     """The wrong samples, plus round(share x wrong) correct responses: correct samples
     first, then verified references when the actor has too few right."""
-    wrong = [t for t in samples if t.status == "incorrect"]
+    wrong = [t for t in samples if t.status in WRONG]
     correct = [t for t in samples if t.status == "correct"]
     want = int(share * len(wrong) + 0.5)
     rng = random.Random(f"{seed}:rg1")

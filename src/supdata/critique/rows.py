@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from supdata.builders.config import CritiqueBuilder
 from supdata.critique.critic import CritiqueJob, critique_all
-from supdata.critique.filters import dedup_key, inconsistency, shortcut
+from supdata.critique.filters import WRONG, dedup_key, inconsistency, shortcut
 from supdata.critique.format import render_critique
 from supdata.engines import Engine, Request, SamplingParams
 from supdata.prompts import load_prompt
@@ -261,7 +261,7 @@ def selfimprove_sft(
     """One critique-in-the-loop round: keep the correct samples; critique the wrong ones
     (given the reference), refine, and keep correct refinements that carry reasoning;
     drop duplicates. Requests the critiques stage made come from the request cache."""
-    wrong = [t for t in samples if t.status == "incorrect"]
+    wrong = [t for t in samples if t.status in WRONG]
     results = critique_all(
         [
             CritiqueJob(
