@@ -159,6 +159,15 @@ def test_processbench_metric():
     assert SplitScore("only errors", erroneous=2, erroneous_hit=1).f1 is None
 
 
+@pytest.mark.shared_data
+def test_processbench_sample_is_seeded_and_mixed(shared_data):
+    path = shared_data / "processbench" / "gsm8k.json"
+    assert all(r["label"] >= 0 for r in load_items(path, 100))  # the file is sorted by label
+    picked = load_items(path, sample=60, seed=0)
+    assert picked == load_items(path, sample=60, seed=0) and len(picked) == 60
+    assert 0 < sum(r["label"] == -1 for r in picked) < 60
+
+
 def test_processbench_input_is_checked_before_any_model(tmp_path):
     bad = write_jsonl(
         tmp_path / "b.jsonl", [{"id": "a", "problem": "q", "steps": ["s"], "label": 3}]

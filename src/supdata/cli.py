@@ -236,12 +236,19 @@ def cmd_eval_critic(args: argparse.Namespace) -> int:
     from supdata.engines import RequestCache, create_engine
 
     for path in args.data:  # bad input fails before any model loads
-        load_items(path, args.limit)
+        load_items(path, args.limit, sample=args.sample, seed=args.seed)
     config = _engine_config(args)
     cache = None if args.no_cache else RequestCache(args.cache)
     engine = create_engine(config, cache, name=args.engine or config.kind)
     try:
-        scores, predictions = evaluate(engine, args.data, limit=args.limit, prompt=args.prompt)
+        scores, predictions = evaluate(
+            engine,
+            args.data,
+            limit=args.limit,
+            sample=args.sample,
+            seed=args.seed,
+            prompt=args.prompt,
+        )
     finally:
         engine.close()
     table = Table(title=f"ProcessBench-style critic evaluation: {engine.fingerprint}")
@@ -342,6 +349,8 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
         "data", nargs="+", help="ProcessBench files (JSON array or jsonl), one per split"
     )
     p.add_argument("--limit", type=int, help="first N items of each file")
+    p.add_argument("--sample", type=int, help="a seeded random N items of each file")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample")
     p.add_argument("--prompt", default="critique@1", help="critic prompt id@version")
     p.add_argument("--out", help="write scores and every prediction to this JSON file")
     _engine_flags(p)

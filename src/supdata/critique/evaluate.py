@@ -9,6 +9,7 @@ either group, and is counted separately.
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,12 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def load_items(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """A ProcessBench file: a JSON array (or jsonl) of id, problem, steps, label."""
+def load_items(
+    path: str | Path, limit: int | None = None, *, sample: int | None = None, seed: int = 0
+) -> list[dict[str, Any]]:
+    """A ProcessBench file: a JSON array (or jsonl) of id, problem, steps, label; the
+    first ``limit`` items, or a seeded random ``sample`` of them (files are sorted by
+    label, so a prefix may hold no correct items)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -101,14 +106,23 @@ def load_items(path: str | Path, limit: int | None = None) -> list[dict[str, Any
                 f"{path}: item {i} ({row['id']}): label {label!r} is not -1 or a step index "
                 f"below {len(steps)}"
             )
+    if sample is not None and sample < len(rows):
+        picked = sorted(random.Random(seed).sample(range(len(rows)), sample))
+        rows = [rows[i] for i in picked]
     return rows[:limit] if limit else rows
 
 
 def evaluate(
-    engine: Engine, paths: list[str | Path], *, limit: int | None = None, prompt: str = "critique@1"
+    engine: Engine,
+    paths: list[str | Path],
+    *,
+    limit: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    prompt: str = "critique@1",
 ) -> tuple[list[SplitScore], list[dict[str, Any]]]:
     """Scores per split, and one prediction row per item."""
-    splits = [(Path(p).stem, load_items(p, limit)) for p in paths]  # all input checked first
+    splits = [(Path(p).stem, load_items(p, limit, sample=sample, seed=seed)) for p in paths]
     scores, predictions = [], []
     for split, items in splits:
         jobs = [
