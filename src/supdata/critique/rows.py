@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 from supdata.builders.config import CritiqueBuilder
@@ -65,18 +67,9 @@ def critique_rows(
     stats.n_in = len(paths)
     jobs = []
     for t in paths:
-        k, error_type = t.sampling["known_error_step"], t.sampling["error_type"]
-        p = problems[t.problem_id]
-        jobs.append(
-            CritiqueJob(
-                id=t.id,
-                question=p.question,
-                steps=t.steps,
-                reference=p.reference_solution,
-                hint_step=k + 1 if k >= 0 else None,
-                hint_type=error_type,
-            )
-        )
+        k = t.sampling["known_error_step"]
+        hint = {"hint_step": k + 1, "hint_type": t.sampling["error_type"]} if k >= 0 else {}
+        jobs.append(_job(t, problems[t.problem_id], **hint))
     results = critique_all(jobs, critic, prompt_ref=params.critic_prompt, seed=params.seed)
     consistent = []
     for t, r in zip(paths, results, strict=True):
@@ -194,6 +187,17 @@ def first_honest(
     return None
 
 
+def _job(trace: Trace, problem: Problem, **hint: Any) -> CritiqueJob:
+    """The critic's view of a response: problem, reference, steps (and any hint)."""
+    return CritiqueJob(
+        id=trace.id,
+        question=problem.question,
+        steps=trace.steps,
+        reference=problem.reference_solution,
+        **hint,
+    )
+
+
 def _assistant(text: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": text}]
 
@@ -263,15 +267,7 @@ def selfimprove_sft(
     drop duplicates. Requests the critiques stage made come from the request cache."""
     wrong = [t for t in samples if t.status in WRONG]
     results = critique_all(
-        [
-            CritiqueJob(
-                id=t.id,
-                question=problems[t.problem_id].question,
-                steps=t.steps,
-                reference=problems[t.problem_id].reference_solution,
-            )
-            for t in wrong
-        ],
+        [_job(t, problems[t.problem_id]) for t in wrong],
         critic,
         prompt_ref=params.critic_prompt,
         seed=params.seed,

@@ -75,40 +75,47 @@ def _position_bin(k: int, n: int) -> str:
     return "middle"
 
 
-def plot_first_errors(relative: list[float], path: Path, title: str) -> Path:
+def _histogram(
+    values: list[float], path: Path, title: str, *, xlabel: str, ylabel: str, color: str
+) -> Path:
+    """A histogram of values in [0, 1], ten bins."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3), dpi=110)
-    ax.hist(relative, bins=[i / 10 for i in range(11)], color="#8172B2", edgecolor="white")
-    ax.set_xlabel("first error position (0 = first step, 1 = last step)")
-    ax.set_ylabel("solutions")
+    ax.hist(values, bins=[i / 10 for i in range(11)], color=color, edgecolor="white")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_first_errors(relative: list[float], path: Path, title: str) -> Path:
+    return _histogram(
+        relative,
+        path,
+        title,
+        xlabel="first error position (0 = first step, 1 = last step)",
+        ylabel="solutions",
+        color="#8172B2",
+    )
 
 
 def plot_pass_rates(pass_rates: list[float], path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3), dpi=110)
-    ax.hist(pass_rates, bins=[i / 10 for i in range(11)], color="#4C72B0", edgecolor="white")
-    ax.set_xlabel("pass rate per problem")
-    ax.set_ylabel("problems")
-    ax.set_title(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _histogram(
+        pass_rates,
+        path,
+        title,
+        xlabel="pass rate per problem",
+        ylabel="problems",
+        color="#4C72B0",
+    )
 
 
 def plot_steps(series: dict[str, list[int]], path: Path) -> Path:
