@@ -15,6 +15,7 @@ from supdata.engines.registry import Engines
 from supdata.plan import plan
 from supdata.publish.card import CITATIONS, render_card
 from supdata.publish.figures import (
+    plot_accuracy_gap,
     plot_first_errors,
     plot_pass_rates,
     plot_steps,
@@ -25,6 +26,8 @@ from supdata.publish.folder import DatasetFolder
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
 from supdata.runner import BuildContext, Runner
+from supdata.stv.rows import accuracy_figures
+from supdata.stv.rows import config_figures as stv_config_figures
 
 log = logging.getLogger("supdata.build")
 
@@ -43,6 +46,10 @@ CONFIG_DESCRIPTIONS = {
     "critic_sft": "critic training: problem and numbered steps to the critique",
     "refine_sft": "refinement training: problem, response and critique to a correct refinement",
     "selfimprove_sft": "one critique-in-the-loop round: problem to a correct or refined solution",
+    "distill": "STV targets: informed-verifier feedback matching the truth, with student and "
+    "teacher prompts",
+    "verifier_rl": "student verifier prompts with the true verdict (RL on verdict reward)",
+    "vil": "verifier-in-the-loop prompts: problem, attempt, feedback; ground-truth answer",
 }
 
 
@@ -118,24 +125,11 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
                 stats["measured"][config] = subtask_figures(records)
             if stage.record_type is Trace:
                 figures = trace_figures(records)
-                pass_rates = figures.pop("_pass_rates")
-                relative = figures.pop("_first_error_relative", None)
-                if relative:
-                    name = f"plots/{config}_first_error.png"
-                    plot_first_errors(relative, folder.path / name, f"{config}: first error")
-                    plots.append({"path": name, "what": f"First error position ({config})"})
                 steps[config] = figures.pop("_steps")
+                plots += trace_plots(config, records, figures, folder.path)
                 stats["measured"][config] = figures
-                swers = [t.annotation.swer for t in records if t.annotation is not None]
-                swers = [x for x in swers if x is not None]
-                if swers:
-                    name = f"plots/{config}_swer.png"
-                    plot_swer(swers, folder.path / name, f"{config}: step-wise error rate")
-                    plots.append({"path": name, "what": f"Step-wise error rate ({config})"})
-                if config in ("samples", "sub_samples") and pass_rates:
-                    name = f"plots/{config}_pass_rate.png"
-                    plot_pass_rates(pass_rates, folder.path / name, f"{config}: pass rate")
-                    plots.append({"path": name, "what": f"Pass rate per problem ({config})"})
+        if ctx.outputs.get("verdicts"):
+            plots.append(verifier_figures(recipe, ctx.outputs["verdicts"], stats, folder.path))
         if steps:
             plot_steps(steps, folder.path / "plots/steps_per_solution.png")
             plots.append({"path": "plots/steps_per_solution.png", "what": "Steps per solution"})
@@ -145,9 +139,50 @@ def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any])
         folder.commit()
 
 
+def trace_plots(
+    config: str, records: list[Trace], figures: dict[str, Any], folder: Path
+) -> list[dict[str, str]]:
+    """A Trace config's plots: first error position, SWER, pass rate per problem."""
+    plots = []
+    pass_rates = figures.pop("_pass_rates")
+    relative = figures.pop("_first_error_relative", None)
+    if relative:
+        name = f"plots/{config}_first_error.png"
+        plot_first_errors(relative, folder / name, f"{config}: first error")
+        plots.append({"path": name, "what": f"First error position ({config})"})
+    swers = [t.annotation.swer for t in records if t.annotation is not None]
+    swers = [x for x in swers if x is not None]
+    if swers:
+        name = f"plots/{config}_swer.png"
+        plot_swer(swers, folder / name, f"{config}: step-wise error rate")
+        plots.append({"path": name, "what": f"Step-wise error rate ({config})"})
+    if config in ("samples", "sub_samples") and pass_rates:
+        name = f"plots/{config}_pass_rate.png"
+        plot_pass_rates(pass_rates, folder / name, f"{config}: pass rate")
+        plots.append({"path": name, "what": f"Pass rate per problem ({config})"})
+    return plots
+
+
+def verifier_figures(
+    recipe: Recipe, verdicts: list[dict], stats: dict[str, Any], folder: Path
+) -> dict[str, str]:
+    """STV: informed vs uninformed verdict accuracy into stats, and its plot."""
+    stv = next(b for b in recipe.builders if b.kind == "stv")
+    stats["verifier_setup"] = {
+        "samples_per_attempt": stv.samples_per_attempt,
+        "informed_verdict": stv.informed_verdict,
+    }
+    stats["verifier_accuracy"] = accuracy_figures(verdicts, list(stv.bins))
+    name = "plots/verifier_accuracy.png"
+    plot_accuracy_gap(stats["verifier_accuracy"], folder / name)
+    return {"path": name, "what": "Verdict accuracy, informed vs uninformed"}
+
+
 def row_figures(config: str, rows: list[dict], params: dict[str, Any]) -> dict[str, Any]:
     if config == "critiques":
         return critique_figures(rows)
+    if config in ("distill", "verifier_rl", "vil"):
+        return stv_config_figures(config, rows)
     if config.endswith("_sft"):
         return {"rows": len(rows), "sources": dict(Counter(r["source"] for r in rows))}
     if "chosen" in (rows[0] if rows else {}) or config in ("pairs", "sub_pairs", "rephrased"):

@@ -6,6 +6,7 @@ from supdata.plan.common import references, verify
 from supdata.plan.critique import critique_stages
 from supdata.plan.perturb import perturb_stages
 from supdata.plan.steperror import sample_stages, steperror_stages
+from supdata.plan.stv import stv_stages
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
 from supdata.runner import BuildContext, Stage
@@ -17,6 +18,7 @@ BUILDER_STAGES = {
     "steperror": steperror_stages,
     "perturb": perturb_stages,
     "critique": critique_stages,
+    "stv": stv_stages,
 }
 
 

@@ -155,3 +155,28 @@ def plot_swer(swers: list[float], path: Path, title: str) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def plot_accuracy_gap(accuracy: dict[str, Any], path: Path) -> Path:
+    """Grouped bars: informed vs uninformed verdict accuracy per scope (all, bins, truth)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scopes = list(accuracy)
+    xs = range(len(scopes))
+    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(scopes)), 3), dpi=110)
+    for offset, role, color in ((-0.2, "informed", "#4C72B0"), (0.2, "uninformed", "#DD8452")):
+        values = [accuracy[s][role]["accuracy"] or 0 for s in scopes]
+        ax.bar([x + offset for x in xs], values, width=0.4, label=role, color=color)
+    ax.set_xticks(list(xs), [s.replace(":", "\n") for s in scopes], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("verdict accuracy")
+    ax.set_title("Verifier: informed vs uninformed")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
