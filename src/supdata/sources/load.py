@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 
 from supdata.records import Problem
@@ -55,13 +55,32 @@ def _normalized(source: _Source, stats: StageStats) -> Iterator[Problem]:
         yield problem
 
 
-def load_problems(source: _Source, stats: StageStats | None = None) -> Iterator[Problem]:
-    """Normalize, filter, shuffle (seeded) and limit the source's rows.
+def _screened(
+    problems: Iterator[Problem], screen: Callable[[Problem], str | None], stats: StageStats
+) -> Iterator[Problem]:
+    for problem in problems:
+        reason = screen(problem)
+        if reason is None:
+            yield problem
+        else:
+            stats.drop(reason, problem.id)
 
-    Without a shuffle the stream stays lazy, so ``limit`` stops reading early.
+
+def load_problems(
+    source: _Source,
+    stats: StageStats | None = None,
+    screen: Callable[[Problem], str | None] | None = None,
+) -> Iterator[Problem]:
+    """Normalize, filter, screen, shuffle (seeded) and limit the source's rows.
+
+    ``screen`` gives a drop reason or None (hygiene: contamination, duplicates); it runs
+    before the limit, so ``limit`` counts clean problems. Without a shuffle the stream
+    stays lazy, so ``limit`` stops reading early.
     """
     stats = stats if stats is not None else StageStats("source")
     problems: Iterator[Problem] = _normalized(source, stats)
+    if screen is not None:
+        problems = _screened(problems, screen, stats)
     if source.shuffle_seed is not None:
         kept = list(problems)
         random.Random(source.shuffle_seed).shuffle(kept)
