@@ -371,7 +371,9 @@ def cmd_check_contamination(args: argparse.Namespace) -> int:
             total += n
             style = "red" if n else ""
             share = f"{n / r['rows']:.2%}"
-            table.add_row(name, bench, str(r["rows"]), f"[{style}]{n}[/{style}]" if n else "0", share)
+            table.add_row(
+                name, bench, str(r["rows"]), f"[{style}]{n}[/{style}]" if n else "0", share
+            )
     out.print(table)
     for name, r in report.items():
         for bench, matches in r["matches"].items():
@@ -437,6 +439,34 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(fn=cmd_cache)
 
 
+def _add_hygiene_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check-contamination",
+        help="audit a built or downloaded dataset against evaluation benchmarks "
+        "(exit 1 when contamination is found)",
+    )
+    p.add_argument("dir", help="dataset folder (parquet configs) or one parquet/jsonl file")
+    p.add_argument(
+        "--against",
+        nargs="+",
+        metavar="NAME[=PATH]",
+        help="registry benchmarks (math500, math_test, gsm8k_test, aime24, aime25, amc23, "
+        "aimo_aime, aimo_amc); NAME=PATH reads a local copy instead of the Hub",
+    )
+    p.add_argument("--file", action="append", help="a local benchmark file (with --field)")
+    p.add_argument("--field", action="append", help="its problem column, one per --file")
+    p.add_argument("--ngram", type=int, default=13, help="words per n-gram (default 13)")
+    p.add_argument(
+        "--threshold", type=float, default=1, help="n-grams needed (>= 1) or share (< 1)"
+    )
+    p.add_argument("--min-words", type=int, default=8, help="short benchmark items: see README")
+    p.add_argument("--configs", nargs="+", help="only these configs")
+    p.add_argument("--columns", nargs="+", help="text columns to check (default: problem-like)")
+    p.add_argument("--show", type=int, default=5, help="matches shown per config and benchmark")
+    p.add_argument("--json", help="write the full report to this JSON file")
+    p.set_defaults(fn=cmd_check_contamination)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supdata", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -488,31 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="only the row with this id or problem_id")
     p.set_defaults(fn=cmd_inspect)
 
-    p = sub.add_parser(
-        "check-contamination",
-        help="audit a built or downloaded dataset against evaluation benchmarks "
-        "(exit 1 when contamination is found)",
-    )
-    p.add_argument("dir", help="dataset folder (parquet configs) or one parquet/jsonl file")
-    p.add_argument(
-        "--against",
-        nargs="+",
-        metavar="NAME[=PATH]",
-        help="registry benchmarks (math500, math_test, gsm8k_test, aime24, aime25, amc23, "
-        "aimo_aime, aimo_amc); NAME=PATH reads a local copy instead of the Hub",
-    )
-    p.add_argument("--file", action="append", help="a local benchmark file (with --field)")
-    p.add_argument("--field", action="append", help="its problem column, one per --file")
-    p.add_argument("--ngram", type=int, default=13, help="words per n-gram (default 13)")
-    p.add_argument(
-        "--threshold", type=float, default=1, help="n-grams needed (>= 1) or share (< 1)"
-    )
-    p.add_argument("--min-words", type=int, default=8, help="short benchmark items: see README")
-    p.add_argument("--configs", nargs="+", help="only these configs")
-    p.add_argument("--columns", nargs="+", help="text columns to check (default: problem-like)")
-    p.add_argument("--show", type=int, default=5, help="matches shown per config and benchmark")
-    p.add_argument("--json", help="write the full report to this JSON file")
-    p.set_defaults(fn=cmd_check_contamination)
+    _add_hygiene_commands(sub)
 
     p = sub.add_parser("push", help="upload a built folder to the Hugging Face Hub")
     p.add_argument("dir")

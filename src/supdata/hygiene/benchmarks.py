@@ -147,10 +147,7 @@ class Benchmark(BaseModel):
 
     def items(self) -> list[tuple[str, str]]:
         """(item id, problem text) of every item; a clear error when unreadable."""
-        if self.file is not None:
-            rows = read_rows(Path(self.file))
-        else:
-            rows = self._hub_rows()
+        rows = read_rows(Path(self.file)) if self.file is not None else self._hub_rows()
         field, id_field = self.text_field, self.id_field
         if id_field is None and self.name in REGISTRY:
             id_field = REGISTRY[self.name].id_field  # a local copy may lack it: row number

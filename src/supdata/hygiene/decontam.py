@@ -1,9 +1,10 @@
 """Decontamination: does a text restate a benchmark problem?
 
 The index holds, per benchmark, the hashed n-grams of every item's normalized words
-(``normalize.words``: no symbols, no figure code), and its normalized text (all tokens). A text matches a benchmark when its normalized
-form equals an item's, or when at least ``threshold`` of its distinct n-grams are in that
-benchmark's index (a count when >= 1, else a share of the text's n-grams).
+(``normalize.words``: no symbols, no figure code), and its normalized text (all tokens).
+A text matches a benchmark when its normalized form equals an item's, or when at least
+``threshold`` of its distinct n-grams are in that benchmark's index (a count when >= 1,
+else a share of the text's n-grams).
 
 Short items: a benchmark item with fewer words than ``ngram`` has no n-gram. When it
 has at least ``min_words`` words it is indexed whole, at its own length, so a text that

@@ -24,8 +24,10 @@ def hygiene_summary(
         for report in stages.values():
             removed.update(report["removed"])
         checked = found.get("source", {}).get("checked_against") or {
-            "benchmarks": [{"name": b.label, "source": b.describe(), "items": None}
-                           for b in decontaminate.against],
+            "benchmarks": [
+                {"name": b.label, "source": b.describe(), "items": None}
+                for b in decontaminate.against
+            ],
             "ngram": decontaminate.ngram,
             "threshold": decontaminate.threshold,
             "min_words": decontaminate.min_words,
@@ -46,7 +48,9 @@ def hygiene_summary(
     if dedup is not None:
         dup = {
             "problems": found.get("source", {}).get("dedup"),
-            "solutions": {s: h["dedup"] for s, h in found.items() if s != "source" and "dedup" in h},
+            "solutions": {
+                s: h["dedup"] for s, h in found.items() if s != "source" and "dedup" in h
+            },
             "params": dedup.model_dump(mode="json"),
         }
     return {"decontamination": decon, "dedup": dup}

@@ -71,20 +71,21 @@ def load_problems(
     stats: StageStats | None = None,
     screen: Callable[[Problem], str | None] | None = None,
 ) -> Iterator[Problem]:
-    """Normalize, filter, screen, shuffle (seeded) and limit the source's rows.
+    """Normalize, filter, shuffle (seeded), screen and limit the source's rows.
 
-    ``screen`` gives a drop reason or None (hygiene: contamination, duplicates); it runs
+    ``screen`` gives a drop reason or None (hygiene: contamination, duplicates). It runs
+    after the shuffle, so a screen that drops nothing leaves the selection as it was, and
     before the limit, so ``limit`` counts clean problems. Without a shuffle the stream
     stays lazy, so ``limit`` stops reading early.
     """
     stats = stats if stats is not None else StageStats("source")
     problems: Iterator[Problem] = _normalized(source, stats)
-    if screen is not None:
-        problems = _screened(problems, screen, stats)
     if source.shuffle_seed is not None:
         kept = list(problems)
         random.Random(source.shuffle_seed).shuffle(kept)
         problems = iter(kept)
+    if screen is not None:
+        problems = _screened(problems, screen, stats)
     if source.limit is not None:
         problems = islice(problems, source.limit)
     for problem in problems:
