@@ -25,10 +25,6 @@ class Duplicate:
     similarity: float
 
 
-def _crc32(data: bytes) -> int:
-    return zlib.crc32(data)  # fast, stable across processes; MinHash mixes it further
-
-
 class Deduplicator:
     def __init__(
         self,
@@ -48,7 +44,8 @@ class Deduplicator:
         if near:
             from datasketch import MinHash, MinHashLSH
 
-            self._template = MinHash(num_perm=num_perm, seed=1, hashfunc=_crc32)
+            # crc32: fast and the same in every process; MinHash's scheme mixes it further
+            self._template = MinHash(num_perm=num_perm, seed=1, hashfunc=zlib.crc32)
             self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
 
     def check(self, key: str, text: str, group: str = "") -> Duplicate | None:
