@@ -38,7 +38,8 @@ def _jsonl(path: Path) -> list[dict]:
 def _vary(text: str, rng: random.Random) -> str:
     """A sampled-looking solution: each number changed with probability 0.3."""
     return re.sub(
-        r"\d+", lambda m: str(int(m.group()) + rng.randint(1, 9)) if rng.random() < 0.3 else m[0],
+        r"\d+",
+        lambda m: str(int(m.group()) + rng.randint(1, 9)) if rng.random() < 0.3 else m[0],
         text,
     )
 
@@ -60,9 +61,13 @@ def generated_rows(n: int, seed: int = 0) -> tuple[list[dict], int]:
             question, planted = rng.choice(bench), planted + 1
         for s in range(min(rng.randint(4, 8), n - len(rows))):
             rows.append(
-                {"id": f"{p}/{len(rows)}/{s}", "problem_id": str(p), "question": question,
-                 "solution": _vary(solution, rng)}
-            )  # fmt: skip
+                {
+                    "id": f"{p}/{len(rows)}/{s}",
+                    "problem_id": str(p),
+                    "question": question,
+                    "solution": _vary(solution, rng),
+                }
+            )
     return rows, planted
 
 
@@ -90,13 +95,17 @@ def main() -> int:
     rows, planted = generated_rows(args.n)
     texts = [f"{r['question']}\n\n{r['solution']}" for r in rows]
     words = sum(len(t.split()) for t in texts) / len(texts)
-    print(f"rows: {len(rows):,} (question + solution, {words:.0f} words on average), "
-          f"{len({r['problem_id'] for r in rows}):,} problems, {planted} planted questions")  # fmt: skip
+    print(
+        f"rows: {len(rows):,} (question + solution, {words:.0f} words on average), "
+        f"{len({r['problem_id'] for r in rows}):,} problems, {planted} planted questions"
+    )
     print(f"peak RSS after making the rows: {peak_mb():,.0f} MB")
 
     index = NgramIndex(ngram=args.ngram)
     benchmarks = {
-        "math500": [(r["unique_id"], r["problem"]) for r in _jsonl(DATA / "math500" / "test.jsonl")],
+        "math500": [
+            (r["unique_id"], r["problem"]) for r in _jsonl(DATA / "math500" / "test.jsonl")
+        ],
         "math_test": [
             (str(i), r["problem"])
             for i, r in enumerate(_jsonl(DATA / "math_full" / "hendrycks_test.jsonl"))
@@ -109,8 +118,10 @@ def main() -> int:
     started = time.perf_counter()
     for name, pairs in benchmarks.items():
         index.add(name, pairs)
-    print(f"index: {items:,} benchmark items ({', '.join(benchmarks)}) in "
-          f"{time.perf_counter() - started:.2f}s, peak RSS {peak_mb():,.0f} MB")  # fmt: skip
+    print(
+        f"index: {items:,} benchmark items ({', '.join(benchmarks)}) in "
+        f"{time.perf_counter() - started:.2f}s, peak RSS {peak_mb():,.0f} MB"
+    )
     print()
     exact = {normalize(text) for pairs in benchmarks.values() for _, text in pairs}
     base, exact_hits = timed(
@@ -123,13 +134,15 @@ def main() -> int:
         len(rows),
         lambda: sum(bool(index.check(r["question"])) for r in rows),
     )
-    whole, whole_hits = timed(
+    _, whole_hits = timed(
         f"decontaminate question + solution, exact + {args.ngram}-gram",
         len(rows),
         lambda: sum(bool(index.check(t)) for t in texts),
     )
-    print(f"  contaminated rows: exact {exact_hits:,}, n-gram on questions {hits:,}, "
-          f"on question + solution {whole_hits:,}; n-gram / exact speed {full / base:.2f}x")  # fmt: skip
+    print(
+        f"  contaminated rows: exact {exact_hits:,}, n-gram on questions {hits:,}, "
+        f"on question + solution {whole_hits:,}; n-gram / exact speed {full / base:.2f}x"
+    )
     print()
 
     def dedup(**kw) -> int:
@@ -146,8 +159,10 @@ def main() -> int:
         len(rows),
         lambda: dedup(threshold=0.9, numbers="keep"),
     )
-    print(f"  duplicates: exact {exact_dups:,}, exact + near {near_dups:,}; "
-          f"near / exact speed {near / base:.2f}x")  # fmt: skip
+    print(
+        f"  duplicates: exact {exact_dups:,}, exact + near {near_dups:,}; "
+        f"near / exact speed {near / base:.2f}x"
+    )
     questions = {r["problem_id"]: r["question"] for r in rows}
     problems = Deduplicator()  # the recipe default for problems: near 0.8, numbers masked
     _, problem_dups = timed(

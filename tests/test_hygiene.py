@@ -354,12 +354,12 @@ def bench_file(tmp_path):
         ),
         (
             "decontaminate:\n  against:\n    - {file: BENCH, field: question}\n",
-            r"recipe\.yaml:5: decontaminate\.against\[0\]: Value error, benchmark 'bench': "
+            r"recipe\.yaml:5: decontaminate\.against\[0\]: Value error, benchmark '[^']*bench': "
             r".*bench\.jsonl has no column 'question' \(columns: \['problem', 'uid'\]\)",
         ),
         (
             "decontaminate:\n  against:\n    - {file: BENCH}\n",
-            r"decontaminate\.against\[0\]: Value error, benchmark 'bench': field: is required",
+            r"decontaminate\.against\[0\]: Value error, benchmark '[^']*bench': field: is required",
         ),
         (
             "decontaminate:\n  against: [math500]\n  ngram: 2\n",

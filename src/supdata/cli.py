@@ -383,6 +383,7 @@ def cmd_check_contamination(args: argparse.Namespace) -> int:
                     f"  {m['id']} ({m['column']}) = {bench} {m['benchmark_id']} "
                     f"[{m['kind']}]: {m['ngram'][:100]}",
                     highlight=False,
+                    markup=False,
                 )
     if args.json:
         target = Path(args.json)

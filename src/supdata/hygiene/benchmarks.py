@@ -122,7 +122,10 @@ class Benchmark(BaseModel):
     def label(self) -> str:
         if self.name is not None:
             return self.name
-        return Path(self.file).stem if self.file else str(self.hub)
+        if self.file is None:
+            return str(self.hub)
+        path = Path(self.file)  # gsm8k/test.jsonl -> gsm8k/test: a bare "test" says little
+        return f"{path.parent.name}/{path.stem}" if path.parent.name else path.stem
 
     @property
     def text_field(self) -> str:
