@@ -67,6 +67,7 @@ bench: setup
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/perturb.py
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/hygiene.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

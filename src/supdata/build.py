@@ -12,6 +12,7 @@ from supdata import __version__
 from supdata.builders.config import parse_part
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import Engines
+from supdata.hygiene.summary import hygiene_summary
 from supdata.plan import plan
 from supdata.publish.card import CITATIONS, render_card
 from supdata.publish.figures import (
@@ -82,6 +83,7 @@ def build(
         "recipe": recipe.name,
         "stages": {name: s.to_dict() for name, s in runner.stats.items()},
         "resumed_stages": runner.resumed,
+        "hygiene": hygiene_summary(recipe.decontaminate, recipe.dedup, ctx.extra),
         "measured": {},
         "seconds": round(time.perf_counter() - started, 3),
     }

@@ -318,6 +318,84 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmarks(args: argparse.Namespace):
+    """--against NAME or NAME=PATH, plus --file PATH --field F pairs, as a config."""
+    from pydantic import ValidationError
+
+    from supdata.hygiene import Decontaminate
+
+    specs: list[dict] = []
+    for entry in args.against or []:
+        name, _, path = entry.partition("=")
+        specs.append({"name": name, "file": path} if path else {"name": name})
+    files, fields = args.file or [], args.field or []
+    if len(files) != len(fields):
+        raise ValueError("give one --field per --file (the column with the problem text)")
+    specs += [{"file": f, "field": c} for f, c in zip(files, fields, strict=True)]
+    if not specs:
+        raise ValueError("nothing to check against: give --against NAME... or --file/--field")
+    try:
+        return Decontaminate(
+            against=specs, ngram=args.ngram, threshold=args.threshold, min_words=args.min_words
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'benchmarks'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ValueError(f"bad benchmark options: {problems}") from None
+
+
+def cmd_check_contamination(args: argparse.Namespace) -> int:
+    from supdata.hygiene.audit import TEXT_COLUMNS, audit
+    from supdata.hygiene.screen import Decontaminator
+
+    config = _benchmarks(args)
+    decon = Decontaminator(config)
+    columns = args.columns or TEXT_COLUMNS
+    report = audit(Path(args.dir), decon.index, configs=args.configs, columns=columns)
+    summary = decon.summary()
+    title = (
+        f"{args.dir}: contamination against {len(summary['benchmarks'])} benchmark(s), "
+        f"exact + {config.ngram}-gram overlap (threshold {config.threshold:g})"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("config", "benchmark", "rows checked", "contaminated", "share"):
+        table.add_column(column, justify="left" if column in ("config", "benchmark") else "right")
+    total = 0
+    for name, r in report.items():
+        if not r["rows"]:
+            table.add_row(name, "[dim]no text column[/dim]", "0", "", "")
+            continue
+        for bench, n in r["contaminated"].items():
+            total += n
+            style = "red" if n else ""
+            share = f"{n / r['rows']:.2%}"
+            table.add_row(
+                name, bench, str(r["rows"]), f"[{style}]{n}[/{style}]" if n else "0", share
+            )
+    out.print(table)
+    for name, r in report.items():
+        for bench, matches in r["matches"].items():
+            out.print(f"[bold]{name}[/bold] vs [bold]{bench}[/bold] (first {args.show}):")
+            for m in matches[: args.show]:
+                out.print(
+                    f"  {m['id']} ({m['column']}) = {bench} {m['benchmark_id']} "
+                    f"[{m['kind']}]: {m['ngram'][:100]}",
+                    highlight=False,
+                    markup=False,
+                )
+    if args.json:
+        target = Path(args.json)
+        tmp = target.with_name(f".{target.name}.tmp")
+        payload = {"checked_against": summary, "configs": report, "contaminated_rows": total}
+        tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        err.print(f"wrote {target}")
+    err.print("contamination found" if total else "no contamination found")
+    return 1 if total else 0
+
+
 def _engine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", help="take the engine from this recipe's engines: section")
     p.add_argument("--engine", default="", help="engine name in the recipe")
@@ -360,6 +438,34 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["stats", "clear"])
     p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.set_defaults(fn=cmd_cache)
+
+
+def _add_hygiene_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check-contamination",
+        help="audit a built or downloaded dataset against evaluation benchmarks "
+        "(exit 1 when contamination is found)",
+    )
+    p.add_argument("dir", help="dataset folder (parquet configs) or one parquet/jsonl file")
+    p.add_argument(
+        "--against",
+        nargs="+",
+        metavar="NAME[=PATH]",
+        help="registry benchmarks (math500, math_test, gsm8k_test, aime24, aime25, amc23, "
+        "aimo_aime, aimo_amc); NAME=PATH reads a local copy instead of the Hub",
+    )
+    p.add_argument("--file", action="append", help="a local benchmark file (with --field)")
+    p.add_argument("--field", action="append", help="its problem column, one per --file")
+    p.add_argument("--ngram", type=int, default=13, help="words per n-gram (default 13)")
+    p.add_argument(
+        "--threshold", type=float, default=1, help="n-grams needed (>= 1) or share (< 1)"
+    )
+    p.add_argument("--min-words", type=int, default=8, help="short benchmark items: see README")
+    p.add_argument("--configs", nargs="+", help="only these configs")
+    p.add_argument("--columns", nargs="+", help="text columns to check (default: problem-like)")
+    p.add_argument("--show", type=int, default=5, help="matches shown per config and benchmark")
+    p.add_argument("--json", help="write the full report to this JSON file")
+    p.set_defaults(fn=cmd_check_contamination)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,6 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=3, help="rows to show (default 3)")
     p.add_argument("--id", help="only the row with this id or problem_id")
     p.set_defaults(fn=cmd_inspect)
+
+    _add_hygiene_commands(sub)
 
     p = sub.add_parser("push", help="upload a built folder to the Hugging Face Hub")
     p.add_argument("dir")

@@ -36,6 +36,7 @@ class BuildContext:
     outputs: dict[str, Records] = field(default_factory=dict)
     stages: dict[str, Stage] = field(default_factory=dict)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-stage facts for the card
+    shared: dict[str, Any] = field(default_factory=dict)  # per-build objects, never saved
 
 
 @dataclass(frozen=True)

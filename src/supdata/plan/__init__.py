@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from supdata.plan.common import references, verify
+from supdata.hygiene.screen import ProblemScreen
+from supdata.plan.common import decontaminator, references, verify
 from supdata.plan.critique import critique_stages
 from supdata.plan.perturb import perturb_stages
 from supdata.plan.steperror import sample_stages, steperror_stages
@@ -27,10 +28,13 @@ def plan(recipe: Recipe) -> list[Stage]:
         "segmentation": recipe.segmentation.model_dump(mode="json"),
         "verification": recipe.verification.model_dump(mode="json", exclude={"workers"}),
     }
+    source = {"source": recipe.source.model_dump(mode="json")}
+    if recipe.decontaminate is not None:
+        source["decontaminate"] = recipe.decontaminate.fingerprint()
+    if recipe.dedup is not None:
+        source["dedup"] = recipe.dedup.model_dump(mode="json")
     stages = [
-        Stage(
-            "source", Problem, (), {"source": recipe.source.model_dump(mode="json")}, _run_source
-        ),
+        Stage("source", Problem, (), source, _run_source),
         Stage("references", Trace, ("source",), check, _run_references),
     ]
     for builder in recipe.builders:
@@ -39,7 +43,15 @@ def plan(recipe: Recipe) -> list[Stage]:
 
 
 def _run_source(ctx: BuildContext, stats: StageStats) -> list[Problem]:
-    problems = list(load_problems(ctx.recipe.source, stats))
+    """Read, normalize and filter the source; with hygiene sections, drop contaminated
+    and duplicate problems here, before any generation."""
+    dedup = ctx.recipe.dedup
+    screen = None
+    if ctx.recipe.decontaminate is not None or (dedup is not None and dedup.problems is not None):
+        screen = ProblemScreen(decontaminator(ctx), dedup.problems if dedup else None)
+    problems = list(load_problems(ctx.recipe.source, stats, screen))
+    if screen is not None:
+        ctx.extra.setdefault("source", {})["hygiene"] = screen.to_dict()
     if not problems:
         raise RuntimeError(
             f"source produced no problems ({stats.n_in} rows read, dropped: "

@@ -6,6 +6,7 @@ from typing import Any
 
 from supdata.annotate.labels import annotate
 from supdata.builders.config import SampleBuilder
+from supdata.hygiene.screen import ContaminationReport, Decontaminator, dedup_solutions
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
 from supdata.runner import BuildContext
@@ -19,6 +20,29 @@ def engines_of(builder: Any, recipe: Recipe) -> dict[str, Any]:
     """What a stage's output depends on about its engines (for the resume fingerprint)."""
     names = sorted(set(builder.engine_refs().values()))
     return {"engines": {n: recipe.engines[n].model_dump(mode="json") for n in names}}
+
+
+def decontaminator(ctx: BuildContext) -> Decontaminator | None:
+    """The recipe's benchmark index, loaded once per build (on first use), or None."""
+    config = ctx.recipe.decontaminate
+    if config is None:
+        return None
+    if "decontaminator" not in ctx.shared:
+        ctx.shared["decontaminator"] = Decontaminator(config)
+    return ctx.shared["decontaminator"]
+
+
+def contamination_report(ctx: BuildContext) -> ContaminationReport | None:
+    """A fresh report for generated restatements (subproblems, rephrasings), or None."""
+    decon = decontaminator(ctx)
+    return decon.report() if decon is not None else None
+
+
+def save_report(ctx: BuildContext, stage: str, report: ContaminationReport | None) -> None:
+    """Keep a stage's findings with its facts (the marker, stats.json, the card)."""
+    if report is not None:
+        hygiene = ctx.extra.setdefault(stage, {}).setdefault("hygiene", {})
+        hygiene["decontamination"] = report.to_dict()
 
 
 def verify(
@@ -76,6 +100,11 @@ def sample(
         ),
     }
     traces = sample_traces(problems, builder, engine, ctx.recipe.segmentation.strategy, stats)
+    dedup = ctx.recipe.dedup
+    if dedup is not None and dedup.solutions is not None:
+        traces, report = dedup_solutions(traces, dedup.solutions, stats)
+        stats.n_out = len(traces)
+        ctx.extra[name]["hygiene"] = {"dedup": report}
     traces = verify(ctx, traces, stats, f"verify {name}", problems)
     annotator = getattr(builder, "annotator", None)
     if annotator is not None:

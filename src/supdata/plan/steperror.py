@@ -7,7 +7,13 @@ samples -> pairs -> hard_erXX; with ``decompose:`` subtasks -> sub_samples -> su
 from __future__ import annotations
 
 from supdata.builders.config import MIX_POOLS, SampleBuilder, SteperrorBuilder, er_name, parse_part
-from supdata.plan.common import engines_of, references, sample
+from supdata.plan.common import (
+    contamination_report,
+    engines_of,
+    references,
+    sample,
+    save_report,
+)
 from supdata.recipe import Recipe
 from supdata.records import Problem, Trace
 from supdata.runner import BuildContext, Stage
@@ -47,9 +53,18 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
             engine = ctx.engines[params.engine or builder.engine]
             config = ctx.recipe.verification.to_config()
             pairs = ctx.outputs["pairs"]
-            return rephrase_pairs(
-                pairs, params, engine, verify=config, seed=builder.seed, stats=stats
+            report = contamination_report(ctx)
+            rows = rephrase_pairs(
+                pairs,
+                params,
+                engine,
+                verify=config,
+                seed=builder.seed,
+                stats=stats,
+                screen=report.check if report else None,
             )
+            save_report(ctx, "rephrased", report)
+            return rows
 
         stages.append(Stage("rephrased", dict, ("pairs",), base, rephrased, REPHRASED_SCHEMA))
         stages += _er_stages(builder, "rephrased", builder.rephrase.er_grid)
@@ -102,7 +117,8 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
         for p in problems:
             if p.id not in verified:
                 stats.drop("reference not verified correct", p.id)
-        return decompose_problems(
+        report = contamination_report(ctx)
+        kept = decompose_problems(
             [p for p in problems if p.id in verified],
             params,
             ctx.engines[params.engine or builder.engine],
@@ -110,7 +126,10 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
             verify=ctx.recipe.verification.to_config(),
             seed=builder.seed,
             stats=stats,
+            screen=report.check if report else None,
         )
+        save_report(ctx, "subtasks", report)
+        return kept
 
     def sub_samples(ctx: BuildContext, stats: StageStats) -> list[Trace]:
         return sample(ctx, builder, ctx.outputs["subtasks"], stats, name="sub_samples")

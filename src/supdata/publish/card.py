@@ -53,6 +53,12 @@ def size_category(n: int) -> str:
     return "n>1M"
 
 
+def cell(value: Any, width: int = 90) -> str:
+    """A value as one markdown table cell: no pipes or newlines, at most ``width`` chars."""
+    text = " ".join(str(value).split()).replace("|", "\\|")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def render_card(template: str, **context: Any) -> str:
     env = SandboxedEnvironment(
         loader=FileSystemLoader(asset_dir("cards")),
@@ -62,4 +68,5 @@ def render_card(template: str, **context: Any) -> str:
         lstrip_blocks=True,
     )
     env.filters["size_category"] = size_category
+    env.filters["cell"] = cell
     return env.get_template(template).render(**context)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supdata.builders.config import BASE_CONFIGS, Builder
 from supdata.engines.config import EngineConfig
+from supdata.hygiene.config import Decontaminate, Dedup
 from supdata.sources.config import Source
 from supdata.verify import VerifyConfig
 
@@ -74,6 +75,12 @@ class Recipe(BaseModel):
         default_factory=dict, description="named engines, e.g. actor, critic, annotator"
     )
     builders: list[Builder] = Field(default_factory=list, description="what to build, in order")
+    decontaminate: Decontaminate | None = Field(
+        None, description="drop problems that restate evaluation benchmarks (default: not checked)"
+    )
+    dedup: Dedup | None = Field(
+        None, description="drop duplicate problems and solutions (default: not checked)"
+    )
     segmentation: Segmentation = Field(default_factory=Segmentation)
     verification: Verification = Field(default_factory=Verification)
     outputs: Outputs = Field(default_factory=Outputs)

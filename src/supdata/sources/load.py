@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 
 from supdata.records import Problem
@@ -55,10 +55,28 @@ def _normalized(source: _Source, stats: StageStats) -> Iterator[Problem]:
         yield problem
 
 
-def load_problems(source: _Source, stats: StageStats | None = None) -> Iterator[Problem]:
-    """Normalize, filter, shuffle (seeded) and limit the source's rows.
+def _screened(
+    problems: Iterator[Problem], screen: Callable[[Problem], str | None], stats: StageStats
+) -> Iterator[Problem]:
+    for problem in problems:
+        reason = screen(problem)
+        if reason is None:
+            yield problem
+        else:
+            stats.drop(reason, problem.id)
 
-    Without a shuffle the stream stays lazy, so ``limit`` stops reading early.
+
+def load_problems(
+    source: _Source,
+    stats: StageStats | None = None,
+    screen: Callable[[Problem], str | None] | None = None,
+) -> Iterator[Problem]:
+    """Normalize, filter, shuffle (seeded), screen and limit the source's rows.
+
+    ``screen`` gives a drop reason or None (hygiene: contamination, duplicates). It runs
+    after the shuffle, so a screen that drops nothing leaves the selection as it was, and
+    before the limit, so ``limit`` counts clean problems. Without a shuffle the stream
+    stays lazy, so ``limit`` stops reading early.
     """
     stats = stats if stats is not None else StageStats("source")
     problems: Iterator[Problem] = _normalized(source, stats)
@@ -66,6 +84,8 @@ def load_problems(source: _Source, stats: StageStats | None = None) -> Iterator[
         kept = list(problems)
         random.Random(source.shuffle_seed).shuffle(kept)
         problems = iter(kept)
+    if screen is not None:
+        problems = _screened(problems, screen, stats)
     if source.limit is not None:
         problems = islice(problems, source.limit)
     for problem in problems:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from supdata.builders.config import Decompose
@@ -140,8 +141,12 @@ def decompose_problems(
     verify: VerifyConfig,
     seed: int,
     stats: StageStats,
+    screen: Callable[[str, str], str | None] | None = None,
 ) -> list[Problem]:
-    """The kept subproblems, as Problems whose id is ``<parent>/sub-<j>``."""
+    """The kept subproblems, as Problems whose id is ``<parent>/sub-<j>``.
+
+    ``screen`` (id, question) gives a reason to reject a subproblem (decontamination);
+    it runs before the reproduce test, so no samples are spent on a rejected one."""
     stats.n_in = len(problems)
     if not problems:
         return []
@@ -186,6 +191,8 @@ def decompose_problems(
             if reason is None and _normal(sub["question"]) in seen:
                 reason = "duplicate subproblem"
             seen.add(_normal(sub["question"]))
+            if reason is None and screen is not None:
+                reason = screen(f"{parent.id}/sub-{j + 1}", sub["question"])
             if reason is not None:
                 stats.tally(f"subproblem rejected: {reason}")
                 continue

@@ -9,6 +9,7 @@ adds an error-announcing word is dropped too: it would leak which solution is wr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -50,7 +51,10 @@ def rephrase_pairs(
     verify: VerifyConfig,
     seed: int,
     stats: StageStats,
+    screen: Callable[[str, str], str | None] | None = None,
 ) -> list[dict]:
+    """Rephrased pairs; ``screen`` (id, question) can reject a rephrased question
+    (decontamination: a paraphrase may land on a benchmark problem)."""
     stats.n_in = len(pairs)
     if not pairs:
         return []
@@ -91,6 +95,9 @@ def rephrase_pairs(
     rows = []
     for i, pair in enumerate(pairs):
         reason = question_problem(pair["prompt"], questions[i])
+        if reason is None and screen is not None:
+            found = screen(pair["id"], questions[i])
+            reason = f"question: {found}" if found else None
         if reason is None:
             reason = _solution_problem(
                 pair, chosen[i], rejected[i], pos_j[i], neg_own[i], neg_ref[i], originals[i]
