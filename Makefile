@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := 2.13.0
 RECIPE ?= recipes/steperror/demo.yaml
-DEMOS  := steperror critique
+DEMOS  := steperror critique stv
 OUT    ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -79,6 +79,8 @@ def sample(
     problems: list[Problem],
     stats: StageStats,
     name: str = "samples",
+    *,
+    dedup: bool = True,
 ) -> list[Trace]:
     """Sample, segment and verify; the annotator (if any) labels every step."""
     engine = ctx.engines[builder.engine]
@@ -100,9 +102,8 @@ def sample(
         ),
     }
     traces = sample_traces(problems, builder, engine, ctx.recipe.segmentation.strategy, stats)
-    dedup = ctx.recipe.dedup
-    if dedup is not None and dedup.solutions is not None:
-        traces, report = dedup_solutions(traces, dedup.solutions, stats)
+    if dedup and ctx.recipe.dedup is not None and ctx.recipe.dedup.solutions is not None:
+        traces, report = dedup_solutions(traces, ctx.recipe.dedup.solutions, stats)
         stats.n_out = len(traces)
         ctx.extra[name]["hygiene"] = {"dedup": report}
     traces = verify(ctx, traces, stats, f"verify {name}", problems)

@@ -34,7 +34,8 @@ def stv_stages(builder: StvBuilder, recipe: Recipe, check: dict) -> list[Stage]:
         return binned_attempts(ctx.outputs["samples"], ctx.outputs["source"], bins, stats)
 
     def samples(ctx: BuildContext, stats: StageStats) -> list[Trace]:
-        return sample(ctx, builder, ctx.outputs["source"], stats)
+        # every rollout counts toward pass@1: no solution dedup here
+        return sample(ctx, builder, ctx.outputs["source"], stats, dedup=False)
 
     def verdicts(ctx: BuildContext, stats: StageStats) -> list[dict]:
         todo = attempts(ctx, stats)

@@ -57,7 +57,7 @@ def mention(text: str, answer: str) -> str | None:
         i = norm.find(norm_target)
         return None if i < 0 else norm[max(0, i - 30) : i + len(norm_target) + 10]
     for m in re.finditer(r"\\boxed\{([^{}]*)\}|answer is\s*:?\s*\$?([^\s$.,]+)", text):
-        if _normal(m.group(1) or m.group(2) or "") == norm_target:
+        if _normal(_unboxed(m.group(1) or m.group(2) or "")) == norm_target:
             return m.group(0)
     return None
 
