@@ -49,3 +49,119 @@ def hf_backend():
     backend = TransformersBackend(EngineConfig(kind="transformers", batch_size=8))
     yield backend
     backend.close()
+
+
+# Export tests: real built folders, without starting an engine.
+
+EXPORT_ROWS = Path(__file__).parent / "data" / "export_rows.json"
+
+TINY_RECIPE = """\
+name: tiny
+description: model-free build (references and rule-perturbed solutions) for the export tests
+source: {kind: reasoning_gym, name: gsm_symbolic, size: 16, seed: 42}
+builders:
+  - kind: perturb
+    swer_grid: [0.34, 0.67, 1.0]
+    positions: [first, last]
+    types: [wrong_result, swap_operator, flip_sign]
+publish: {license: apache-2.0}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory) -> Path:
+    """A real supdata build (~2 s, no model): problems, references, perturbed."""
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    root = tmp_path_factory.mktemp("tiny")
+    recipe = root / "tiny.yaml"
+    recipe.write_text(TINY_RECIPE)
+    out = root / "tiny"
+    build(load_recipe(recipe), out, limit=4, use_cache=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_build(tmp_path_factory) -> Path:
+    """A folder of model-made configs (samples, pairs, mixtures, critiques, SFT rows):
+    real rows of the demo builds (tests/data/export_rows.json), republished here with
+    supdata's own publishing code, so every row passes its schema."""
+    import pyarrow as pa
+
+    from supdata.publish import DatasetFolder
+    from supdata.records.arrow import PROBLEM_SCHEMA, TRACE_SCHEMA
+
+    data = json.loads(EXPORT_ROWS.read_text(encoding="utf-8"))["configs"]
+    schemas = {"problems": PROBLEM_SCHEMA, "samples": TRACE_SCHEMA}
+    with DatasetFolder(tmp_path_factory.mktemp("model") / "demo-rows") as folder:
+        for config, rows in data.items():
+            folder.add_config(config, pa.Table.from_pylist(rows, schema=schemas.get(config)))
+        return folder.commit()
+
+
+@pytest.fixture(scope="session")
+def stv_rows(model_build) -> dict:
+    """stv ``distill`` / ``verifier_rl`` / ``vil`` rows with exactly the columns the stv
+    builder publishes, made from the real problems and samples (the builder is not merged
+    yet; its prompts are reproduced here)."""
+    import datasets
+
+    from supdata.export import read_config
+
+    problems = {p["id"]: p for p in read_config(model_build, "problems")}
+    attempts = [s for s in read_config(model_build, "samples") if s["seed"] is not None][::4]
+    system = {"role": "system", "content": "You are a careful math teacher."}
+
+    def ask(question: str, attempt: str, reference: str | None = None) -> list[dict]:
+        ref = f"Reference solution:\n{reference}\n\n" if reference else ""
+        text = (
+            f"Problem:\n{question}\n\nProposed solution:\n{attempt}\n\n{ref}Check the proposed "
+            'solution step by step. Then end with "Verdict: Correct" or "Verdict: Wrong".'
+        )
+        return [system, {"role": "user", "content": text}]
+
+    distill, verifier_rl, vil = [], [], []
+    for a in attempts:
+        p = problems[a["problem_id"]]
+        answer = p["reference_answer"]
+        feedback = (
+            f"The final answer {a['final_answer']} does not match the computation: the right "
+            f"result is {answer}.\nVerdict: Wrong"
+        )
+        common = {"id": a["id"], "problem_id": p["id"], "bin": "hard", "pass_rate": 0.0}
+        student = ask(p["question"], a["text"])
+        distill.append(
+            {
+                **common,
+                "id": f"{a['id']}/feedback-0",
+                "question": p["question"],
+                "attempt": a["text"],
+                "prompt": student,
+                "ref_prompt": ask(p["question"], a["text"], p["reference_solution"]),
+                "completion": [{"role": "assistant", "content": feedback}],
+                "verdict": False,
+                "truth": bool(a["correct"]),
+                "reference_answer": answer,
+            }
+        )
+        verifier_rl.append(
+            {**common, "prompt": student, "truth": bool(a["correct"]), "reference_answer": answer}
+        )
+        vil.append(
+            {
+                **common,
+                "prompt": [
+                    {"role": "user", "content": p["question"]},
+                    {"role": "assistant", "content": a["text"]},
+                    {"role": "user", "content": f"{feedback}\n\nRevise your solution."},
+                ],
+                "answer": answer,
+                "feedback_verdict": False,
+                "attempt_correct": bool(a["correct"]),
+            }
+        )
+    return {
+        name: datasets.Dataset.from_list(rows)
+        for name, rows in (("distill", distill), ("verifier_rl", verifier_rl), ("vil", vil))
+    }

@@ -1,0 +1,52 @@
+"""Teacher/student rows for distilling the STV verifier.
+
+The informed verifier (teacher) saw the reference solution; the student must judge the
+attempt without it. Offline: train the student on ``completion`` under ``prompt`` (this
+is also what ``trl-sft`` exports). With logits: score ``completion`` under
+``teacher_prompt`` with the teacher and under ``prompt`` with the student, and minimise
+their divergence on the completion tokens (tests/test_train.py shows the step). On-policy:
+the student samples under ``prompt`` and the teacher scores under ``teacher_prompt``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasets import Dataset
+
+from supdata.export.common import Context
+
+Row = dict[str, Any]
+
+
+def distill_from_distill(row: Row, ctx: Context) -> Row:
+    """stv distill: rename ``ref_prompt`` to ``teacher_prompt``; keep verdict and truth."""
+    return {
+        "id": row["id"],
+        "problem_id": row["problem_id"],
+        "prompt": row["prompt"],
+        "teacher_prompt": row["ref_prompt"],
+        "completion": row["completion"],
+        "verdict": bool(row["verdict"]),
+        "truth": bool(row["truth"]),
+    }
+
+
+def to_distill(ds: Dataset, *, config: str | None = None) -> Dataset:
+    """Student prompt, teacher prompt and target, from the stv ``distill`` config.
+
+    >>> row = {"id": "a1/f0", "problem_id": "p1", "question": "2+3?", "attempt": "#### 5",
+    ...        "prompt": [{"role": "user", "content": "Verify: 2+3? #### 5"}],
+    ...        "ref_prompt": [{"role": "user", "content": "Verify (reference: 5): 2+3? #### 5"}],
+    ...        "completion": [{"role": "assistant", "content": "2+3=5. Verdict: Correct"}],
+    ...        "verdict": True, "truth": True, "bin": "easy", "pass_rate": 1.0,
+    ...        "reference_answer": "5"}
+    >>> to_distill(Dataset.from_list([row]), config="distill")[0]
+    {'id': 'a1/f0', 'problem_id': 'p1', 'prompt': [{'role': 'user', 'content': 'Verify: 2+3?
+    #### 5'}], 'teacher_prompt': [{'role': 'user', 'content': 'Verify (reference: 5): 2+3?
+    #### 5'}], 'completion': [{'role': 'assistant', 'content': '2+3=5. Verdict: Correct'}],
+    'verdict': True, 'truth': True}
+    """
+    from supdata.export.convert import convert
+
+    return convert(ds, "distill", config=config).dataset
