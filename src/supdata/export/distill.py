@@ -32,6 +32,32 @@ def distill_from_distill(row: Row, ctx: Context) -> Row:
     }
 
 
+def tokenize_distill(row: Row, tokenizer: Any, *, max_target: int | None = None) -> Row:
+    """Token ids for a logit-level distillation step: the same target tokens after the
+    student prompt and after the teacher prompt (chat template with the generation
+    prompt, then the completion and the end-of-turn token).
+
+    Returns ``student_ids``, ``teacher_ids`` and ``n_target``: the last ``n_target``
+    tokens of both are the target, so position ``-n_target - 1 + i`` of either model's
+    logits predicts target token ``i``.
+    """
+
+    def prompt_ids(messages: list[dict[str, str]]) -> list[int]:
+        return list(
+            tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            )["input_ids"]
+        )
+
+    text = row["completion"][-1]["content"] + (tokenizer.eos_token or "")
+    target = tokenizer(text, add_special_tokens=False)["input_ids"][:max_target]
+    return {
+        "student_ids": prompt_ids(row["prompt"]) + target,
+        "teacher_ids": prompt_ids(row["teacher_prompt"]) + target,
+        "n_target": len(target),
+    }
+
+
 def to_distill(ds: Dataset, *, config: str | None = None) -> Dataset:
     """Student prompt, teacher prompt and target, from the stv ``distill`` config.
 

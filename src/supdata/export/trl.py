@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from datasets import Dataset
+from datasets import Dataset, Features, List, Value
 
 from supdata.export.common import Context, Skip, assistant
 
@@ -141,6 +141,41 @@ def stepwise_from_trace(row: Row, ctx: Context) -> Row:
     labels = (row.get("annotation") or {}).get("labels")
     out = _steps_and_labels(row["steps"], labels)
     return {"id": row["id"], "prompt": ctx.problem(row["problem_id"])["question"], **out}
+
+
+# ``Dataset.map`` keeps an existing column's type: pass these so ``labels`` become ints.
+PRM_FEATURES = Features(
+    {
+        "input_ids": List(Value("int32")),
+        "attention_mask": List(Value("int8")),
+        "labels": List(Value("int64")),
+    }
+)
+
+
+def tokenize_stepwise(
+    row: Row, tokenizer: Any, *, separator: str = "\n", max_length: int | None = None
+) -> Row:
+    """Token-classification inputs for a PRM from one stepwise row, as TRL's PRMTrainer
+    tokenized them (TRL 1.x dropped that trainer): prompt, then each step followed by
+    ``separator``; the step's label (0/1) sits on the separator's last token, -100
+    everywhere else. With ``DataCollatorForTokenClassification``::
+
+        ds.map(tokenize_stepwise, fn_kwargs={"tokenizer": tok}, features=PRM_FEATURES,
+               remove_columns=ds.column_names)
+    """
+    prompt_ids = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+    if tokenizer.bos_token_id is not None:
+        prompt_ids = [tokenizer.bos_token_id, *prompt_ids]
+    sep_ids = tokenizer(separator, add_special_tokens=False)["input_ids"]
+    input_ids, labels = list(prompt_ids), [-100] * len(prompt_ids)
+    for step, label in zip(row["completions"], row["labels"], strict=True):
+        ids = tokenizer(step, add_special_tokens=False)["input_ids"] + sep_ids
+        input_ids += ids
+        labels += [-100] * (len(ids) - 1) + [int(label)]
+    if max_length is not None:
+        input_ids, labels = input_ids[:max_length], labels[:max_length]
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
 
 
 # Public functions: one per format.
