@@ -403,7 +403,7 @@ def _add_export_command(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="a .parquet file; for llamafactory the data folder (jsonl + dataset_info.json)",
     )
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default="train", help="the split to read (default train)")
     p.add_argument(
         "--prompt", help="prompt id@version for bare questions (default: the sampling prompt)"
     )
