@@ -49,3 +49,77 @@ def hf_backend():
     backend = TransformersBackend(EngineConfig(kind="transformers", batch_size=8))
     yield backend
     backend.close()
+
+
+# Export tests: real built folders, without starting an engine.
+
+EXPORT_ROWS = Path(__file__).parent / "data" / "export_rows.json"
+
+TINY_RECIPE = """\
+name: tiny
+description: model-free build (references and rule-perturbed solutions) for the export tests
+source: {kind: reasoning_gym, name: gsm_symbolic, size: 16, seed: 42}
+builders:
+  - kind: perturb
+    swer_grid: [0.34, 0.67, 1.0]
+    positions: [first, last]
+    types: [wrong_result, swap_operator, flip_sign]
+publish: {license: apache-2.0}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory) -> Path:
+    """A real supdata build (~2 s, no model): problems, references, perturbed."""
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    root = tmp_path_factory.mktemp("tiny")
+    recipe = root / "tiny.yaml"
+    recipe.write_text(TINY_RECIPE)
+    out = root / "tiny"
+    build(load_recipe(recipe), out, limit=4, use_cache=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def model_build(tmp_path_factory) -> Path:
+    """A folder of model-made configs (samples, pairs, mixtures, critiques, SFT rows):
+    real rows of the demo builds (tests/data/export_rows.json), republished here with
+    supdata's own publishing code, so every row passes its schema."""
+    import pyarrow as pa
+
+    from supdata.publish import DatasetFolder
+    from supdata.records.arrow import PROBLEM_SCHEMA, TRACE_SCHEMA
+
+    data = json.loads(EXPORT_ROWS.read_text(encoding="utf-8"))["configs"]
+    schemas = {"problems": PROBLEM_SCHEMA, "samples": TRACE_SCHEMA}
+    with DatasetFolder(tmp_path_factory.mktemp("model") / "demo-rows") as folder:
+        for config, rows in data.items():
+            folder.add_config(config, pa.Table.from_pylist(rows, schema=schemas.get(config)))
+        return folder.commit()
+
+
+@pytest.fixture(scope="session")
+def stv_demo() -> Path:
+    """build/stv-demo from recipes/stv/demo.yaml, as `make demo` built it (test_cli runs
+    it first in the suite), else built here with the real engine (a few minutes cold)."""
+    import subprocess
+
+    out = REPO / "build" / "stv-demo"
+    if not (out / "stats.json").is_file():
+        supdata = REPO / ".venv" / "bin" / "supdata"
+        cmd = [str(supdata), "build", "recipes/stv/demo.yaml", "--out", str(out)]
+        subprocess.run(cmd, cwd=REPO, check=True, timeout=1800)
+    return out
+
+
+@pytest.fixture(scope="session")
+def stv_rows(stv_demo) -> dict:
+    """The stv demo's ``distill`` / ``verifier_rl`` / ``vil`` configs (real builder rows)."""
+    from supdata.export import read_config
+
+    rows = {name: read_config(stv_demo, name) for name in ("distill", "verifier_rl", "vil")}
+    empty = [name for name, ds in rows.items() if len(ds) < 2]
+    assert not empty, f"{stv_demo}: configs {empty} have fewer than 2 rows (see its card)"
+    return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -238,22 +237,10 @@ def test_binned_attempts_and_accuracy_figures():
 # -- the demo, built with the real engine ------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo() -> Path:
-    """build/stv-demo as `make demo` built it (test_cli runs it first), else built here."""
-    out = REPO / "build" / "stv-demo"
-    if not (out / "stats.json").is_file():
-        subprocess.run(
-            [str(REPO / ".venv" / "bin" / "supdata"), "build", "recipes/stv/demo.yaml",
-             "--out", str(out)],
-            cwd=REPO, check=True, timeout=1800,
-        )  # fmt: skip
-    return out
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
-def test_stv_demo(demo):
+def test_stv_demo(stv_demo):
+    demo = stv_demo
     stats = json.loads((demo / "stats.json").read_text())
 
     def load(config):

@@ -396,6 +396,32 @@ def cmd_check_contamination(args: argparse.Namespace) -> int:
     return 1 if total else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from supdata.export import export_dir
+
+    options = {}
+    if args.style:
+        options["style"] = args.style
+    if args.data_source:
+        options["data_source"] = args.data_source
+    done = export_dir(
+        args.dir,
+        args.config,
+        args.to,
+        args.out,
+        split=args.split,
+        prompt=args.prompt,
+        name=args.name,
+        **options,
+    )
+    c = done.converted
+    skipped = ", ".join(f"{k}: {v}" for k, v in c.skipped.items()) or "none"
+    err.print(f"  {args.config} ({c.kind} rows): in {c.rows_in}  out {len(c.dataset)}")
+    err.print(f"  skipped: {skipped}")
+    out.print(f"wrote {', '.join(str(p) for p in done.written)}")
+    return 0
+
+
 def _engine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", help="take the engine from this recipe's engines: section")
     p.add_argument("--engine", default="", help="engine name in the recipe")
@@ -468,6 +494,31 @@ def _add_hygiene_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(fn=cmd_check_contamination)
 
 
+def _add_export_command(sub: argparse._SubParsersAction) -> None:
+    from supdata.export.registry import FORMATS
+
+    p = sub.add_parser(
+        "export",
+        help="write one config of a built folder in a trainer's format (TRL, verl, LLaMA-Factory)",
+    )
+    p.add_argument("dir", help="a built dataset folder")
+    p.add_argument("--config", required=True, help="the config to export, e.g. hard_er30")
+    p.add_argument("--to", required=True, choices=list(FORMATS), help="the format")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="a .parquet file; for llamafactory the data folder (jsonl + dataset_info.json)",
+    )
+    p.add_argument("--split", default="train", help="the split to read (default train)")
+    p.add_argument(
+        "--prompt", help="prompt id@version for bare questions (default: the sampling prompt)"
+    )
+    p.add_argument("--style", choices=["sharegpt", "alpaca"], help="llamafactory file style")
+    p.add_argument("--name", help="llamafactory dataset name (default <folder>_<config>)")
+    p.add_argument("--data-source", help="verl data_source (default supdata/<config>)")
+    p.set_defaults(fn=cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supdata", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -520,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_inspect)
 
     _add_hygiene_commands(sub)
+    _add_export_command(sub)
 
     p = sub.add_parser("push", help="upload a built folder to the Hugging Face Hub")
     p.add_argument("dir")
