@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,14 @@ class RayBackend:
 
         # Lengths relative to a reference are measured in the engine's own tokenizer.
         self.tokenizer = AutoTokenizer.from_pretrained(model.path, revision=config.revision)
-        root = runner.shard_dir or (Path(f"{cache.path}.shards") if cache is not None else None)
-        self.store = ShardStore(root) if root is not None else None
-        if self.store is not None and cache is not None:
+        if runner.shard_dir is not None:
+            root = Path(runner.shard_dir)
+        elif cache is not None:
+            root = Path(f"{cache.path}.shards")
+        else:  # no cache to fold into: the run folder only hands out replica slots
+            root = Path(tempfile.mkdtemp(prefix="supdata-shards-"))
+        self.store: ShardStore | None = ShardStore(root)
+        if cache is not None:
             self.store.recover(cache)
         gpus = runner.gpus_per_replica
         if gpus is None:
