@@ -97,6 +97,17 @@ def test_bad_runner_fields_point_at_the_field(tmp_path):
     assert "runner.replicas" in str(err.value) and "runner.address" in str(err.value)
 
 
+def test_replicas_need_the_gpus_of_their_tensor_parallel_engine(tmp_path):
+    pytest.importorskip("ray")
+    path = tmp_path / "r.yaml"
+    text = _recipe(tmp_path / "x.yaml", ray=False).read_text()
+    text = text.replace("dtype: float32}", "dtype: float32, tensor_parallel_size: 4}")
+    path.write_text(text + "runner: {kind: ray, replicas: 2, gpus_per_replica: 2}\n")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert "runner.gpus_per_replica: engine 'actor' has tensor_parallel_size 4" in str(err.value)
+
+
 # --- shards and their caches ----------------------------------------------------------
 
 
@@ -162,20 +173,28 @@ def test_merge_from_keeps_existing_samples(tmp_path):
 
 
 def _build(recipe: Path, out: Path, cache: Path) -> subprocess.Popen:
+    """``supdata build`` in its own session (so a kill takes its Ray processes too); its
+    output goes to a log file, never a pipe that could fill up while nobody reads it."""
     cmd = [sys.executable, "-m", "supdata", "build", str(recipe), "--out", str(out)]
-    return subprocess.Popen(
+    log = (out.parent / f"{out.name}.log").open("a")
+    proc = subprocess.Popen(
         [*cmd, "--cache", str(cache)],
         cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    proc.log_path = log.name  # type: ignore[attr-defined]
+    return proc
+
+
+def _tail(proc: subprocess.Popen) -> str:
+    return Path(proc.log_path).read_text(errors="replace")[-4000:]  # type: ignore[attr-defined]
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 600) -> None:
-    _, err = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, err[-4000:]
+    proc.wait(timeout=timeout)
+    assert proc.returncode == 0, _tail(proc)
 
 
 def _rows(out: Path) -> dict[str, list[dict]]:
@@ -239,7 +258,7 @@ def test_ray_build_killed_mid_stage_resumes_without_regenerating(tmp_path):
     first = _build(recipe, out, cache)
     deadline = time.monotonic() + 600
     while not _shard_keys(shards):
-        assert first.poll() is None, first.communicate()[1][-4000:]
+        assert first.poll() is None, _tail(first)
         assert time.monotonic() < deadline, "no shard finished a request in time"
         time.sleep(0.1)
     time.sleep(1.0)  # let a little more finish, still far from all of it

@@ -104,6 +104,17 @@ class Recipe(BaseModel):
                             f"no engine named {engine!r} (engines: {known})",
                         )
                     )
+        gpus = self.runner.gpus_per_replica
+        if self.runner.kind == "ray" and gpus:
+            for name, engine in self.engines.items():
+                if engine.kind in ("vllm", "auto") and engine.tensor_parallel_size > gpus:
+                    errors.append(
+                        (
+                            ("runner", "gpus_per_replica"),
+                            f"engine {name!r} has tensor_parallel_size "
+                            f"{engine.tensor_parallel_size}: each replica needs that many GPUs",
+                        )
+                    )
         made = [*BASE_CONFIGS]
         for i, builder in enumerate(self.builders):
             errors += [(("builders", i, *path), msg) for path, msg in builder.config_errors()]
