@@ -83,6 +83,7 @@ bench: setup peer-venv
 	$(BIN)/python bench/hygiene.py
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/ray_runner.py
 	$(BIN)/python bench/peer.py
 
 clean:
