@@ -83,17 +83,17 @@ def main() -> int:
         wall = time.perf_counter() - started
 
     print(f"{recipe.name}, {args.limit} problems, fresh request cache")
-    print(f"{'stage':<16}{'wall s':>9}{'engine start':>14}{'generate':>10}{'calls':>7}{'other':>9}")
+    print(f"{'stage':<24}{'wall s':>9}{'engine start':>14}{'generate':>10}{'calls':>7}{'other':>9}")
     for name, s in stats["stages"].items():
         gen, start = clock.generate.get(name, 0.0), clock.start.get(name, 0.0)
         print(
-            f"{name:<16}{s['seconds']:>9.1f}{start:>14.1f}{gen:>10.1f}{clock.calls.get(name, 0):>7}"
+            f"{name:<24}{s['seconds']:>9.1f}{start:>14.1f}{gen:>10.1f}{clock.calls.get(name, 0):>7}"
             f"{s['seconds'] - gen - start:>9.1f}"
         )
     stage_s = sum(s["seconds"] for s in stats["stages"].values())
     gen, start = sum(clock.generate.values()), sum(clock.start.values())
     outside = wall - gen - start
-    print(f"{'publish etc.':<16}{wall - stage_s:>9.1f}")
+    print(f"{'publish etc.':<24}{wall - stage_s:>9.1f}")
     print(f"build wall time {wall:.1f}s = engine start {start:.1f}s + generate {gen:.1f}s + other")
     print(
         f"share outside the engine: {outside / wall:.3f} of the wall time "
