@@ -7,7 +7,8 @@ jsonl file, then streams them through the build's own stage functions: the file 
 in the hard-timeout worker pool). Every size runs in a fresh process, so each peak RSS
 (``resource.getrusage``: the process, and the largest verification worker) is its own.
 Prints rows/s per size, the 10x and 100x throughput ratios (linear scaling: about 1), and
-the peak RSS (target under 2 GiB).
+the peak RSS (target under 2 GiB). Then runs ``supdata build`` itself on the largest file
+(a model-free recipe: the same stages, records held per stage, parquet, card, plots).
 
     .venv/bin/python bench/scale.py [--sizes 1000 10000 100000] [--workers 2]
 """
@@ -147,10 +148,38 @@ def _descends(pid: int, root: int, parents: dict[int, int]) -> bool:
     return False
 
 
+def build_whole(tmp: Path, size: int) -> None:
+    """The same three stages as ``supdata build`` runs them (a model-free recipe: problems
+    and verified references), which keeps each stage's records in memory and publishes
+    parquet, card and plots: its wall time and peak RSS."""
+    path = tmp / f"problems-{size}.jsonl"
+    if not path.is_file():
+        synthesize(path, size)
+    recipe = tmp / "scale.yaml"
+    recipe.write_text(
+        f"name: scale\nsource: {{kind: file, path: {path}, normalizer: generic}}\n"
+        "publish: {license: apache-2.0}\n"
+    )
+    cmd = [sys.executable, "-m", "supdata", "build", str(recipe), "--out", str(tmp / "scale")]
+    started = time.perf_counter()
+    proc = subprocess.run([*cmd, "--no-cache"], capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(
+        f"supdata build of {size} problems (source, references, verification, publish): "
+        f"{size / seconds:.1f} problems/s ({seconds:.1f}s), peak RSS {rss:.0f} MiB"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--build-size", type=int, default=100_000, help="also `supdata build` this many (0: no)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child: one file
     args = parser.parse_args()
     if args.one:
@@ -177,15 +206,17 @@ def main() -> int:
                 f"{r['statuses']}"
             )
             assert r["rows"] == size, f"{size} problems in, {r['rows']} judged"
-    base = args.sizes[0]
-    rate = {s: r["rows"] / r["steady_seconds"] for s, r in results.items()}
-    for size in args.sizes[1:]:
-        print(
-            f"throughput ratio {size // base}x rows ({size} vs {base}): "
-            f"{rate[size] / rate[base]:.3f}  (linear: about 1)"
-        )
-    peak = max(max(r["rss_mib"], r["tree_rss_mib"]) for r in results.values())
-    print(f"peak RSS (whole process tree) over all sizes: {peak:.0f} MiB  (target < 2048 MiB)")
+        base = args.sizes[0]
+        rate = {s: r["rows"] / r["steady_seconds"] for s, r in results.items()}
+        for size in args.sizes[1:]:
+            print(
+                f"throughput ratio {size // base}x rows ({size} vs {base}): "
+                f"{rate[size] / rate[base]:.3f}  (linear: about 1)"
+            )
+        peak = max(max(r["rss_mib"], r["tree_rss_mib"]) for r in results.values())
+        print(f"peak RSS (whole process tree) over all sizes: {peak:.0f} MiB  (target < 2048 MiB)")
+        if args.build_size:
+            build_whole(Path(tmp), args.build_size)
     return 0
 
 
