@@ -34,6 +34,7 @@ from pathlib import Path
 PEER_PYTHON = Path(__file__).resolve().parents[1] / ".venv-peer" / "bin" / "python"
 MAX_MODEL_LEN = 2048
 KV_GB = "2"
+MARK = "PEER-BENCH-RESULT "  # vLLM logs to stdout too
 
 
 def workload(args: argparse.Namespace) -> dict:
@@ -82,15 +83,6 @@ def run_supdata(w: dict) -> dict:
 def run_distilabel(w: dict) -> dict:
     import distilabel
     import vllm
-
-    real = vllm.SamplingParams
-
-    def sampling_params(*args, **kwargs):
-        if kwargs.get("logits_processors") == []:
-            kwargs.pop("logits_processors")  # removed in vLLM V1; distilabel sends it empty
-        return real(*args, **kwargs)
-
-    vllm.SamplingParams = sampling_params
     from distilabel.models.llms import vLLM
 
     started = time.perf_counter()
@@ -107,6 +99,16 @@ def run_distilabel(w: dict) -> dict:
     )
     llm.load()
     load_s = time.perf_counter() - started
+    # distilabel's generate() does `from vllm import SamplingParams` at call time; vLLM's
+    # own modules hold the real class, so this shim is seen by distilabel only.
+    real = vllm.SamplingParams
+
+    def sampling_params(*args, **kwargs):
+        if kwargs.get("logits_processors") == []:
+            kwargs.pop("logits_processors")  # removed in vLLM V1; distilabel sends it empty
+        return real(*args, **kwargs)
+
+    vllm.SamplingParams = sampling_params
     started = time.perf_counter()
     out = llm.generate(
         inputs=w["messages"],
@@ -136,7 +138,10 @@ def side(python: str | Path, name: str, spec: Path) -> dict:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{name} side failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = [x for x in proc.stdout.splitlines() if x.startswith(MARK)]
+    if not lines:
+        raise RuntimeError(f"{name} side printed no result:\n{proc.stdout[-2000:]}")
+    return json.loads(lines[-1][len(MARK) :])
 
 
 def main() -> int:
@@ -150,7 +155,7 @@ def main() -> int:
     if args.side:
         w = json.loads(Path(args.workload).read_text())
         result = run_supdata(w) if args.side == "supdata" else run_distilabel(w)
-        print(json.dumps(result))
+        print(MARK + json.dumps(result), flush=True)
         return 0
     if not PEER_PYTHON.is_file():
         print(f"no peer venv at {PEER_PYTHON}: run `make peer-venv`", file=sys.stderr)
