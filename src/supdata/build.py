@@ -75,7 +75,7 @@ def build(
     started = time.perf_counter()
     cache = RequestCache(cache_path) if use_cache and recipe.engines else None
     runner = Runner(out.parent / f".{out.name}.work", log=log.info)
-    with Engines(recipe.engines, cache) as engines:
+    with Engines(recipe.engines, cache, recipe.runner) as engines:
         ctx = BuildContext(recipe, engines)
         runner.run(plan(recipe), ctx)
     stats = {

@@ -105,6 +105,25 @@ class RequestCache:
             self._db.commit()
         self.writes += len(rows)
 
+    def merge_from(self, path: str | Path) -> int:
+        """Copy every sample of another cache file in (one transaction); returns how
+        many were new here. Used to fold per-shard caches of distributed runs back in."""
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("ATTACH DATABASE ? AS shard", (str(path),))
+            try:
+                has = self._db.execute(
+                    "SELECT 1 FROM shard.sqlite_master WHERE type='table' AND name='samples'"
+                ).fetchone()
+                if has:
+                    self._db.execute("INSERT OR IGNORE INTO samples SELECT * FROM shard.samples")
+                self._db.commit()
+            finally:
+                self._db.execute("DETACH DATABASE shard")
+            added = self._db.total_changes - before
+        self.writes += added
+        return added
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             total, out_tokens = self._db.execute(

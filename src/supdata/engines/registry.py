@@ -1,16 +1,27 @@
-"""The build's engines: created on first use, once, and shared by every stage."""
+"""The build's engines: created on first use, once, and shared by every stage.
+
+With ``runner: {kind: ray}`` a vLLM engine is a ``RayBackend`` (replicas on Ray) behind
+the same front door; other kinds (openai, transformers) stay in the build process.
+"""
 
 from __future__ import annotations
 
 from supdata.engines import Engine, create_engine
 from supdata.engines.cache import RequestCache
 from supdata.engines.config import EngineConfig
+from supdata.engines.runner_config import RunnerConfig
 
 
 class Engines:
-    def __init__(self, configs: dict[str, EngineConfig], cache: RequestCache | None) -> None:
+    def __init__(
+        self,
+        configs: dict[str, EngineConfig],
+        cache: RequestCache | None,
+        runner: RunnerConfig | None = None,
+    ) -> None:
         self.configs = configs
         self.cache = cache
+        self.runner = runner or RunnerConfig()
         self._started: dict[str, Engine] = {}
 
     def __getitem__(self, name: str) -> Engine:
@@ -19,8 +30,17 @@ class Engines:
                 raise KeyError(
                     f"no engine named {name!r} in the recipe (engines: {sorted(self.configs)})"
                 )
-            self._started[name] = create_engine(self.configs[name], self.cache, name=name)
+            self._started[name] = self._create(name)
         return self._started[name]
+
+    def _create(self, name: str) -> Engine:
+        config = self.configs[name]
+        if self.runner.kind == "ray" and _is_vllm(config):
+            from supdata.engines.ray_backend import RayBackend
+
+            backend = RayBackend(config, self.runner, self.cache)
+            return Engine(backend, self.cache, seed=config.seed, name=name)
+        return create_engine(config, self.cache, name=name)
 
     def close(self) -> None:
         for engine in self._started.values():
@@ -34,3 +54,11 @@ class Engines:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_vllm(config: EngineConfig) -> bool:
+    if config.kind == "auto":
+        import importlib.util
+
+        return importlib.util.find_spec("vllm") is not None
+    return config.kind == "vllm"

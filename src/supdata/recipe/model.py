@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supdata.builders.config import BASE_CONFIGS, Builder
 from supdata.engines.config import EngineConfig
+from supdata.engines.runner_config import RunnerConfig
 from supdata.hygiene.config import Decontaminate, Dedup
 from supdata.sources.config import Source
 from supdata.verify import VerifyConfig
@@ -74,6 +75,10 @@ class Recipe(BaseModel):
     engines: dict[str, EngineConfig] = Field(
         default_factory=dict, description="named engines, e.g. actor, critic, annotator"
     )
+    runner: RunnerConfig = Field(
+        default_factory=RunnerConfig,
+        description="where vLLM engines run: local (in process) or ray (replicas on Ray)",
+    )
     builders: list[Builder] = Field(default_factory=list, description="what to build, in order")
     decontaminate: Decontaminate | None = Field(
         None, description="drop problems that restate evaluation benchmarks (default: not checked)"
@@ -97,6 +102,17 @@ class Recipe(BaseModel):
                         (
                             ("builders", i, *field_name.split(".")),
                             f"no engine named {engine!r} (engines: {known})",
+                        )
+                    )
+        gpus = self.runner.gpus_per_replica
+        if self.runner.kind == "ray" and gpus:
+            for name, engine in self.engines.items():
+                if engine.kind in ("vllm", "auto") and engine.tensor_parallel_size > gpus:
+                    errors.append(
+                        (
+                            ("runner", "gpus_per_replica"),
+                            f"engine {name!r} has tensor_parallel_size "
+                            f"{engine.tensor_parallel_size}: each replica needs that many GPUs",
                         )
                     )
         made = [*BASE_CONFIGS]

@@ -1,0 +1,208 @@
+"""vLLM on Ray: one generation as Ray Data ``map_batches`` over R engine replicas.
+
+The engine front door (base.Engine) still finds the cache misses, so every builder's
+stages run unchanged. This backend cuts the missing requests into shards of whole
+requests (a multiple of R), and runs them through a fixed pool of R Ray actors, each
+owning one ``VllmBackend`` (``vllm.LLM``) made once, with n > 1 native. Ray Data's own
+LLM processor is not used: it keeps only the first of n outputs.
+
+Each replica writes every request it finishes into its shard's sqlite cache at once; the
+driver streams finished shards back to the front door (which stores them in the main
+cache) and folds the shard caches in when the generation ends, or, after a crash, when
+the next run starts. The actor pool lives for one generation: Ray Data has no pool that
+outlives a dataset, so each generate() call pays one engine start (measured in
+docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from supdata.engines.cache import CachedSample, RequestCache, sample_key
+from supdata.engines.config import EngineConfig
+from supdata.engines.models import resolve_model
+from supdata.engines.runner_config import RAY_INSTALL, RunnerConfig
+from supdata.engines.shards import ShardStore, shard_bounds, shard_cache_path, shard_count
+from supdata.engines.types import Completion, Request
+
+log = logging.getLogger("supdata.engines")
+
+
+class RayBackend:
+    kind = "vllm"  # the same engine, distributed: same fingerprint, same cache keys
+
+    def __init__(
+        self, config: EngineConfig, runner: RunnerConfig, cache: RequestCache | None = None
+    ) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise RuntimeError(f"runner kind: ray needs Ray: `{RAY_INSTALL}`") from exc
+        self._ray = ray
+        self.config = config
+        self.runner = runner
+        self.cache = cache
+        model = resolve_model(config)
+        self.fingerprint = model.fingerprint("vllm")
+        self._started_ray = connect(runner)
+        from transformers import AutoTokenizer
+
+        # Lengths relative to a reference are measured in the engine's own tokenizer.
+        self.tokenizer = AutoTokenizer.from_pretrained(model.path, revision=config.revision)
+        if runner.shard_dir is not None:
+            root = Path(runner.shard_dir)
+        elif cache is not None:
+            root = Path(f"{cache.path}.shards")
+        else:  # no cache to fold into: the run folder only hands out replica slots
+            root = Path(tempfile.mkdtemp(prefix="supdata-shards-"))
+        self.store: ShardStore | None = ShardStore(root)
+        if cache is not None:
+            self.store.recover(cache)
+        gpus = runner.gpus_per_replica
+        if gpus is None:
+            has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+            gpus = float(config.tensor_parallel_size) if has_gpus else 0.0
+        self.gpus = gpus
+
+    def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
+        if not requests:
+            return
+        import ray.data
+
+        replicas = min(self.runner.replicas, len(requests))
+        bounds = shard_bounds(
+            len(requests), shard_count(len(requests), replicas, self.runner.shards_per_replica)
+        )
+        rows = [
+            {"k": k, "shard": shard, "request": pickle.dumps(requests[k])}
+            for shard, (start, end) in enumerate(bounds)
+            for k in range(start, end)
+        ]
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False  # the front door's bar counts requests
+        ds = ray.data.from_items(rows, override_num_blocks=len(bounds)).map_batches(
+            Replica,
+            batch_size=None,  # one block = one shard = one vLLM batch
+            compute=ray.data.ActorPoolStrategy(size=replicas, max_tasks_in_flight_per_actor=1),
+            num_cpus=self.runner.cpus_per_replica,
+            num_gpus=self.gpus,
+            fn_constructor_kwargs={
+                "config": self.config.model_dump(mode="json"),
+                "fingerprint": self.fingerprint,
+                "run_dir": str(self.store.run_dir) if self.store else None,
+                "replicas": replicas,
+            },
+            udf_modifying_row_count=False,
+        )
+        for row in ds.iter_rows():
+            yield int(row["k"]), pickle.loads(row["completion"])
+        if self.store is not None and self.cache is not None:
+            self.store.collect(self.cache)  # all there already: the front door stored them
+
+    def close(self) -> None:
+        if self.store is not None:
+            if self.cache is not None:
+                self.store.collect(self.cache)
+            self.store.close()
+            self.store = None
+        if self._started_ray:
+            self._ray.shutdown()
+            self._started_ray = False
+
+
+def connect(runner: RunnerConfig) -> bool:
+    """Start a local cluster or join one; True when this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if runner.address == "local":
+        spare = 2  # Ray Data's own tasks
+        cpus = runner.num_cpus or max(
+            os.cpu_count() or 1, int(runner.replicas * runner.cpus_per_replica + 0.999) + spare
+        )
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=True)
+    else:
+        ray.init(address=runner.address, include_dashboard=False)
+    log.info("ray: %s", ray.cluster_resources())
+    return True
+
+
+class Replica:
+    """One vLLM engine in a Ray actor: a shard of requests in, their completions out."""
+
+    def __init__(
+        self, config: dict[str, Any], fingerprint: str, run_dir: str | None, replicas: int
+    ) -> None:
+        self._slot = None
+        if run_dir is not None:
+            self._slot = _pin_cpus(Path(run_dir), replicas)
+        from supdata.engines.vllm_backend import VllmBackend
+
+        self.backend = VllmBackend(EngineConfig.model_validate(config))
+        self.fingerprint = fingerprint
+        self.run_dir = Path(run_dir) if run_dir else None
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        requests: list[Request] = [pickle.loads(b) for b in batch["request"]]
+        shards = [int(s) for s in batch["shard"]]
+        caches: dict[int, RequestCache] = {}
+        ks, blobs = [], []
+        try:
+            for i, completion in self.backend.stream(requests):
+                if self.run_dir is not None:
+                    shard = shards[i]
+                    if shard not in caches:
+                        caches[shard] = RequestCache(shard_cache_path(self.run_dir, shard))
+                    caches[shard].put_many(
+                        self.fingerprint, _samples(self.fingerprint, requests[i], completion)
+                    )
+                ks.append(int(batch["k"][i]))
+                blobs.append(pickle.dumps(completion))
+        finally:
+            for cache in caches.values():
+                cache.close()
+        return {"k": ks, "completion": blobs}
+
+
+def _samples(fingerprint: str, request: Request, completion: Completion) -> dict[str, Any]:
+    """The front door's cache entries for one finished request (same keys, same seeds)."""
+    seed = request.sampling.seed or 0  # the front door seeds every request it sends
+    return {
+        sample_key(fingerprint, request, seed + i): CachedSample(
+            text,
+            completion.finish_reasons[i],
+            completion.prompt_tokens,
+            completion.output_tokens[i],
+        )
+        for i, text in enumerate(completion.texts)
+    }
+
+
+def _pin_cpus(run_dir: Path, replicas: int) -> Any:
+    """On a CPU-only node, give each replica its own cores (vLLM binds its OpenMP threads
+    to the cores it may use): replicas claim slots 0..R-1 through file locks."""
+    import torch
+    from filelock import FileLock, Timeout
+
+    if replicas < 2 or torch.cuda.is_available() or not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < replicas:
+        return None
+    per = len(cores) // replicas
+    for slot in range(replicas):
+        lock = FileLock(run_dir / f"slot-{slot}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue
+        os.sched_setaffinity(0, cores[slot * per : (slot + 1) * per])
+        return lock  # held for the actor's life
+    return None
