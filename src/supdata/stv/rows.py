@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import pyarrow as pa
 
 from supdata.builders.config import StvBuilder
 from supdata.critique.filters import dedup_key
+from supdata.critique.rows import MESSAGES
 from supdata.prompts import load_prompt
 from supdata.records import Problem, Trace
 from supdata.stats import StageStats
@@ -16,7 +17,6 @@ from supdata.stv.attempts import Attempt
 from supdata.stv.feedback import messages
 from supdata.stv.leak import leak
 
-MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 _COMMON = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("problem_id", pa.string(), nullable=False),
@@ -229,20 +229,13 @@ def config_figures(config: str, rows: list[dict]) -> dict[str, Any]:
     """Per-config counts for the card: rows per bin, and truth/verdict mixes."""
     figures: dict[str, Any] = {
         "rows": len(rows),
-        "bins": dict(sorted(_count(r["bin"] for r in rows).items())),
+        "bins": dict(sorted(Counter(r["bin"] for r in rows).items())),
     }
     if config == "distill":
         figures["attempts"] = len({r["attempt_id"] for r in rows})
-        figures["verdicts"] = _count("Correct" if r["verdict"] else "Wrong" for r in rows)
+        figures["verdicts"] = dict(Counter("Correct" if r["verdict"] else "Wrong" for r in rows))
     elif config == "verifier_rl":
-        figures["truth"] = _count("Correct" if r["truth"] else "Wrong" for r in rows)
+        figures["truth"] = dict(Counter("Correct" if r["truth"] else "Wrong" for r in rows))
     elif config == "vil":
         figures["attempts_correct"] = sum(1 for r in rows if r["attempt_correct"])
     return figures
-
-
-def _count(values: Any) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for v in values:
-        out[v] += 1
-    return dict(out)
