@@ -89,8 +89,8 @@ def model_build(tmp_path_factory) -> Path:
     supdata's own publishing code, so every row passes its schema."""
     import pyarrow as pa
 
+    from supdata.core.records.arrow import PROBLEM_SCHEMA, TRACE_SCHEMA
     from supdata.publish import DatasetFolder
-    from supdata.records.arrow import PROBLEM_SCHEMA, TRACE_SCHEMA
 
     data = json.loads(EXPORT_ROWS.read_text(encoding="utf-8"))["configs"]
     schemas = {"problems": PROBLEM_SCHEMA, "samples": TRACE_SCHEMA}

@@ -202,7 +202,7 @@ def test_make_demo_from_the_makefile(tmp_path):
     assert len({json.loads(r["sampling"])["max_tokens"] for r in samples}) > 1
     # Every ER mixture, re-verified with math-verify, has exactly its target rate; named
     # mixtures have it per part.
-    from supdata.stages.steperror import take_count
+    from supdata.builders.steperror.pairs import take_count
     from supdata.verify import VerifyConfig, verify_many
 
     recipe = load_recipe(REPO / "recipes" / "steperror" / "demo.yaml")
@@ -233,7 +233,7 @@ def test_make_demo_from_the_makefile(tmp_path):
             assert json.loads(sub["meta"])["reproduced"] >= 1
     # Perturbed rows: the prefix before the first error is the reference's, labels align,
     # model rewrites end wrong and never announce the error.
-    from supdata.perturb import LEAKY_WORDS
+    from supdata.ops.perturb import LEAKY_WORDS
 
     references = {r["problem_id"]: r for r in load("references")}
     perturbed = load("perturbed").to_list()
@@ -269,7 +269,7 @@ def test_critique_demo_configs(tmp_path):
         rows = datasets.load_dataset(str(out), config, split="train")
         assert len(rows) == stats["stages"][config]["out"]
     if "critiques" not in stats["empty_configs"]:
-        from supdata.critique.format import parse_critique
+        from supdata.builders.critique.format import parse_critique
 
         for row in datasets.load_dataset(str(out), "critiques", split="train"):
             assert len(row["labels"]) == len(row["steps"])

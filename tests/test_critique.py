@@ -7,15 +7,15 @@ import json
 
 import pytest
 
-from supdata.builders.config import CritiqueBuilder
-from supdata.critique.evaluate import DataError, SplitScore, evaluate, load_items
-from supdata.critique.filters import inconsistency, shortcut
-from supdata.critique.flawed import bases, rg1, rg2, rg3
-from supdata.critique.format import Critique
+from supdata.builders.critique import CritiqueBuilder
+from supdata.builders.critique.filters import inconsistency, shortcut
+from supdata.builders.critique.flawed import bases, rg1, rg2, rg3
+from supdata.builders.critique.format import Critique
+from supdata.core.records import Problem, Trace
+from supdata.core.stats import StageStats
 from supdata.engines import Engine
-from supdata.records import Problem, Trace
-from supdata.stats import StageStats
-from supdata.steps import segment
+from supdata.eval.critic import DataError, SplitScore, evaluate, load_items
+from supdata.ops.steps import segment
 from supdata.verify import VerifyConfig, verify_many
 
 from conftest import write_jsonl

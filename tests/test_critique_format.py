@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from supdata.critique.format import (
+from supdata.builders.critique.format import (
     Critique,
     CritiqueRejected,
     critique_schema,

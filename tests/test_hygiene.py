@@ -305,10 +305,10 @@ def test_near_dedup_keeps_distinct_problems_and_respects_the_threshold():
 
 
 def test_solution_dedup_compares_within_a_problem_only():
+    from supdata.core.records import Trace
+    from supdata.core.stats import StageStats
     from supdata.hygiene.config import SolutionDedup
     from supdata.hygiene.screen import dedup_solutions
-    from supdata.records import Trace
-    from supdata.stats import StageStats
 
     text = "Step 1: 12 + 30 = 42.\nStep 2: 42 / 2 = 21.\nThe answer is 21."
 
@@ -446,11 +446,11 @@ def _decon(tmp_path):
 
 
 def test_contaminated_subproblems_are_rejected_before_the_reproduce_samples(tmp_path):
-    from supdata.builders.config import Decompose
+    from supdata.builders.steperror.decompose import decompose_problems
+    from supdata.builders.steperror.params import Decompose
+    from supdata.core.records import Problem
+    from supdata.core.stats import StageStats
     from supdata.engines import Engine
-    from supdata.records import Problem
-    from supdata.stages.decompose import decompose_problems
-    from supdata.stats import StageStats
     from supdata.verify import VerifyConfig
 
     parent = Problem(
@@ -495,10 +495,10 @@ def test_contaminated_subproblems_are_rejected_before_the_reproduce_samples(tmp_
 
 
 def test_a_rephrasing_that_lands_on_a_benchmark_problem_is_dropped(tmp_path):
-    from supdata.builders.config import Rephrase
+    from supdata.builders.steperror.params import Rephrase
+    from supdata.builders.steperror.rephrase import rephrase_pairs
+    from supdata.core.stats import StageStats
     from supdata.engines import Engine
-    from supdata.stages.rephrase import rephrase_pairs
-    from supdata.stats import StageStats
     from supdata.verify import VerifyConfig
 
     pair = {

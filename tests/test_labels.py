@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from supdata.annotate.labels import LabelRejected, label_schema, parse_labels
+from supdata.ops.annotate import LabelRejected, label_schema, parse_labels
 
 
 def test_json_labels():

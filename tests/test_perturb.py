@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from supdata.perturb import ERROR_TYPES, LEAKY_WORDS, CannotPerturb, perturb
-from supdata.perturb.arithmetic import computations, evaluate
-from supdata.records import StepAnnotation, Trace
-from supdata.steps import segment
+from supdata.core.records import StepAnnotation, Trace
+from supdata.ops.perturb import ERROR_TYPES, LEAKY_WORDS, CannotPerturb, perturb
+from supdata.ops.perturb.arithmetic import computations, evaluate
+from supdata.ops.steps import segment
 from supdata.verify import VerifyConfig, verify_many
 
 from conftest import read_jsonl
@@ -183,8 +183,8 @@ def test_perturb_builder_end_to_end(shared_data, tmp_path):
 
 @pytest.mark.parametrize("m", [1, 6, 7, 50])
 def test_er_mixture_takes_exactly_round_er_m_wrong(m):
-    from supdata.stages.steperror import er_mixture, take_count
-    from supdata.stats import StageStats
+    from supdata.builders.steperror.pairs import er_mixture, take_count
+    from supdata.core.stats import StageStats
 
     pairs = [
         {

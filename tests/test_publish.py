@@ -8,12 +8,12 @@ import httpx
 import pytest
 from rich.console import Console
 
+from supdata.core.records import Problem, StepAnnotation, Trace
+from supdata.core.records.arrow import to_table
 from supdata.inspect_rows import inspect
 from supdata.publish import DatasetFolder, RowSchemaError
 from supdata.publish.push import PushError, push
 from supdata.publish.validate import FolderError, validate_folder
-from supdata.records import Problem, StepAnnotation, Trace
-from supdata.records.arrow import to_table
 
 CARD = "---\nconfigs:\n- config_name: references\n  data_files: references/*.parquet\n---\n# x\n"
 

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from supdata.core.records import ORIGINS, VERIFY_STATUSES, Problem, StepAnnotation, Trace
+from supdata.core.records.arrow import read_parquet, to_table, write_parquet
 from supdata.publish import RowSchemaError, validate_rows
-from supdata.records import ORIGINS, VERIFY_STATUSES, Problem, StepAnnotation, Trace
-from supdata.records.arrow import read_parquet, to_table, write_parquet
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 json_scalar = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supdata.steps import segment, strip_steps
-from supdata.steps.protected import protected_spans
+from supdata.ops.steps import segment, strip_steps
+from supdata.ops.steps.protected import protected_spans
 
 GSM8K = (
     "Janet sells 16 - 3 - 4 = 9 duck eggs a day.\n"

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from supdata.core.stats import StageStats
 from supdata.sources import FileSource, HfSource, ReasoningGymSource, load_problems
-from supdata.stats import StageStats
 
 from conftest import read_jsonl, write_jsonl
 

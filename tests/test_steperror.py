@@ -7,20 +7,21 @@ import json
 
 import pytest
 
-from supdata.builders.config import Decompose, SampleBuilder, parse_part
-from supdata.perturb import CannotPerturb
-from supdata.perturb.rewrite import assemble, clean_rewrite, first_wrong_step, swer_meets
-from supdata.publish.schemas import RowSchemaError, validate_rows
-from supdata.records import Problem
-from supdata.stages.decompose import (
+from supdata.builders.sample import SampleBuilder
+from supdata.builders.steperror.decompose import (
     Rejected,
     check_subproblem,
     decomposition_schema,
     parse_decomposition,
 )
-from supdata.stages.rephrase import _solution_problem, question_problem
-from supdata.stages.steperror import er_mixture, named_mixture, take_count
-from supdata.stats import StageStats
+from supdata.builders.steperror.pairs import er_mixture, named_mixture, take_count
+from supdata.builders.steperror.params import Decompose, parse_part
+from supdata.builders.steperror.rephrase import _solution_problem, question_problem
+from supdata.core.records import Problem
+from supdata.core.stats import StageStats
+from supdata.ops.perturb import CannotPerturb
+from supdata.ops.perturb.rewrite import assemble, clean_rewrite, first_wrong_step, swer_meets
+from supdata.publish.schemas import RowSchemaError, validate_rows
 from supdata.verify import VerifyConfig, verify_many
 
 
@@ -224,7 +225,7 @@ def test_rewrite_cleaning_and_swer_rule():
 
 def test_max_tokens_follow_the_reference_length(vllm_backend):
     from supdata.engines import Engine
-    from supdata.stages.sample import token_budget
+    from supdata.ops.sampling import token_budget
 
     engine = Engine(vllm_backend, None)
     params = SampleBuilder(

@@ -9,15 +9,16 @@ from pathlib import Path
 import datasets
 import pytest
 
-from supdata.builders.config import StvBuilder
+from supdata.builders.stv import StvBuilder
+from supdata.builders.stv.attempts import Attempt, binned_attempts
+from supdata.builders.stv.bins import bin_of, parse_bins
+from supdata.builders.stv.figures import accuracy_figures
+from supdata.builders.stv.leak import leak, mention
+from supdata.builders.stv.rows import distill_rows
+from supdata.core.records import Problem, Trace
+from supdata.core.stats import StageStats
+from supdata.ops.verdict import parse_verdict
 from supdata.recipe import RecipeError, load_recipe
-from supdata.records import Problem, Trace
-from supdata.stats import StageStats
-from supdata.stv.attempts import Attempt, binned_attempts
-from supdata.stv.bins import bin_of, parse_bins
-from supdata.stv.leak import leak, mention
-from supdata.stv.rows import accuracy_figures, distill_rows
-from supdata.stv.verdict import parse_verdict
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from supdata.stv.verdict import parse_verdict
+from supdata.ops.verdict import parse_verdict
 
 
 def completion_text(completion: Any) -> str:

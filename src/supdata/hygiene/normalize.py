@@ -73,3 +73,8 @@ def mask_numbers(toks: list[str]) -> list[str]:
 def text_hash(normalized: str) -> str:
     """Stable short hash of a normalized text (exact-match key, same in every process)."""
     return hashlib.blake2b(normalized.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def dedup_key(text: str) -> str:
+    """Case- and whitespace-insensitive key for exact-duplicate checks of generated text."""
+    return " ".join(text.lower().split())

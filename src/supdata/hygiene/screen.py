@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from supdata.core.records import Problem, Trace
+from supdata.core.stats import StageStats
 from supdata.hygiene.config import Decontaminate, ProblemDedup, SolutionDedup
 from supdata.hygiene.decontam import Match, NgramIndex
-from supdata.records import Problem, Trace
-from supdata.stats import StageStats
 
 
 class Decontaminator:

@@ -74,3 +74,9 @@ def load_prompt(ref: str) -> Prompt:
         k: v for k, v in data.items() if k not in ("id", "version", "description", "messages")
     }
     return Prompt(pid, number, data.get("description", ""), messages, extras)
+
+
+def check_prompt(ref: str) -> str:
+    """A recipe field validator: ``ref`` names a template that exists (else PromptError)."""
+    load_prompt(ref)
+    return ref

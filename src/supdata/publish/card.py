@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
@@ -9,18 +10,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from supdata.assets import asset_dir
 
+# Citations of source datasets; a builder's method citation comes with its spec.
 CITATIONS = {
-    "guiding": {
-        "title": "Guiding Through Complexity: What Makes Good Supervision for Hard Math "
-        "Reasoning Tasks?",
-        "ref": "arXiv:2410.20533 (NAACL 2025)",
-    },
-    "critique": {
-        "title": "Enhancing LLM Reasoning via Critique Models with Test-Time and Training-Time "
-        "Supervision (AutoMathCritique)",
-        "ref": "arXiv:2411.16579",
-    },
-    "stv": {"title": "Self-Trained Verification", "ref": "arXiv:2605.30290"},
     "gsm8k": {
         "title": "Training Verifiers to Solve Math Word Problems (GSM8K)",
         "ref": "arXiv:2110.14168",
@@ -60,8 +51,17 @@ def cell(value: Any, width: int = 90) -> str:
 
 
 def render_card(template: str, **context: Any) -> str:
+    return _env(asset_dir("cards")).get_template(template).render(**context)
+
+
+def render_section(path: Path, **context: Any) -> str:
+    """A builder's card section (a template in its folder), in the same sandbox."""
+    return _env(path.parent).get_template(path.name).render(**context)
+
+
+def _env(folder: Path) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=FileSystemLoader(asset_dir("cards")),
+        loader=FileSystemLoader(folder),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -69,4 +69,4 @@ def render_card(template: str, **context: Any) -> str:
     )
     env.filters["size_category"] = size_category
     env.filters["cell"] = cell
-    return env.get_template(template).render(**context)
+    return env

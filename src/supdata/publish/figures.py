@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from supdata.records import Trace
+from supdata.core.records import Trace
+from supdata.core.runner import Figures, Plot
 
 
 def trace_figures(traces: list[Trace]) -> dict[str, Any]:
@@ -64,6 +65,47 @@ def trace_figures(traces: list[Trace]) -> dict[str, Any]:
         }
     figures["_pass_rates"] = pass_rates
     figures["_steps"] = steps
+    return figures
+
+
+def trace_config(*, pass_rate_plot: bool = False):
+    """The figures of a config of traces: measured quality, first-error and SWER plots,
+    and (``pass_rate_plot``) the pass rate per problem."""
+
+    def figures(config: str, traces: list[Trace], ctx: Any) -> Figures:
+        measured = trace_figures(traces)
+        steps = measured.pop("_steps")
+        pass_rates = measured.pop("_pass_rates")
+        relative = measured.pop("_first_error_relative", None)
+        plots = []
+        if relative:
+            plots.append(
+                Plot(
+                    f"plots/{config}_first_error.png",
+                    f"First error position ({config})",
+                    lambda path: plot_first_errors(relative, path, f"{config}: first error"),
+                )
+            )
+        swers = [t.annotation.swer for t in traces if t.annotation is not None]
+        swers = [x for x in swers if x is not None]
+        if swers:
+            plots.append(
+                Plot(
+                    f"plots/{config}_swer.png",
+                    f"Step-wise error rate ({config})",
+                    lambda path: plot_swer(swers, path, f"{config}: step-wise error rate"),
+                )
+            )
+        if pass_rate_plot and pass_rates:
+            plots.append(
+                Plot(
+                    f"plots/{config}_pass_rate.png",
+                    f"Pass rate per problem ({config})",
+                    lambda path: plot_pass_rates(pass_rates, path, f"{config}: pass rate"),
+                )
+            )
+        return Figures(measured=measured, plots=plots, steps=steps)
+
     return figures
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from supdata.core.records.arrow import write_parquet
+from supdata.core.rows import Row, check_rows
 from supdata.publish.schemas import validate_rows
-from supdata.records.arrow import write_parquet
 
 
 class DatasetFolder:
@@ -35,11 +36,21 @@ class DatasetFolder:
         return self._tmp
 
     def add_config(
-        self, config: str, table: pa.Table, split: str = "train", *, shard_rows: int = 100_000
+        self,
+        config: str,
+        table: pa.Table,
+        split: str = "train",
+        *,
+        shard_rows: int = 100_000,
+        row: type[Row] | None = None,
     ) -> list[Path]:
-        """Validate every row against ``schemas/<config>.json``, then write the shards
-        ``<config>/<split>-NNNNN-of-NNNNN.parquet``."""
-        validate_rows(config, table.to_pylist())
+        """Check every row against its row model (``row``, else the config's in the
+        builder registry), then write ``<config>/<split>-NNNNN-of-NNNNN.parquet``."""
+        rows = table.to_pylist()
+        if row is None:
+            validate_rows(config, rows)
+        else:
+            check_rows(config, row, rows)
         count = max(1, -(-table.num_rows // shard_rows))
         paths = []
         for i in range(count):

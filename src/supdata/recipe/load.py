@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from supdata.builders.config import BUILDER_KINDS
-from supdata.recipe.model import Recipe
+from supdata.builders import builders
+from supdata.recipe.model import Recipe, recipe_model
 from supdata.sources.config import SOURCE_KINDS
 
 
@@ -33,7 +33,7 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
     for key, value in (overrides or {}).items():
         _set(data, key.split("."), value)
     try:
-        recipe = Recipe.model_validate(data)
+        recipe = recipe_model().model_validate(data)
     except ValidationError as exc:
         raise RecipeError(_format(path, exc, root)) from None
     problems = recipe.reference_errors()
@@ -116,7 +116,7 @@ def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
         if i >= 1 and loc[i - 1] == "source":
             return part in SOURCE_KINDS
         if i >= 2 and loc[i - 2] == "builders" and isinstance(loc[i - 1], int):
-            return part in BUILDER_KINDS
+            return part in builders()
         return False
 
     return tuple(part for i, part in enumerate(loc) if not is_tag(i, part))

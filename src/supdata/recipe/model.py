@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from supdata.builders.config import BASE_CONFIGS, Builder
+from supdata.builders import builder_union, builders
+from supdata.builders.spec import BASE_CONFIGS, BuilderParams
 from supdata.engines.config import EngineConfig
 from supdata.engines.runner_config import RunnerConfig
 from supdata.hygiene.config import Decontaminate, Dedup
@@ -79,7 +81,9 @@ class Recipe(BaseModel):
         default_factory=RunnerConfig,
         description="where vLLM engines run: local (in process) or ray (replicas on Ray)",
     )
-    builders: list[Builder] = Field(default_factory=list, description="what to build, in order")
+    builders: list[BuilderParams] = Field(
+        default_factory=list, description="what to build, in order"
+    )
     decontaminate: Decontaminate | None = Field(
         None, description="drop problems that restate evaluation benchmarks (default: not checked)"
     )
@@ -118,13 +122,9 @@ class Recipe(BaseModel):
         made = [*BASE_CONFIGS]
         for i, builder in enumerate(self.builders):
             errors += [(("builders", i, *path), msg) for path, msg in builder.config_errors()]
-            if "correct_samples" in getattr(builder, "apply_to", ()) and "samples" not in made:
-                errors.append(
-                    (
-                        ("builders", i, "apply_to"),
-                        "correct_samples needs a sample or steperror builder before this one",
-                    )
-                )
+            for config, field_name, why in builder.needs_configs():
+                if config not in made:
+                    errors.append((("builders", i, *field_name.split(".")), why))
             for config in builder.configs():
                 if config in made:
                     errors.append(
@@ -144,3 +144,21 @@ class Recipe(BaseModel):
                     )
                 )
         return errors
+
+
+def recipe_model() -> type[Recipe]:
+    """The Recipe model whose ``builders:`` accepts every registered builder kind."""
+    return _recipe_model(tuple(builders()))
+
+
+@cache
+def _recipe_model(kinds: tuple[str, ...]) -> type[Recipe]:
+    return create_model(
+        "Recipe",
+        __base__=Recipe,
+        __module__=__name__,
+        builders=(
+            list[builder_union()],
+            Field(default_factory=list, description="what to build, in order"),
+        ),
+    )

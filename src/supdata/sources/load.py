@@ -6,11 +6,11 @@ import random
 from collections.abc import Callable, Iterator
 from itertools import islice
 
-from supdata.records import Problem
+from supdata.core.records import Problem
+from supdata.core.stats import StageStats
 from supdata.sources.config import Filters, _Source
 from supdata.sources.normalize import NORMALIZERS, SkipRow
 from supdata.sources.tokens import token_counter
-from supdata.stats import StageStats
 
 
 def _filter_reason(problem: Problem, filters: Filters) -> str | None:

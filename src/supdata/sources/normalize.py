@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from supdata.records import Problem, StepAnnotation, Trace
+from supdata.core.records import Problem, StepAnnotation, Trace
 from supdata.verify.extract import last_boxed
 
 

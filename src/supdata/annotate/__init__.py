@@ -1,1 +1,0 @@
-"""Step labels from an annotator model, aligned one-to-one with the steps or rejected."""

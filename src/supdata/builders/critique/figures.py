@@ -1,0 +1,41 @@
+"""Card figures of the critique configs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from supdata.core.runner import Figures, Plot
+from supdata.publish.figures import plot_pass_rates
+
+
+def critique_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
+    labels = [x for r in rows for x in r["labels"]]
+    first = Counter(
+        "none" if r["first_error_step"] < 0 else f"step {r['first_error_step'] + 1}" for r in rows
+    )
+    rates = [r["refine_success_rate"] for r in rows]
+    measured = {
+        "critiques": len(rows),
+        "methods": dict(Counter(r["method"] for r in rows)),
+        "steps_labelled": {"correct": sum(labels), "wrong": len(labels) - sum(labels)},
+        "first_error_step": dict(sorted(first.items())),
+        "final_verdicts": dict(Counter(r["final_verdict"] for r in rows)),
+        "mean_refine_success_rate": round(sum(rates) / len(rates), 4) if rates else None,
+    }
+    plots = []
+    if rates:
+        plots.append(
+            Plot(
+                f"plots/{config}_refine_success.png",
+                f"Refinement success rate ({config})",
+                lambda path: plot_pass_rates(rates, path, f"{config}: refinement success rate"),
+            )
+        )
+    return Figures(measured=measured, plots=plots)
+
+
+def sft_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
+    return Figures(
+        measured={"rows": len(rows), "sources": dict(Counter(r["source"] for r in rows))}
+    )

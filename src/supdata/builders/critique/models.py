@@ -1,0 +1,45 @@
+"""Row models of the critique configs: step-level critiques and SFT conversations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from supdata.core.rows import Completion, Int32, Messages, Row, Text
+
+
+class CritiqueRow(Row):
+    """A flawed path with a step-level critique that passed the consistency and
+    refinement filters."""
+
+    id: Text
+    problem_id: Text
+    question: Text
+    response: Text
+    steps: Annotated[list[str], Field(min_length=1)]
+    critique: Annotated[str, Field(pattern="Correctness of the final answer: (Correct|Wrong)")]
+    labels: Annotated[list[bool], Field(min_length=1)]
+    first_error_step: Annotated[Int32, Field(ge=-1)]
+    final_verdict: Literal["Correct", "Wrong"]
+    final_correct: bool
+    method: Literal["rg1", "rg2", "rg3"]
+    known_error_step: Annotated[Int32, Field(ge=-1)]
+    error_type: str | None
+    refine_success_rate: Annotated[float, Field(ge=0, le=1)]
+    refinement: str | None
+    reference_answer: str
+    actor: Text
+    critic: Text
+    critique_format: Literal["json", "text"]
+
+
+class SftRow(Row):
+    """A chat prompt and the assistant completion to train on (TRL's conversational
+    prompt-completion format)."""
+
+    id: Text
+    problem_id: Text
+    prompt: Messages
+    completion: Completion
+    source: Text

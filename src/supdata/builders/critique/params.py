@@ -1,0 +1,78 @@
+"""The ``critique`` builder's recipe section (AutoMathCritique)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from supdata.builders.spec import SampledParams
+from supdata.ops.perturb.types import ErrorType
+from supdata.prompts import check_prompt
+
+
+class CritiqueBuilder(SampledParams):
+    """AutoMathCritique-style data: flawed paths (RG1/RG2/RG3), step-level critiques by a
+    critic given the reference, consistency and refinement filters, and one round of
+    critique-in-the-loop self-improvement data.
+
+    The sampling fields (n, temperature, max_tokens, ...) are the actor's RG1 sampling,
+    which also gives the correct responses that RG2 and RG3 start from.
+    """
+
+    kind: Literal["critique"]  # type: ignore[assignment]
+    critic: str = Field("actor", description="engine that writes critiques (sees the reference)")
+    methods: list[Literal["rg1", "rg2", "rg3"]] = Field(
+        default_factory=lambda: ["rg1", "rg2", "rg3"], min_length=1
+    )
+    rg1_correct_share: float = Field(
+        0.25, ge=0, le=1, description="RG1: correct responses kept, as a share of the wrong ones"
+    )
+    rg2_temperature: float = Field(1.2, ge=0, le=10, description="RG2: raised temperature")
+    rg2_samples: int = Field(
+        4, ge=1, le=64, description="RG2: continuations per prefix; the first wrong one is kept"
+    )
+    rg3_types: list[ErrorType] = Field(
+        default_factory=lambda: ["calculation", "wrong_operation", "wrong_result"],
+        min_length=1,
+        description="RG3: mistake types, rule or model (cycled over the problems)",
+    )
+    rewriter: str | None = Field(None, description="RG3 model types: rewriting engine")
+    rewrite_prompt: str = Field("perturb_step@1")
+    critic_prompt: str = Field("critique@1")
+    rg2_tolerance: Literal["at_or_after", "exact"] = Field(
+        "at_or_after", description="RG2: where the first Wrong step may be, relative to k"
+    )
+    rg3_tolerance: int = Field(
+        0, ge=0, description="RG3: steps the first Wrong step may be off k (0: exactly k)"
+    )
+    refine_prompt: str = Field("refine@1")
+    refine_n: int = Field(4, ge=1, le=64, description="refinements per critique")
+    refine_k: int = Field(1, ge=1, description="keep a critique if >= k refinements are right")
+    refine_temperature: float = Field(0.7, ge=0, le=10)
+    min_number_ratio: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="anti-shortcut: a refinement carries at least this share of the "
+        "response's numbers (and two or more steps)",
+    )
+
+    @field_validator("rewrite_prompt", "critic_prompt", "refine_prompt")
+    @classmethod
+    def _prompts(cls, ref: str) -> str:
+        return check_prompt(ref)
+
+    def engine_refs(self) -> dict[str, str]:
+        refs = {"engine": self.engine, "critic": self.critic}
+        if self.rewriter is not None:
+            refs["rewriter"] = self.rewriter
+        return refs
+
+    def config_errors(self) -> list[tuple[tuple, str]]:
+        if self.refine_k > self.refine_n:
+            return [(("refine_k",), f"refine_k ({self.refine_k}) > refine_n ({self.refine_n})")]
+        return []
+
+    def configs(self) -> tuple[str, ...]:
+        return ("critiques", "critic_sft", "refine_sft", "selfimprove_sft")

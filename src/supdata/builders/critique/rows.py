@@ -1,0 +1,274 @@
+"""Critiques of flawed paths, filtered, refined, and turned into SFT rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supdata.builders.critique.critic import CritiqueJob, critique_all
+from supdata.builders.critique.filters import WRONG, inconsistency, shortcut
+from supdata.builders.critique.format import render_critique
+from supdata.builders.critique.params import CritiqueBuilder
+from supdata.core.records import Problem, Trace
+from supdata.core.stats import StageStats
+from supdata.engines import Engine, Request, SamplingParams
+from supdata.hygiene.normalize import dedup_key
+from supdata.ops.sampling import problem_seed
+from supdata.ops.steps import segment, strip_steps
+from supdata.prompts import load_prompt
+from supdata.verify import VerifyConfig, verify_many
+
+
+def critique_rows(
+    paths: list[Trace],
+    problems: dict[str, Problem],
+    params: CritiqueBuilder,
+    actor: Engine,
+    critic: Engine,
+    *,
+    strategy: str,
+    verify: VerifyConfig,
+    stats: StageStats,
+) -> list[dict]:
+    stats.n_in = len(paths)
+    jobs = []
+    for t in paths:
+        k = t.sampling["known_error_step"]
+        hint = {"hint_step": k + 1, "hint_type": t.sampling["error_type"]} if k >= 0 else {}
+        jobs.append(_job(t, problems[t.problem_id], **hint))
+    results = critique_all(jobs, critic, prompt_ref=params.critic_prompt, seed=params.seed)
+    consistent = []
+    for t, r in zip(paths, results, strict=True):
+        if r.critique is None:
+            stats.drop(f"critique rejected: {r.rejected}", t.id)
+            continue
+        why = inconsistency(
+            r.critique,
+            solution_correct=t.status == "correct",
+            method=t.sampling["method"],
+            known_step=t.sampling["known_error_step"],
+            rg2_tolerance=params.rg2_tolerance,
+            rg3_tolerance=params.rg3_tolerance,
+        )
+        if why is not None:
+            stats.drop(why, t.id)
+            continue
+        stats.tally(f"consistent: {t.sampling['method']}")
+        consistent.append((t, r.critique))
+    texts = {t.id: render_critique(c, strip_steps(t.steps)) for t, c in consistent}
+    refined = refine_many(
+        [(t, texts[t.id]) for t, _ in consistent], problems, params, actor, verify=verify
+    )
+    rows = []
+    n = params.refine_n
+    for (t, critique), hits in zip(consistent, refined, strict=True):
+        stats.tally(f"refinements correct: {len(hits)}/{n}")
+        if len(hits) < params.refine_k:
+            stats.drop(f"refinement filter: fewer than {params.refine_k} of {n} correct", t.id)
+            continue
+        refinement = first_honest(hits, t.text, params, strategy, stats)
+        p = problems[t.problem_id]
+        rows.append(
+            {
+                "id": t.id,
+                "problem_id": t.problem_id,
+                "question": p.question,
+                "response": t.text,
+                "steps": t.steps,
+                "critique": texts[t.id],
+                "labels": critique.labels,
+                "first_error_step": critique.first_error_step,
+                "final_verdict": "Correct" if critique.final_correct else "Wrong",
+                "final_correct": t.status == "correct",
+                "method": t.sampling["method"],
+                "known_error_step": t.sampling["known_error_step"],
+                "error_type": t.sampling["error_type"],
+                "refine_success_rate": len(hits) / n,
+                "refinement": refinement,
+                "reference_answer": p.reference_answer or "",
+                "actor": actor.fingerprint,
+                "critic": critic.fingerprint,
+                "critique_format": critique.format,
+            }
+        )
+    stats.n_out = len(rows)
+    return rows
+
+
+def refine_many(
+    items: list[tuple[Trace, str]],
+    problems: dict[str, Problem],
+    params: CritiqueBuilder,
+    actor: Engine,
+    *,
+    verify: VerifyConfig,
+) -> list[list[str]]:
+    """The actor refines each (response, critique) refine_n times; per item, the
+    refinements math-verify finds correct."""
+    if not items:
+        return []
+    prompt = load_prompt(params.refine_prompt)
+    n = params.refine_n
+    completions = actor.generate(
+        [
+            Request(
+                prompt.render(
+                    question=problems[t.problem_id].question, response=t.text, critique=critique
+                ),
+                SamplingParams(
+                    n=n,
+                    temperature=params.refine_temperature,
+                    max_tokens=params.max_tokens,
+                    seed=problem_seed(params.seed + 23, t.id, n),
+                ),
+                id=f"{t.id}/refine",
+            )
+            for t, critique in items
+        ],
+        desc=f"refine ({actor.name})",
+    )
+    candidates = [
+        (t, text) for (t, _), c in zip(items, completions, strict=True) for text in c.texts
+    ]
+    judged = list(
+        verify_many(
+            [(text, problems[t.problem_id].reference_answer) for t, text in candidates], verify
+        )
+    )
+    return [
+        [candidates[i * n + j][1] for j in range(n) if judged[i * n + j].status == "correct"]
+        for i in range(len(items))
+    ]
+
+
+def first_honest(
+    refinements: list[str], response: str, params: CritiqueBuilder, strategy: str, stats: StageStats
+) -> str | None:
+    """The first refinement that carries reasoning (anti-shortcut), or None."""
+    for text in refinements:
+        why = shortcut(segment(text, strategy), response, params.min_number_ratio)
+        if why is None:
+            return text
+        stats.tally(f"refinement rejected: {why}")
+    return None
+
+
+def _job(trace: Trace, problem: Problem, **hint: Any) -> CritiqueJob:
+    """The critic's view of a response: problem, reference, steps (and any hint)."""
+    return CritiqueJob(
+        id=trace.id,
+        question=problem.question,
+        steps=trace.steps,
+        reference=problem.reference_solution,
+        **hint,
+    )
+
+
+def _assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
+
+
+def critic_sft(rows: list[dict], prompt_ref: str, stats: StageStats) -> list[dict]:
+    """The critic's task as it is at test time: no reference, no hint, text format."""
+    prompt = load_prompt(prompt_ref)
+    stats.n_in = stats.n_out = len(rows)
+    return [
+        {
+            "id": r["id"],
+            "problem_id": r["problem_id"],
+            "prompt": list(
+                prompt.render(
+                    question=r["question"],
+                    reference="",
+                    steps=strip_steps(r["steps"]),
+                    hint_step=None,
+                    hint_type=None,
+                    json_format=False,
+                )
+            ),
+            "completion": _assistant(r["critique"]),
+            "source": r["method"],
+        }
+        for r in rows
+    ]
+
+
+def refine_sft(rows: list[dict], prompt_ref: str, stats: StageStats) -> list[dict]:
+    prompt = load_prompt(prompt_ref)
+    stats.n_in = len(rows)
+    out = []
+    for r in rows:
+        if r["refinement"] is None:
+            stats.drop("no refinement passed the anti-shortcut check", r["id"])
+            continue
+        messages = prompt.render(
+            question=r["question"], response=r["response"], critique=r["critique"]
+        )
+        out.append(
+            {
+                "id": r["id"],
+                "problem_id": r["problem_id"],
+                "prompt": list(messages),
+                "completion": _assistant(r["refinement"]),
+                "source": r["method"],
+            }
+        )
+    stats.n_out = len(out)
+    return out
+
+
+def selfimprove_sft(
+    samples: list[Trace],
+    problems: dict[str, Problem],
+    params: CritiqueBuilder,
+    actor: Engine,
+    critic: Engine,
+    *,
+    strategy: str,
+    verify: VerifyConfig,
+    stats: StageStats,
+) -> list[dict]:
+    """One critique-in-the-loop round: keep the correct samples; critique the wrong ones
+    (given the reference), refine, and keep correct refinements that carry reasoning;
+    drop duplicates. Requests the critiques stage made come from the request cache."""
+    wrong = [t for t in samples if t.status in WRONG]
+    results = critique_all(
+        [_job(t, problems[t.problem_id]) for t in wrong],
+        critic,
+        prompt_ref=params.critic_prompt,
+        seed=params.seed,
+    )
+    parsed = []
+    for t, r in zip(wrong, results, strict=True):
+        if r.critique is None:
+            stats.tally(f"critique rejected: {r.rejected}")
+            continue
+        parsed.append((t, render_critique(r.critique, strip_steps(t.steps))))
+    refined = refine_many(parsed, problems, params, actor, verify=verify)
+    candidates = [(t.problem_id, t.id, t.text, "sampled") for t in samples if t.status == "correct"]
+    for (t, _), hits in zip(parsed, refined, strict=True):
+        stats.tally(f"refinements correct: {len(hits)}/{params.refine_n}")
+        text = first_honest(hits, t.text, params, strategy, stats)
+        if text is not None:
+            candidates.append((t.problem_id, f"{t.id}/refined", text, "refined"))
+    stats.n_in = len(samples)
+    prompt = load_prompt(params.prompt)
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for problem_id, rid, text, source in candidates:
+        key = (problem_id, dedup_key(text))
+        if key in seen:
+            stats.drop("duplicate", rid)
+            continue
+        seen.add(key)
+        stats.tally(f"source: {source}")
+        out.append(
+            {
+                "id": rid,
+                "problem_id": problem_id,
+                "prompt": list(prompt.render(question=problems[problem_id].question)),
+                "completion": _assistant(text),
+                "source": source,
+            }
+        )
+    stats.n_out = len(out)
+    return out

@@ -1,0 +1,20 @@
+"""``perturb``: step errors injected into correct solutions with exact control (SWER
+grid, positions, rule or model error types); labels known by construction."""
+
+from supdata.builders.papers import GUIDING
+from supdata.builders.perturb.params import PerturbBuilder
+from supdata.builders.perturb.stages import PERTURBED, perturb_stages
+from supdata.builders.spec import BuilderSpec
+from supdata.core.records.models import PerturbedRow
+from supdata.core.rows import ConfigSpec
+
+SPEC = BuilderSpec(
+    kind="perturb",
+    params=PerturbBuilder,
+    stages=perturb_stages,
+    configs={"perturbed": ConfigSpec(PerturbedRow, PERTURBED)},
+    paper=GUIDING,
+    prompts=("perturb_step@1", "solve@1"),
+)
+
+__all__ = ["SPEC", "PerturbBuilder"]

@@ -1,0 +1,78 @@
+"""Stages of the ``perturb`` builder."""
+
+from __future__ import annotations
+
+from supdata.builders.perturb.jobs import model_traces, plan_jobs, rule_trace
+from supdata.builders.perturb.params import PerturbBuilder
+from supdata.builders.sample.stages import stage_params
+from supdata.core.records import Trace
+from supdata.core.records.models import PerturbedRow
+from supdata.core.runner import BuildContext, Stage
+from supdata.core.stats import StageStats
+from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES
+from supdata.ops.stages import verify
+from supdata.publish.figures import trace_config
+from supdata.recipe import Recipe
+
+PERTURBED = "a correct solution with step errors injected (rule or model), labelled per step"
+
+
+def perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list[Stage]:
+    samples = ("samples",) if "correct_samples" in builder.apply_to else ()
+    needs = ("source", "references", *samples)
+    params = stage_params(builder, recipe, check)
+    return [
+        Stage(
+            "perturbed",
+            PerturbedRow,
+            needs,
+            params,
+            _perturbed(builder),
+            description=PERTURBED,
+            figures=trace_config(),
+        )
+    ]
+
+
+def _perturbed(builder: PerturbBuilder):
+    def run(ctx: BuildContext, stats: StageStats) -> list[Trace]:
+        bases = []
+        if "references" in builder.apply_to:
+            bases += ctx.outputs["references"]
+        if "correct_samples" in builder.apply_to:
+            bases += [t for t in ctx.outputs["samples"] if t.status == "correct"]
+        jobs = plan_jobs(bases, builder, stats)
+        traces = [
+            t
+            for j in jobs
+            if j.error_type in RULE_TYPES and (t := rule_trace(j, builder, stats)) is not None
+        ]
+        model_jobs = [j for j in jobs if j.error_type in MODEL_TYPES]
+        if model_jobs:
+            actor = ctx.engines[builder.engine]
+            rewriter = ctx.engines[builder.rewriter or builder.engine]
+            problems = {p.id: p for p in ctx.outputs["source"]}
+            strategy = ctx.recipe.segmentation.strategy
+            traces += model_traces(
+                model_jobs,
+                builder,
+                actor,
+                rewriter,
+                problems=problems,
+                strategy=strategy,
+                stats=stats,
+            )
+        kept = []
+        for t in verify(ctx, traces, stats, "verify perturbed"):
+            kind = t.sampling.get("rule") or t.sampling.get("error_type")
+            if t.sampling["method"] == "model" and t.status != "incorrect":
+                stats.drop(f"{kind}: final answer not wrong ({t.status})", t.parent_id)
+                continue
+            stats.tally(f"type:{kind}")
+            stats.tally(f"method:{t.sampling['method']}")
+            stats.tally(f"swer target:{t.sampling['target_swer']:g}")
+            kept.append(t)
+        stats.n_out = len(kept)
+        return kept
+
+    return run

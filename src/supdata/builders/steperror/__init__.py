@@ -1,0 +1,44 @@
+"""``steperror``: weak-to-strong step-error corpora (Guiding Through Complexity):
+samples, preference pairs, exact outcome-error-rate mixtures, subtask decompositions,
+rephrasings and named mixtures."""
+
+from pathlib import Path
+
+from supdata.builders.papers import GUIDING
+from supdata.builders.sample.stages import SAMPLES
+from supdata.builders.spec import BuilderSpec
+from supdata.builders.steperror import stages as _stages
+from supdata.builders.steperror.models import MixRow, PairRow, RephrasedRow
+from supdata.builders.steperror.params import SteperrorBuilder
+from supdata.core.records.models import SampleRow, SubtaskRow
+from supdata.core.rows import ConfigSpec
+
+SPEC = BuilderSpec(
+    kind="steperror",
+    params=SteperrorBuilder,
+    stages=_stages.steperror_stages,
+    configs={
+        "samples": ConfigSpec(SampleRow, SAMPLES),
+        "pairs": ConfigSpec(PairRow, _stages.PAIRS),
+        "hard_er*": ConfigSpec(MixRow, _stages.er_description("hard")),
+        "subtasks": ConfigSpec(SubtaskRow, _stages.SUBTASKS),
+        "sub_samples": ConfigSpec(SampleRow, _stages.SUB_SAMPLES),
+        "sub_pairs": ConfigSpec(PairRow, _stages.SUB_PAIRS),
+        "sub_er*": ConfigSpec(MixRow, _stages.er_description("sub")),
+        "rephrased": ConfigSpec(RephrasedRow, _stages.REPHRASED),
+        "rephrased_er*": ConfigSpec(MixRow, _stages.er_description("rephrased")),
+        "mix_*": ConfigSpec(MixRow, _stages.MIXTURE),
+    },
+    card=Path(__file__).with_name("card.md.j2"),
+    paper=GUIDING,
+    prompts=(
+        "solve@1",
+        "restyle@1",
+        "label_steps@1",
+        "decompose@1",
+        "rephrase_question@1",
+        "rephrase_solution@1",
+    ),
+)
+
+__all__ = ["SPEC", "SteperrorBuilder"]

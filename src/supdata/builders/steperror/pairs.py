@@ -1,0 +1,156 @@
+"""Preference pairs and outcome-error-rate mixtures from sampled solutions."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from supdata.builders.steperror.params import SteperrorBuilder
+from supdata.core.records import Problem, Trace
+from supdata.core.stats import StageStats
+from supdata.engines import Engine, Request, SamplingParams
+from supdata.ops.sampling import problem_seed
+from supdata.prompts import load_prompt
+from supdata.verify import VerifyConfig, verify_many
+
+
+def restyle_references(
+    wanted: list[tuple[Problem, Trace]],
+    params: SteperrorBuilder,
+    engine: Engine,
+    verify: VerifyConfig,
+    stats: StageStats,
+) -> dict[str, str]:
+    """The model rewrites each reference in its own style; kept only if it still verifies."""
+    if not wanted:
+        return {}
+    prompt = load_prompt(params.restyle_prompt)
+    requests = [
+        Request(
+            messages=prompt.render(question=p.question, solution=ref.text),
+            sampling=SamplingParams(
+                n=1,
+                temperature=0.7,
+                max_tokens=params.max_tokens * 2,
+                seed=problem_seed(params.seed + 7, p.id, 1),
+            ),
+            id=p.id,
+        )
+        for p, ref in wanted
+    ]
+    completions = engine.generate(requests, desc=f"restyle ({engine.name})")
+    texts = [c.texts[0] for c in completions]
+    judged = verify_many(
+        [(t, p.reference_answer) for t, (p, _) in zip(texts, wanted, strict=True)], verify
+    )
+    kept = {}
+    for text, (p, _), j in zip(texts, wanted, judged, strict=True):
+        stats.tally(f"restyle:{j.status}")
+        if j.status == "correct" and text.strip():
+            kept[p.id] = text
+    return kept
+
+
+def build_pairs(  # noqa: PLR0917
+    problems: list[Problem],
+    references: list[Trace],
+    samples: list[Trace],
+    params: SteperrorBuilder,
+    engine: Engine,
+    verify: VerifyConfig,
+    stats: StageStats,
+) -> list[dict]:
+    refs = {t.problem_id: t for t in references}
+    by_problem: dict[str, list[Trace]] = defaultdict(list)
+    for t in samples:
+        by_problem[t.problem_id].append(t)
+    stats.n_in = len(problems)
+    need = []
+    for p in problems:
+        traces = by_problem.get(p.id, [])
+        has_wrong = any(t.correct is False for t in traces)
+        has_right = any(t.correct is True for t in traces)
+        ref = refs.get(p.id)
+        if has_wrong and not has_right and ref is not None and ref.status == "correct":
+            need.append((p, ref))
+    restyled = restyle_references(need, params, engine, verify, stats)
+    rows = []
+    for p in problems:
+        traces = by_problem.get(p.id, [])
+        wrong = next((t for t in traces if t.correct is False), None)
+        if wrong is None:
+            stats.drop("no wrong sample", p.id)
+            continue
+        right = next((t for t in traces if t.correct is True), None)
+        if right is not None:
+            chosen, origin, chosen_id = right.text, "sampled", right.id
+        elif p.id in restyled:
+            chosen, origin, chosen_id = restyled[p.id], "restyled", f"{p.id}/restyled"
+        else:
+            reason = (
+                "no correct sample; restyled reference lost the answer"
+                if any(q.id == p.id for q, _ in need)
+                else "no correct sample and no verified reference"
+            )
+            stats.drop(reason, p.id)
+            continue
+        stats.tally(f"chosen:{origin}")
+        rows.append(
+            {
+                "id": p.id,
+                "problem_id": p.id,
+                "prompt": p.question,
+                "chosen": chosen,
+                "rejected": wrong.text,
+                "chosen_origin": origin,
+                "chosen_trace_id": chosen_id,
+                "rejected_trace_id": wrong.id,
+                "reference_answer": p.reference_answer or "",
+            }
+        )
+    stats.n_out = len(rows)
+    return rows
+
+
+def take_count(er: float, m: int) -> int:
+    """round(ER x M), halves up (Python's round() would go to even)."""
+    return int(er * m + 0.5)
+
+
+def er_mixture(
+    pairs: list[dict], er: float, seed: int, stats: StageStats, *, part: str = "hard"
+) -> list[dict]:
+    """Exactly round(ER x M) problems take their rejected (wrong) solution."""
+    m = len(pairs)
+    k = take_count(er, m)
+    rng = random.Random(f"{seed}:{er:.6f}")
+    wrong = set(rng.sample(range(m), k))
+    stats.n_in += m
+    stats.n_out += m
+    stats.tally(f"{part}: rejected taken", k)
+    stats.tally(f"{part}: chosen taken", m - k)
+    return [
+        {
+            "id": pair["id"],
+            "problem_id": pair["problem_id"],
+            "prompt": pair["prompt"],
+            "completion": pair["rejected"] if i in wrong else pair["chosen"],
+            "correct": i not in wrong,
+            "taken": "rejected" if i in wrong else "chosen",
+            "er_target": er,
+            "reference_answer": pair["reference_answer"],
+            "part": part,
+        }
+        for i, pair in enumerate(pairs)
+    ]
+
+
+def named_mixture(
+    pools: dict[str, list[dict]], parts: list[tuple[str, float]], seed: int, stats: StageStats
+) -> list[dict]:
+    """The parts' ER mixtures one after another; ids carry the part so they stay unique."""
+    rows = []
+    for pool, er in parts:
+        for row in er_mixture(pools[pool], er, seed, stats, part=f"{pool}@{er:g}"):
+            rows.append({**row, "id": f"{pool}/{row['id']}"})
+    return rows

@@ -1,0 +1,203 @@
+"""The ``steperror`` builder's recipe section: sampling, pairs, ER grids, subtasks,
+rephrasings and named mixtures."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from supdata.builders.spec import SampledParams
+from supdata.prompts import check_prompt
+
+
+def er_name(er: float, pool: str = "hard") -> str:
+    return f"{pool}_er{round(er * 100):02d}"
+
+
+def _er_grid(grid: list[float], pool: str) -> list[float]:
+    bad = [g for g in grid if not 0 <= g <= 1]
+    if bad:
+        raise ValueError(f"outcome error rates must be in [0, 1]; got {bad}")
+    names = [er_name(g, pool) for g in grid]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two rates name the same config: {names}")
+    return grid
+
+
+def _default_grid() -> list[float]:
+    return [i / 10 for i in range(11)]
+
+
+class Decompose(BaseModel):
+    """Split each hard (paired) problem into self-contained subproblems whose solutions
+    come from the reference; keep those that pass the checks and that the decomposer
+    reproduces; then the actor samples them like the hard problems."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str | None = Field(None, description="decomposer engine (default: the actor)")
+    prompt: str = Field("decompose@1", description="prompt that writes the subproblems")
+    min_subtasks: int = Field(2, ge=1, le=10)
+    max_subtasks: int = Field(3, ge=1, le=10)
+    max_tokens: int = Field(1024, ge=1, description="token cap of the decomposition")
+    temperature: float = Field(0.7, ge=0, le=10)
+    reproduce_samples: int = Field(
+        4, ge=1, le=64, description="m: a subproblem is kept if its answer comes back in m"
+    )
+    max_similarity: float = Field(
+        0.8, gt=0, le=1, description="a subproblem this similar to the full problem is a variant"
+    )
+    er_grid: list[float] = Field(
+        default_factory=_default_grid, min_length=1, description="sub_erXX rates"
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, ref: str) -> str:
+        return check_prompt(ref)
+
+    @field_validator("er_grid")
+    @classmethod
+    def _grid(cls, grid: list[float]) -> list[float]:
+        return _er_grid(grid, "sub")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Decompose:
+        if self.min_subtasks > self.max_subtasks:
+            raise ValueError(
+                f"min_subtasks ({self.min_subtasks}) > max_subtasks ({self.max_subtasks})"
+            )
+        return self
+
+
+class Rephrase(BaseModel):
+    """Paraphrase task, pos and neg of every pair separately; keep a pair only when the
+    question keeps its numbers and each solution keeps its final answer (verified)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str | None = Field(None, description="paraphrasing engine (default: the actor)")
+    question_prompt: str = Field("rephrase_question@1")
+    solution_prompt: str = Field("rephrase_solution@1")
+    temperature: float = Field(0.7, ge=0, le=10)
+    er_grid: list[float] = Field(
+        default_factory=list, description="rephrased_erXX rates (none by default)"
+    )
+
+    @field_validator("question_prompt", "solution_prompt")
+    @classmethod
+    def _prompts(cls, ref: str) -> str:
+        return check_prompt(ref)
+
+    @field_validator("er_grid")
+    @classmethod
+    def _grid(cls, grid: list[float]) -> list[float]:
+        return _er_grid(grid, "rephrased")
+
+
+MIX_POOLS = {"hard": "pairs", "sub": "sub_pairs", "rephrased": "rephrased"}
+_PART = re.compile(r"^(?P<pool>[a-z]+)@(?P<er>[0-9.]+)$")
+
+
+def parse_part(part: str) -> tuple[str, float]:
+    """``hard@0.5`` -> ("hard", 0.5)."""
+    m = _PART.match(part.strip())
+    if m is None:
+        raise ValueError(f"mixture part {part!r} is not POOL@ER (e.g. hard@0.5, sub@0.1)")
+    pool, er = m["pool"], float(m["er"])
+    if pool not in MIX_POOLS:
+        raise ValueError(f"mixture part {part!r}: unknown pool {pool!r}; pools: {list(MIX_POOLS)}")
+    if not 0 <= er <= 1:
+        raise ValueError(f"mixture part {part!r}: ER must be in [0, 1]")
+    return pool, er
+
+
+class SteperrorBuilder(SampledParams):
+    """Samples, DPO pairs and outcome-error-rate mixtures (weak-to-strong supervision).
+
+    pos = a correct sample, else the reference restyled by the model (kept only when it
+    still verifies); neg = a wrong sample; problems without a wrong sample are dropped.
+    For each ER of the grid, exactly round(ER x M) of the M paired problems (seeded
+    choice) take their neg solution: config ``hard_erXX``. Optional: subtask
+    decompositions (``subtasks``, ``sub_samples``, ``sub_pairs``, ``sub_erXX``),
+    rephrasings (``rephrased``) and named mixtures (``mix_<name>``).
+    """
+
+    kind: Literal["steperror"]  # type: ignore[assignment]
+    restyle_prompt: str = Field("restyle@1", description="prompt that restyles a reference")
+    er_grid: list[float] = Field(
+        default_factory=_default_grid,
+        min_length=1,
+        description="outcome error rates, each in [0, 1]",
+    )
+    er_seed: int = Field(0, ge=0, description="seed for choosing which problems take neg")
+    annotator: str | None = Field(
+        None, description="engine that labels every sampled step, given the reference"
+    )
+    label_prompt: str = Field("label_steps@1", description="prompt for the step labels")
+    decompose: Decompose | None = Field(None, description="subtask decomposition")
+    rephrase: Rephrase | None = Field(None, description="rephrased pairs")
+    mixtures: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="config mix_<name>: the rows of each part POOL@ER (hard, sub, rephrased)",
+    )
+
+    @field_validator("er_grid")
+    @classmethod
+    def _er_range(cls, grid: list[float]) -> list[float]:
+        return _er_grid(grid, "hard")
+
+    @field_validator("restyle_prompt", "label_prompt")
+    @classmethod
+    def _restyle_exists(cls, ref: str) -> str:
+        return check_prompt(ref)
+
+    @field_validator("mixtures")
+    @classmethod
+    def _mixtures(cls, mixtures: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, parts in mixtures.items():
+            if not re.fullmatch(r"[a-z0-9_]+", name):
+                raise ValueError(f"mixture name {name!r}: use lowercase letters, digits and _")
+            if not parts:
+                raise ValueError(f"mixture {name!r} has no parts")
+            parsed = [parse_part(p) for p in parts]
+            if len(set(parsed)) != len(parsed):
+                raise ValueError(f"mixture {name!r} names a part twice")
+        return mixtures
+
+    def engine_refs(self) -> dict[str, str]:
+        refs = {"engine": self.engine}
+        if self.annotator is not None:
+            refs["annotator"] = self.annotator
+        if self.decompose is not None and self.decompose.engine is not None:
+            refs["decompose.engine"] = self.decompose.engine
+        if self.rephrase is not None and self.rephrase.engine is not None:
+            refs["rephrase.engine"] = self.rephrase.engine
+        return refs
+
+    def config_errors(self) -> list[tuple[tuple, str]]:
+        needs = {"sub": ("decompose", self.decompose), "rephrased": ("rephrase", self.rephrase)}
+        errors = []
+        for name, parts in self.mixtures.items():
+            for j, part in enumerate(parts):
+                pool, _ = parse_part(part)
+                if pool in needs and needs[pool][1] is None:
+                    errors.append(
+                        (
+                            ("mixtures", name, j),
+                            f"part {part!r} needs `{needs[pool][0]}:` in this builder",
+                        )
+                    )
+        return errors
+
+    def configs(self) -> tuple[str, ...]:
+        made = ["samples", "pairs", *(er_name(g) for g in self.er_grid)]
+        if self.decompose is not None:
+            made += ["subtasks", "sub_samples", "sub_pairs"]
+            made += [er_name(g, "sub") for g in self.decompose.er_grid]
+        if self.rephrase is not None:
+            made += ["rephrased", *(er_name(g, "rephrased") for g in self.rephrase.er_grid)]
+        made += [f"mix_{name}" for name in self.mixtures]
+        return tuple(made)

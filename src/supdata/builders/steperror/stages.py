@@ -1,0 +1,224 @@
+"""Stages of the ``steperror`` builder.
+
+samples -> pairs -> hard_erXX; with ``decompose:`` subtasks -> sub_samples -> sub_pairs
+-> sub_erXX; with ``rephrase:`` rephrased (-> rephrased_erXX); then ``mix_<name>``.
+"""
+
+from __future__ import annotations
+
+from supdata.builders.sample.stages import samples_stage, stage_params
+from supdata.builders.steperror.decompose import decompose_problems
+from supdata.builders.steperror.figures import (
+    er_figures,
+    mixture_figures,
+    pair_figures,
+    subtask_figures,
+)
+from supdata.builders.steperror.models import MixRow, PairRow, RephrasedRow
+from supdata.builders.steperror.pairs import build_pairs, er_mixture, named_mixture
+from supdata.builders.steperror.params import MIX_POOLS, SteperrorBuilder, er_name, parse_part
+from supdata.builders.steperror.rephrase import rephrase_pairs
+from supdata.core.records import Problem, Trace
+from supdata.core.records.models import SampleRow, SubtaskRow
+from supdata.core.runner import BuildContext, Output, Stage
+from supdata.core.stats import StageStats
+from supdata.ops.stages import contamination_report, references, report_facts, sample
+from supdata.publish.figures import trace_config
+from supdata.recipe import Recipe
+
+PAIRS = "a preference pair: chosen (correct, or the restyled reference) and rejected (wrong)"
+SUBTASKS = "a self-contained subproblem of a hard problem, solution taken from its reference"
+SUB_SAMPLES = "a sampled solution of a subproblem, split into steps and verified"
+SUB_PAIRS = "a preference pair on a subproblem (chosen correct, rejected wrong)"
+REPHRASED = "a pair with task, chosen and rejected paraphrased; answers verified unchanged"
+MIXTURE = "a named mixture: each part's rows at its own exact outcome error rate"
+_POOL_WHAT = {"hard": "paired problem", "sub": "paired subproblem", "rephrased": "rephrased pair"}
+
+
+def er_description(pool: str, rate: str = "XX") -> str:
+    return f"one solution per {_POOL_WHAT[pool]}; exactly {rate}% of them the wrong one"
+
+
+def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> list[Stage]:
+    base = stage_params(builder, recipe, check)
+    stages = [
+        samples_stage(builder, base, annotator=builder.annotator, label_prompt=builder.label_prompt)
+    ]
+
+    def pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
+        refs = ctx.outputs["references"]
+        return _pairs(ctx, builder, ctx.outputs["source"], refs, samples="samples", stats=stats)
+
+    stages.append(
+        Stage(
+            "pairs",
+            PairRow,
+            ("source", "references", "samples"),
+            base,
+            pairs,
+            description=PAIRS,
+            figures=pair_figures,
+        )
+    )
+    stages += _er_stages(builder, "hard", builder.er_grid)
+    if builder.decompose is not None:
+        stages += _decompose_stages(builder, base)
+    if builder.rephrase is not None:
+
+        def rephrased(ctx: BuildContext, stats: StageStats) -> Output:
+            params = builder.rephrase
+            engine = ctx.engines[params.engine or builder.engine]
+            report = contamination_report(ctx)
+            rows = rephrase_pairs(
+                ctx.outputs["pairs"],
+                params,
+                engine,
+                verify=ctx.recipe.verification.to_config(),
+                seed=builder.seed,
+                stats=stats,
+                screen=report.check if report else None,
+            )
+            return Output(rows, report_facts(report))
+
+        stages.append(
+            Stage(
+                "rephrased",
+                RephrasedRow,
+                ("pairs",),
+                base,
+                rephrased,
+                description=REPHRASED,
+                figures=pair_figures,
+            )
+        )
+        stages += _er_stages(builder, "rephrased", builder.rephrase.er_grid)
+    for name, parts in builder.mixtures.items():
+        parsed = [parse_part(p) for p in parts]
+
+        def mix(ctx: BuildContext, stats: StageStats, parsed=parsed) -> list[dict]:
+            pools = {pool: ctx.outputs[MIX_POOLS[pool]] for pool, _ in parsed}
+            return named_mixture(pools, parsed, builder.er_seed, stats)
+
+        needs = tuple(sorted({MIX_POOLS[pool] for pool, _ in parsed}))
+        params = {"parts": parts, "seed": builder.er_seed}
+        stages.append(
+            Stage(
+                f"mix_{name}",
+                MixRow,
+                needs,
+                params,
+                mix,
+                description=MIXTURE,
+                figures=mixture_figures(parts),
+            )
+        )
+    return stages
+
+
+def _pairs(
+    ctx: BuildContext,
+    builder: SteperrorBuilder,
+    problems: list[Problem],
+    refs: list[Trace],
+    *,
+    samples: str,
+    stats: StageStats,
+) -> list[dict]:
+    engine = ctx.engines[builder.engine]
+    config = ctx.recipe.verification.to_config()
+    return build_pairs(problems, refs, ctx.outputs[samples], builder, engine, config, stats)
+
+
+def _er_stages(builder: SteperrorBuilder, pool: str, grid: list[float]) -> list[Stage]:
+    stages = []
+    for er in grid:
+
+        def mix(ctx: BuildContext, stats: StageStats, er: float = er) -> list[dict]:
+            return er_mixture(ctx.outputs[MIX_POOLS[pool]], er, builder.er_seed, stats, part=pool)
+
+        name = er_name(er, pool)
+        stages.append(
+            Stage(
+                name,
+                MixRow,
+                (MIX_POOLS[pool],),
+                {"er": er, "seed": builder.er_seed},
+                mix,
+                description=er_description(pool, name.rpartition("_er")[2]),
+                figures=er_figures,
+            )
+        )
+    return stages
+
+
+def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
+    params = builder.decompose
+
+    def subtasks(ctx: BuildContext, stats: StageStats) -> Output:
+        verified = {t.problem_id for t in ctx.outputs["references"] if t.status == "correct"}
+        hard = {row["problem_id"] for row in ctx.outputs["pairs"]}
+        problems = [p for p in ctx.outputs["source"] if p.id in hard]
+        for p in problems:
+            if p.id not in verified:
+                stats.drop("reference not verified correct", p.id)
+        report = contamination_report(ctx)
+        kept = decompose_problems(
+            [p for p in problems if p.id in verified],
+            params,
+            ctx.engines[params.engine or builder.engine],
+            solve_prompt=builder.prompt,
+            verify=ctx.recipe.verification.to_config(),
+            seed=builder.seed,
+            stats=stats,
+            screen=report.check if report else None,
+        )
+        return Output(kept, report_facts(report))
+
+    def sub_samples(ctx: BuildContext, stats: StageStats) -> Output:
+        traces, facts = sample(
+            ctx,
+            builder,
+            ctx.outputs["subtasks"],
+            stats,
+            annotator=builder.annotator,
+            label_prompt=builder.label_prompt,
+        )
+        return Output(traces, facts)
+
+    def sub_pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
+        subs = ctx.outputs["subtasks"]
+        part = stats.part("sub references")
+        refs = references(ctx, subs, part, "verify sub-solutions")
+        stats.absorb(part)
+        return _pairs(ctx, builder, subs, refs, samples="sub_samples", stats=stats)
+
+    return [
+        Stage(
+            "subtasks",
+            SubtaskRow,
+            ("source", "references", "pairs"),
+            base,
+            subtasks,
+            description=SUBTASKS,
+            figures=subtask_figures,
+        ),
+        Stage(
+            "sub_samples",
+            SampleRow,
+            ("subtasks",),
+            base,
+            sub_samples,
+            description=SUB_SAMPLES,
+            figures=trace_config(pass_rate_plot=True),
+        ),
+        Stage(
+            "sub_pairs",
+            PairRow,
+            ("subtasks", "sub_samples"),
+            base,
+            sub_pairs,
+            description=SUB_PAIRS,
+            figures=pair_figures,
+        ),
+        *_er_stages(builder, "sub", params.er_grid),
+    ]

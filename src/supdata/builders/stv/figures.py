@@ -1,0 +1,91 @@
+"""Card figures of the stv configs, and the verifier asymmetry (informed vs uninformed
+verdict accuracy) from the internal ``verdicts`` stage."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from supdata.core.runner import Figures, Plot
+from supdata.publish.figures import plot_accuracy_gap
+
+
+def accuracy_figures(verdicts: list[dict], bins: list[str]) -> dict[str, Any]:
+    """Verdict accuracy of the informed and the uninformed verifier on the same attempts,
+    overall and per bin (and per true verdict): the gap is what STV distills. A feedback
+    without a verdict counts as a miss."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in verdicts:
+        for scope in ("all", f"bin:{r['bin']}", f"truth:{'correct' if r['truth'] else 'wrong'}"):
+            groups[(scope, r["role"])].append(r)
+
+    def acc(rows: list[dict]) -> dict[str, Any]:
+        hits = sum(1 for r in rows if r["verdict"] is not None and r["verdict"] == r["truth"])
+        parsed = sum(1 for r in rows if r["verdict"] is not None)
+        n = len(rows)
+        return {
+            "n": n,
+            "correct": hits,
+            "accuracy": round(hits / n, 4) if n else None,
+            "parsed": parsed,
+            "attempts": len({r["attempt_id"] for r in rows}),
+        }
+
+    scopes = ["all", *(f"bin:{b}" for b in bins), "truth:correct", "truth:wrong"]
+    out = {}
+    for scope in scopes:
+        informed, student = acc(groups[(scope, "informed")]), acc(groups[(scope, "student")])
+        if not informed["n"] and not student["n"]:
+            continue
+        gap = (
+            round(informed["accuracy"] - student["accuracy"], 4)
+            if informed["n"] and student["n"]
+            else None
+        )
+        out[scope] = {"informed": informed, "uninformed": student, "gap": gap}
+    return out
+
+
+def config_figures(config: str, rows: list[dict]) -> dict[str, Any]:
+    """Per-config counts for the card: rows per bin, and truth/verdict mixes."""
+    figures: dict[str, Any] = {
+        "rows": len(rows),
+        "bins": dict(sorted(Counter(r["bin"] for r in rows).items())),
+    }
+    if config == "distill":
+        figures["attempts"] = len({r["attempt_id"] for r in rows})
+        figures["verdicts"] = dict(Counter("Correct" if r["verdict"] else "Wrong" for r in rows))
+    elif config == "verifier_rl":
+        figures["truth"] = dict(Counter("Correct" if r["truth"] else "Wrong" for r in rows))
+    elif config == "vil":
+        figures["attempts_correct"] = sum(1 for r in rows if r["attempt_correct"])
+    return figures
+
+
+def stv_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
+    return Figures(measured=config_figures(config, rows))
+
+
+def verifier_figures(params: Any):
+    """STV: informed vs uninformed verdict accuracy into stats.json, and its plot."""
+
+    def figures(config: str, verdicts: list[dict], ctx: Any) -> Figures:
+        accuracy = accuracy_figures(verdicts, list(params.bins))
+        return Figures(
+            stats={
+                "verifier_setup": {
+                    "samples_per_attempt": params.samples_per_attempt,
+                    "informed_verdict": params.informed_verdict,
+                },
+                "verifier_accuracy": accuracy,
+            },
+            plots=[
+                Plot(
+                    "plots/verifier_accuracy.png",
+                    "Verdict accuracy, informed vs uninformed",
+                    lambda path: plot_accuracy_gap(accuracy, path),
+                )
+            ],
+        )
+
+    return figures

@@ -1,0 +1,440 @@
+"""The ``supdata`` commands: each runs one subcommand (imported only when it runs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from supdata.sources import NORMALIZERS, SOURCE_KINDS
+
+    for kind, model in SOURCE_KINDS.items():
+        table = Table(
+            title=f"kind: {kind}  ({(model.__doc__ or '').strip()})", title_justify="left"
+        )
+        for col in ("field", "type", "default", "meaning"):
+            table.add_column(col)
+        for name, info in model.model_fields.items():
+            if name == "kind":
+                continue
+            default = (
+                "required"
+                if info.is_required()
+                else repr(info.get_default(call_default_factory=True))
+            )
+            annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
+            table.add_row(name, annotation.replace("typing.", ""), default, info.description or "")
+        out.print(table)
+    out.print("[bold]normalizers[/bold] (the `normalizer:` field):")
+    for name, fn in NORMALIZERS.items():
+        doc = (
+            fn.__doc__ or "columns question/problem, solution, answer, id, level, subject"
+        ).strip()
+        out.print(f"  [cyan]{name}[/cyan]: {doc.splitlines()[0]}")
+    return 0
+
+
+def cmd_peek(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from supdata.core.stats import StageStats
+    from supdata.recipe import load_recipe
+    from supdata.sources import load_problems
+
+    recipe = load_recipe(args.recipe)
+    stats = StageStats("source")
+    problems = list(islice(load_problems(recipe.source, stats), args.n))
+    if args.json:
+        for p in problems:
+            out.print_json(json.dumps(p.to_row(), ensure_ascii=False))
+    else:
+        for p in problems:
+            table = Table(show_header=False, title=p.id, title_justify="left")
+            table.add_column(style="bold")
+            table.add_column(overflow="fold")
+            table.add_row("question", p.question)
+            table.add_row("answer", str(p.reference_answer))
+            table.add_row("solution", p.reference_solution or "[dim](none)[/dim]")
+            table.add_row("level / subject", f"{p.level} / {p.subject}")
+            if p.solutions:
+                table.add_row("given solutions", str(len(p.solutions)))
+            out.print(table)
+    err.print(
+        f"read {stats.n_in} rows, showed {len(problems)}; dropped: {dict(stats.dropped) or 'none'}"
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from supdata.sources.config import FileSource
+    from supdata.verify import VerifyConfig, verify_many
+
+    rows = list(FileSource(kind="file", path=args.file).raw_rows())
+    for i, row in enumerate(rows):
+        for col in (args.prediction_field, args.answer_field):
+            if col not in row:
+                raise ValueError(f"{args.file}: row {i} has no {col!r} column (has: {sorted(row)})")
+    config = VerifyConfig(
+        workers=args.workers, timeout_s=args.timeout, last_number_fallback=not args.no_last_number
+    )
+    pairs = ((str(r[args.prediction_field]), r[args.answer_field]) for r in rows)
+    pairs = ((p, None if a is None else str(a)) for p, a in pairs)
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    results = list(tqdm(verify_many(pairs, config), total=len(rows), unit="item", disable=None))
+    seconds = time.perf_counter() - started
+    counts: dict[str, int] = {}
+    for j in results:
+        counts[j.status] = counts.get(j.status, 0) + 1
+    table = Table(
+        title=f"{args.file}: {len(rows)} items in {seconds:.2f}s "
+        f"({len(rows) / max(seconds, 1e-9):.0f} items/s)"
+    )
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    for status in ("correct", "incorrect", "no_answer", "bad_reference", "timeout"):
+        n = counts.get(status, 0)
+        table.add_row(status, str(n), f"{n / max(len(rows), 1):.1%}")
+    out.print(table)
+    if args.out:
+        with Path(args.out).open("w", encoding="utf-8") as f:
+            for row, j in zip(rows, results, strict=True):
+                extra = {
+                    "status": j.status,
+                    "extracted": j.answer,
+                    "method": j.method,
+                    "detail": j.detail,
+                }
+                f.write(json.dumps({**row, **extra}, ensure_ascii=False) + "\n")
+        err.print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe)
+    target = Path(args.out or Path("build") / recipe.name)
+    if args.push and not recipe.publish.repo:
+        raise ValueError(f"{args.recipe}: --push needs publish.repo in the recipe")
+    stats = build(
+        recipe, target, limit=args.limit, use_cache=not args.no_cache, cache_path=args.cache
+    )
+    for name, s in stats["stages"].items():
+        dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "none"
+        err.print(f"  {name:<10} in {s['in']:>6}  out {s['out']:>6}  dropped: {dropped}")
+    for config, figures in stats["measured"].items():
+        shown = ", ".join(f"{k} {v}" for k, v in figures.items())
+        err.print(f"  {config}: {shown}")
+    out.print(f"wrote {target} in {stats['seconds']:.1f}s")
+    if args.push:
+        from supdata.publish.push import push
+
+        url = push(target, recipe.publish.repo, private=recipe.publish.private)
+        out.print(f"pushed to {url}")
+    return 0
+
+
+def _engine_config(args: argparse.Namespace):
+    from supdata.engines import EngineConfig
+
+    if args.recipe:
+        from supdata.recipe import load_recipe
+
+        recipe = load_recipe(args.recipe)
+        if args.engine not in recipe.engines:
+            raise ValueError(
+                f"{args.recipe}: no engine named {args.engine!r} (has: {sorted(recipe.engines)})"
+            )
+        return recipe.engines[args.engine]
+    return EngineConfig(kind=args.kind, model=args.model, base_url=args.base_url)
+
+
+def _read_requests(path: str, defaults: dict):
+    from supdata.engines import Request, SamplingParams
+    from supdata.sources.config import FileSource
+
+    requests = []
+    for i, row in enumerate(FileSource(kind="file", path=path).raw_rows()):
+        where = f"{path}: row {i}"
+        if "messages" in row:
+            messages = row["messages"]
+        elif isinstance(row.get("prompt"), str):
+            messages = [{"role": "user", "content": row["prompt"]}]
+        else:
+            raise ValueError(f"{where}: needs 'messages' (chat) or 'prompt' (text)")
+        try:
+            sampling = SamplingParams(**{**defaults, **(row.get("sampling") or {})})
+            requests.append(
+                Request(
+                    messages=tuple(messages),
+                    sampling=sampling,
+                    continue_final=bool(row.get("continue_final", False)),
+                    id=str(row.get("id", i)),
+                )
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return requests
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from supdata.engines import RequestCache, create_engine
+
+    defaults = {
+        "n": args.n,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "max_tokens": args.max_tokens,
+        "seed": args.seed,
+    }
+    requests = _read_requests(args.prompts, defaults)  # bad input fails before any model loads
+    config = _engine_config(args)
+    cache = None if args.no_cache else RequestCache(args.cache)
+    engine = create_engine(config, cache, name=args.engine or config.kind)
+    try:
+        completions = engine.generate(requests, desc="generate")
+    finally:
+        engine.close()
+    target = Path(args.out)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for c in completions:
+            row = {
+                "id": c.request_id,
+                "texts": c.texts,
+                "finish_reasons": c.finish_reasons,
+                "prompt_tokens": c.prompt_tokens,
+                "output_tokens": c.output_tokens,
+                "cached": c.cached,
+            }
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(target)
+    err.print(engine.last_run.summary("generate"))
+    out.print(f"wrote {target}")
+    return 0
+
+
+def cmd_eval_critic(args: argparse.Namespace) -> int:
+
+    from supdata.engines import RequestCache, create_engine
+    from supdata.eval.critic import evaluate, load_items
+
+    for path in args.data:  # bad input fails before any model loads
+        load_items(path, args.limit, sample=args.sample, seed=args.seed)
+    config = _engine_config(args)
+    cache = None if args.no_cache else RequestCache(args.cache)
+    engine = create_engine(config, cache, name=args.engine or config.kind)
+    try:
+        scores, predictions = evaluate(
+            engine,
+            args.data,
+            limit=args.limit,
+            sample=args.sample,
+            seed=args.seed,
+            prompt=args.prompt,
+        )
+    finally:
+        engine.close()
+    table = Table(title=f"ProcessBench-style critic evaluation: {engine.fingerprint}")
+    for column in ("split", "items", "error acc", "correct acc", "F1", "unparsed"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for s in scores:
+        d = s.to_dict()
+        figures = [d[k] for k in ("error_acc", "correct_acc", "f1")]
+        shown = ["n/a" if x is None else f"{x:.3f}" for x in figures]
+        table.add_row(s.split, str(d["items"]), *shown, str(d["unparsed"]))
+    out.print(table)
+    if args.out:
+        report = {
+            "model": engine.fingerprint,
+            "prompt": args.prompt,
+            "splits": [s.to_dict() for s in scores],
+            "predictions": predictions,
+        }
+        target = Path(args.out)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        out.print(f"wrote {target}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from supdata.engines import RequestCache
+
+    cache = RequestCache(args.cache)
+    if args.action == "clear":
+        out.print(f"removed {cache.clear()} samples from {cache.path}")
+    else:
+        s = cache.stats()
+        out.print(f"cache: {s['path']}")
+        out.print(
+            f"samples: {s['samples']}  output tokens: {s['output_tokens']}  "
+            f"size: {s['bytes'] / 1e6:.1f} MB"
+        )
+        for engine, n in s["engines"].items():
+            out.print(f"  {n:>8}  {engine}")
+    cache.close()
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from supdata.publish.validate import validate_folder
+
+    counts = validate_folder(args.dir)
+    for config, n in counts.items():
+        out.print(f"ok  {config}: {n} rows")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from supdata.publish.push import push
+
+    url = push(args.dir, args.repo, private=args.private, revision=args.revision)
+    out.print(f"pushed {args.dir} to {url}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from supdata.inspect_rows import inspect
+
+    inspect(args.dir, args.config, n=args.n, row_id=args.id)
+    return 0
+
+
+def _benchmarks(args: argparse.Namespace):
+    """--against NAME or NAME=PATH, plus --file PATH --field F pairs, as a config."""
+    from pydantic import ValidationError
+
+    from supdata.hygiene import Decontaminate
+
+    specs: list[dict] = []
+    for entry in args.against or []:
+        name, _, path = entry.partition("=")
+        specs.append({"name": name, "file": path} if path else {"name": name})
+    files, fields = args.file or [], args.field or []
+    if len(files) != len(fields):
+        raise ValueError("give one --field per --file (the column with the problem text)")
+    specs += [{"file": f, "field": c} for f, c in zip(files, fields, strict=True)]
+    if not specs:
+        raise ValueError("nothing to check against: give --against NAME... or --file/--field")
+    try:
+        return Decontaminate(
+            against=specs, ngram=args.ngram, threshold=args.threshold, min_words=args.min_words
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'benchmarks'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ValueError(f"bad benchmark options: {problems}") from None
+
+
+def cmd_check_contamination(args: argparse.Namespace) -> int:
+    from supdata.hygiene.audit import TEXT_COLUMNS, audit
+    from supdata.hygiene.screen import Decontaminator
+
+    config = _benchmarks(args)
+    decon = Decontaminator(config)
+    columns = args.columns or TEXT_COLUMNS
+    report = audit(Path(args.dir), decon.index, configs=args.configs, columns=columns)
+    summary = decon.summary()
+    title = (
+        f"{args.dir}: contamination against {len(summary['benchmarks'])} benchmark(s), "
+        f"exact + {config.ngram}-gram overlap (threshold {config.threshold:g})"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("config", "benchmark", "rows checked", "contaminated", "share"):
+        table.add_column(column, justify="left" if column in ("config", "benchmark") else "right")
+    total = 0
+    for name, r in report.items():
+        if not r["rows"]:
+            table.add_row(name, "[dim]no text column[/dim]", "0", "", "")
+            continue
+        for bench, n in r["contaminated"].items():
+            total += n
+            style = "red" if n else ""
+            share = f"{n / r['rows']:.2%}"
+            table.add_row(
+                name, bench, str(r["rows"]), f"[{style}]{n}[/{style}]" if n else "0", share
+            )
+    out.print(table)
+    for name, r in report.items():
+        for bench, matches in r["matches"].items():
+            out.print(f"[bold]{name}[/bold] vs [bold]{bench}[/bold] (first {args.show}):")
+            for m in matches[: args.show]:
+                out.print(
+                    f"  {m['id']} ({m['column']}) = {bench} {m['benchmark_id']} "
+                    f"[{m['kind']}]: {m['ngram'][:100]}",
+                    highlight=False,
+                    markup=False,
+                )
+    if args.json:
+        target = Path(args.json)
+        tmp = target.with_name(f".{target.name}.tmp")
+        payload = {"checked_against": summary, "configs": report, "contaminated_rows": total}
+        tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        err.print(f"wrote {target}")
+    err.print("contamination found" if total else "no contamination found")
+    return 1 if total else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from supdata.export import export_dir
+
+    options = {}
+    if args.style:
+        options["style"] = args.style
+    if args.data_source:
+        options["data_source"] = args.data_source
+    done = export_dir(
+        args.dir,
+        args.config,
+        args.to,
+        args.out,
+        split=args.split,
+        prompt=args.prompt,
+        name=args.name,
+        **options,
+    )
+    c = done.converted
+    skipped = ", ".join(f"{k}: {v}" for k, v in c.skipped.items()) or "none"
+    err.print(f"  {args.config} ({c.kind} rows): in {c.rows_in}  out {len(c.dataset)}")
+    err.print(f"  skipped: {skipped}")
+    out.print(f"wrote {', '.join(str(p) for p in done.written)}")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from supdata.assets import asset_dir
+    from supdata.publish.schemas import stale_schemas, write_schemas
+
+    folder = Path(args.dir) if args.dir else asset_dir("schemas")
+    if args.write:
+        changed = write_schemas(folder)
+        out.print(f"wrote {len(changed)} changed schema file(s) in {folder}: {changed or 'none'}")
+        return 0
+    stale = stale_schemas(folder)
+    if stale:
+        err.print(
+            f"out of date with the row models: {stale}; run `supdata schemas --write`",
+            markup=False,
+        )
+        return 1
+    out.print(f"{folder}: every schema file matches its row model")
+    return 0

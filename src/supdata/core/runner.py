@@ -1,0 +1,167 @@
+"""The build runner: stages in order, counters per stage, resume after a crash.
+
+Each stage writes its records to a work folder with a completion marker that holds a
+fingerprint of everything its output depends on (recipe section, upstream markers,
+supdata version). A re-run loads every stage whose marker still matches and runs the
+rest; generation stages then find their finished requests in the request cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from supdata import __version__
+from supdata.core.records import Problem, Trace
+from supdata.core.records.arrow import write_parquet
+from supdata.core.rows import Row
+from supdata.core.stats import StageStats
+
+if TYPE_CHECKING:
+    from supdata.engines.registry import Engines
+    from supdata.recipe import Recipe
+
+Records = list[Problem] | list[Trace] | list[dict[str, Any]]
+
+
+@dataclass
+class BuildContext:
+    recipe: Recipe
+    engines: Engines
+    outputs: dict[str, Records] = field(default_factory=dict)
+    stages: dict[str, Stage] = field(default_factory=dict)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage, for the card
+    shared: dict[str, Any] = field(default_factory=dict)  # per-build objects, never saved
+
+
+@dataclass
+class Output:
+    """What a stage returns when it has facts for the card besides its records (the
+    engine and prompt that made them, hygiene reports); saved with its marker."""
+
+    records: Records
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Figures:
+    """What a published config adds to the card: ``measured`` goes to
+    ``stats.measured[config]``, ``stats`` to the top level of stats.json, and each plot
+    is drawn into the folder (``draw(path)``)."""
+
+    measured: dict[str, Any] | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    plots: list[Plot] = field(default_factory=list)
+    steps: list[int] | None = None  # steps per solution, for the card's steps plot
+
+
+@dataclass(frozen=True)
+class Plot:
+    path: str  # inside the folder, e.g. plots/samples_swer.png
+    what: str  # alt text and caption
+    draw: Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a build. ``run`` reads earlier outputs from the context and returns
+    its records (or an ``Output`` with facts); ``params`` is what, besides its inputs,
+    decides the output. ``row`` is the records' row model: their Arrow schema, their
+    check before publishing, and the conversion of records to rows. A published stage
+    is a config, described on the card by ``description`` and ``figures``."""
+
+    name: str
+    row: type[Row]
+    needs: tuple[str, ...]
+    params: dict[str, Any]
+    run: Callable[[BuildContext, StageStats], Records | Output]
+    publish: bool = True  # False: an intermediate that later stages read, not a config
+    description: str = ""
+    figures: Callable[[str, Records, BuildContext], Figures] | None = None
+
+    def rows(self, records: Records) -> list[dict[str, Any]]:
+        return [self.row.encode(r) for r in records]
+
+    def table(self, records: Records) -> pa.Table:
+        return pa.Table.from_pylist(self.rows(records), schema=self.row.arrow_schema())
+
+    def read(self, path: Path) -> Records:
+        return [self.row.decode(r) for r in pq.read_table(path).to_pylist()]
+
+
+class Runner:
+    def __init__(self, work: Path, *, log: Callable[[str], None] = print) -> None:
+        self.work = work
+        self.log = log
+        self.stats: dict[str, StageStats] = {}
+        self.resumed: list[str] = []
+
+    def run(self, stages: Sequence[Stage], ctx: BuildContext) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        prints: dict[str, str] = {}
+        for stage in stages:
+            fp = _fingerprint(stage, prints)
+            prints[stage.name] = fp
+            ctx.stages[stage.name] = stage
+            marker = self.work / f"{stage.name}.done.json"
+            data = self.work / f"{stage.name}.parquet"
+            if marker.is_file():
+                saved = json.loads(marker.read_text())
+                if saved["fingerprint"] == fp and data.is_file():
+                    ctx.outputs[stage.name] = stage.read(data)
+                    self.stats[stage.name] = _stats_from(stage.name, saved["stats"])
+                    ctx.facts[stage.name] = saved.get("facts", {})
+                    self.resumed.append(stage.name)
+                    self.log(f"  {stage.name}: done before, loaded {len(ctx.outputs[stage.name])}")
+                    continue
+            stats = StageStats(stage.name)
+            with stats:
+                result = stage.run(ctx, stats)
+            if isinstance(result, Output):
+                records, ctx.facts[stage.name] = result.records, result.facts
+            else:
+                records = result
+            ctx.outputs[stage.name] = records
+            self.stats[stage.name] = stats
+            write_parquet(stage.table(records), data)
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "fingerprint": fp,
+                        "stats": stats.to_dict(),
+                        "facts": ctx.facts.get(stage.name, {}),
+                    }
+                )
+            )
+            tmp.replace(marker)  # the marker lands only after its data
+
+    def clean(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _fingerprint(stage: Stage, upstream: dict[str, str]) -> str:
+    payload = {
+        "version": __version__,
+        "stage": stage.name,
+        "params": stage.params,
+        "needs": {n: upstream[n] for n in stage.needs},
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stats_from(name: str, saved: dict[str, Any]) -> StageStats:
+    stats = StageStats(name, n_in=saved["in"], n_out=saved["out"], seconds=saved["seconds"])
+    stats.dropped.update(saved["dropped"])
+    stats.examples.update(saved["dropped_examples"])
+    stats.counts.update(saved["counts"])
+    return stats

@@ -1,0 +1,61 @@
+"""Per-stage counters: how many records went in, came out, and were dropped, by reason."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class StageStats:
+    name: str
+    n_in: int = 0
+    n_out: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)  # first item dropped per reason
+    counts: Counter[str] = field(default_factory=Counter)  # tallies that are not drops
+    seconds: float = 0.0
+    _started: float | None = field(default=None, repr=False)
+
+    def drop(self, reason: str, item: str = "") -> None:
+        self.dropped[reason] += 1
+        if item and reason not in self.examples:
+            self.examples[reason] = item
+
+    def tally(self, key: str, n: int = 1) -> None:
+        self.counts[key] += n
+
+    def part(self, prefix: str) -> StageStats:
+        """Counters for a sub-step of this stage (verifying sub-references, say), folded
+        into this stage's ``counts`` as ``<prefix>: ...`` by ``absorb``."""
+        return StageStats(f"{self.name}/{prefix}")
+
+    def absorb(self, part: StageStats) -> None:
+        prefix = part.name.rsplit("/", 1)[-1]
+        self.tally(f"{prefix}: in", part.n_in)
+        self.tally(f"{prefix}: out", part.n_out)
+        for reason, n in part.dropped.items():
+            self.tally(f"{prefix}: dropped: {reason}", n)
+        for key, n in part.counts.items():
+            self.tally(f"{prefix}: {key}", n)
+
+    def __enter__(self) -> StageStats:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self._started = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "in": self.n_in,
+            "out": self.n_out,
+            "dropped": dict(sorted(self.dropped.items())),
+            "dropped_examples": dict(sorted(self.examples.items())),
+            "counts": dict(sorted(self.counts.items())),
+            "seconds": round(self.seconds, 3),
+        }

@@ -1,1 +1,0 @@
-"""Step-level critiques (AutoMathCritique): the strict format, its parser, evaluation."""

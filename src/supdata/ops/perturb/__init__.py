@@ -1,0 +1,12 @@
+"""Step-error injection with exact control (rule-based)."""
+
+from supdata.ops.perturb.rules import (
+    ERROR_TYPES,
+    LEAKY_WORDS,
+    POSITIONS,
+    CannotPerturb,
+    Perturbation,
+    perturb,
+)
+
+__all__ = ["ERROR_TYPES", "LEAKY_WORDS", "POSITIONS", "CannotPerturb", "Perturbation", "perturb"]

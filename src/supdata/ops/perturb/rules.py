@@ -1,0 +1,272 @@
+"""Rule-based step errors with exact control.
+
+Each error type rewrites one computation in one step. With ``carry``, the wrong value
+flows through every later computation that used it (recomputed exactly) and into the
+final answer, so the error has a single origin as a real mistake does; the steps it
+changes are the wrong steps. Without ``carry`` the error stays in its step. Steps before
+the first error are never touched, and no words are added.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from supdata.ops.perturb.arithmetic import (
+    OPERAND,
+    OPERATOR,
+    Computation,
+    computations,
+    evaluate,
+    render,
+    to_number,
+)
+
+ERROR_TYPES = ("wrong_result", "swap_operator", "flip_sign", "drop_term")
+POSITIONS = ("first", "middle", "last", "random")
+LEAKY_WORDS = re.compile(r"\b(mistake|error|instead|however|actually)\b", re.IGNORECASE)
+_FINAL = re.compile(r"(####\s*|\\boxed\{\s*|answer is:?\s*\$?)(-?\$?[\d,]*\d(?:\.\d+)?)")
+_SWAP = {
+    "+": "-",
+    "-": "+",
+    "*": "/",
+    "/": "*",
+    "×": "÷",
+    "÷": "×",
+    "\\cdot": "/",
+    "\\times": "/",
+    "x": "/",
+    "−": "+",
+}
+
+
+class CannotPerturb(Exception):
+    """The solution has no place for this error; the message is the counted reason."""
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    steps: list[str]
+    labels: list[bool]
+    error_types: list[str | None]
+    first_error: int
+    final_changed: bool
+
+
+def _wrong_result(c: Computation, rng: random.Random) -> tuple[str, Fraction] | None:
+    for delta in rng.sample([1, -1, 2, -2, 3, 10, -10, 5], 8):
+        value = c.value + delta if c.value.denominator == 1 else c.value + Fraction(delta, 10)
+        if value != c.value and (value >= 0 or c.value < 0):
+            text = render(value, c.result)
+            if text:
+                return c.expr, value
+    return None
+
+
+def _swap_operator(c: Computation, rng: random.Random) -> tuple[str, Fraction] | None:
+    ops = list(OPERATOR.finditer(c.expr))
+    for m in rng.sample(ops, len(ops)):
+        new_op = _SWAP.get(m.group().strip())
+        if new_op is None:
+            continue
+        spaced = m.group().replace(m.group().strip(), new_op)
+        expr = c.expr[: m.start()] + spaced + c.expr[m.end() :]
+        value = evaluate(expr)
+        if value is not None and value != c.value and render(value, c.result):
+            return expr, value
+    return None
+
+
+def _flip_sign(c: Computation, rng: random.Random) -> tuple[str, Fraction] | None:
+    if c.value == 0:
+        return None
+    return c.expr, -c.value
+
+
+def _drop_term(c: Computation, rng: random.Random) -> tuple[str, Fraction] | None:
+    ops = list(OPERATOR.finditer(c.expr))
+    if len(ops) < 2:
+        return None
+    operands = list(OPERAND.finditer(c.expr))
+    for i in rng.sample(range(1, len(operands)), len(operands) - 1):
+        # drop operand i with the operator in front of it
+        expr = c.expr[: ops[i - 1].start()] + c.expr[operands[i].end() :]
+        value = evaluate(expr)
+        if value is not None and value != c.value and render(value, c.result):
+            return expr, value
+    return None
+
+
+RULES: dict[str, Callable[[Computation, random.Random], tuple[str, Fraction] | None]] = {
+    "wrong_result": _wrong_result,
+    "swap_operator": _swap_operator,
+    "flip_sign": _flip_sign,
+    "drop_term": _drop_term,
+}
+
+
+def _apply(step: str, c: Computation, expr: str, value: Fraction) -> str:
+    between = step[c.start + len(c.expr) : c.end - len(c.result)]  # " = " as written
+    return step[: c.start] + expr + between + render(value, c.result) + step[c.end :]
+
+
+def _carry(step: str, changed: dict[Fraction, Fraction]) -> str:
+    """Recompute this step's computations with the changed values; extend the map."""
+    edits = []
+    for c in computations(step):
+        operands = list(OPERAND.finditer(c.expr))
+        if not any(to_number(o.group()) in changed for o in operands):
+            continue
+        parts, last = [], 0
+        for o in operands:
+            old = to_number(o.group())
+            parts.append(c.expr[last : o.start()])
+            parts.append(render(changed[old], o.group()) if old in changed else o.group())
+            last = o.end()
+        parts.append(c.expr[last:])
+        new_expr = "".join(parts)
+        value = evaluate(new_expr)
+        if value is None or render(value, c.result) is None:
+            raise CannotPerturb("a carried value gives an unclean number")
+        edits.append((c, new_expr, value))
+        if value != c.value:
+            changed[c.value] = value
+    for c, expr, value in reversed(edits):  # right to left keeps earlier spans valid
+        step = _apply(step, c, expr, value)
+    return step
+
+
+def _carry_final(step: str, changed: dict[Fraction, Fraction]) -> str:
+    def swap(m: re.Match) -> str:
+        old = to_number(m.group(2))
+        if old in changed:
+            return m.group(1) + render(changed[old], m.group(2))
+        return m.group(0)
+
+    return _FINAL.sub(swap, step)
+
+
+def _origin_order(
+    eligible: list[int], n: int, position: str | int, rng: random.Random
+) -> list[int]:
+    if isinstance(position, int):  # a step number, 1-based
+        if position - 1 not in eligible:
+            raise CannotPerturb(f"step {position} has no checkable computation")
+        return [position - 1]
+    if position == "first":
+        return eligible
+    if position == "last":
+        return eligible[::-1]
+    if position == "middle":
+        return sorted(eligible, key=lambda i: (abs(i - (n - 1) / 2), i))
+    return rng.sample(eligible, len(eligible))
+
+
+def perturb(
+    steps: list[str],
+    *,
+    error_type: str,
+    target_swer: float,
+    position: str | int = "random",
+    carry: bool = True,
+    seed: int = 0,
+) -> Perturbation:
+    """Inject ``error_type`` so that round(target_swer * n) steps (at least 1) are wrong.
+
+    With ``carry`` the count comes from one origin's chain of consequences, so the origin
+    is chosen (in ``position`` order, or the given 1-based step number) among those whose
+    chain has exactly that length; without it, that many steps each get an independent
+    error, the first at ``position``.
+    """
+    if error_type not in RULES:
+        raise ValueError(f"unknown error type {error_type!r}; expected one of {ERROR_TYPES}")
+    if isinstance(position, bool) or (isinstance(position, int) and position < 1):
+        raise ValueError(f"a step position is a step number >= 1, got {position!r}")
+    if not isinstance(position, int) and position not in POSITIONS:
+        raise ValueError(
+            f"unknown position {position!r}; expected a step number or one of {POSITIONS}"
+        )
+    if isinstance(position, int) and position > len(steps):
+        raise ValueError(f"position {position} is past the last step ({len(steps)} steps)")
+    if not 0 < target_swer <= 1:
+        raise ValueError(f"target SWER must be in (0, 1], got {target_swer}")
+    n = len(steps)
+    want = max(1, round(target_swer * n))
+    rng = random.Random(seed)
+    found = [computations(s) for s in steps]
+    eligible = [i for i, cs in enumerate(found) if cs]
+    if not eligible:
+        raise CannotPerturb("no checkable computation")
+    if want > n:
+        raise CannotPerturb("target SWER needs more steps than the solution has")
+    origins = _origin_order(eligible, n, position, rng)
+    if carry:
+        for k in origins:
+            try:
+                result = _carried(steps, found, k, error_type, rng)
+            except CannotPerturb:
+                continue
+            if result is not None and sum(1 for x in result.labels if not x) == want:
+                return result
+        raise CannotPerturb("no origin gives the target SWER with a changed final answer")
+    return _independent(steps, found, origins, want, error_type, rng)
+
+
+def _break(step: str, cs: list[Computation], error_type: str, rng: random.Random):
+    for c in rng.sample(cs, len(cs)):
+        made = RULES[error_type](c, rng)
+        if made is not None and render(made[1], c.result) is not None:
+            return c, made
+    return None
+
+
+def _carried(steps, found, k, error_type, rng) -> Perturbation | None:
+    broken = _break(steps[k], found[k], error_type, rng)
+    if broken is None:
+        return None
+    c, (expr, value) = broken
+    new = list(steps)
+    new[k] = _apply(steps[k], c, expr, value)
+    changed = {c.value: value}
+    for j in range(k + 1, len(steps)):
+        new[j] = _carry_final(_carry(steps[j], changed), changed)
+    final_changed = new[-1] != steps[-1] and _final_value(new[-1]) != _final_value(steps[-1])
+    if not final_changed:
+        return None
+    labels = [a == b for a, b in zip(new, steps, strict=True)]
+    types = [None if ok else error_type for ok in labels]
+    return Perturbation(new, labels, types, k, True)
+
+
+def _final_value(step: str) -> str | None:
+    m = list(_FINAL.finditer(step))
+    return m[-1].group(2) if m else None
+
+
+def _independent(steps, found, origins, want, error_type, rng) -> Perturbation:  # noqa: PLR0917
+    first = None
+    for k in origins:
+        if _break(steps[k], found[k], error_type, random.Random(rng.random())) is not None:
+            first = k
+            break
+    if first is None:
+        raise CannotPerturb(f"no computation takes a {error_type} error")
+    later = [i for i, cs in enumerate(found) if cs and i > first]
+    chosen = [first]
+    for i in rng.sample(later, len(later)):
+        if len(chosen) == want:
+            break
+        if _break(steps[i], found[i], error_type, random.Random(rng.random())) is not None:
+            chosen.append(i)
+    if len(chosen) < want:
+        raise CannotPerturb("not enough computations after the first error for the target SWER")
+    new = list(steps)
+    for i in chosen:
+        c, (expr, value) = _break(steps[i], found[i], error_type, rng)
+        new[i] = _apply(steps[i], c, expr, value)
+    labels = [i not in chosen for i in range(len(steps))]
+    types = [None if ok else error_type for ok in labels]
+    return Perturbation(new, labels, types, first, False)

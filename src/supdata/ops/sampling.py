@@ -1,0 +1,117 @@
+"""Sample N solutions per problem with an engine, then segment and verify them."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+from pydantic import BaseModel, Field, field_validator
+
+from supdata.core.records import Problem, Trace
+from supdata.core.stats import StageStats
+from supdata.engines import Engine, Request, SamplingParams
+from supdata.ops.steps import segment
+from supdata.prompts import check_prompt, load_prompt
+
+
+class SamplingSection(BaseModel):
+    """How an engine samples solutions: the sampling fields of every sampling builder."""
+
+    engine: str = Field("actor", description="engine name from the recipe's engines:")
+    prompt: str = Field("solve@1", description="prompt template id[@version]")
+    n: int = Field(4, ge=1, le=1024, description="solutions per problem")
+    temperature: float = Field(1.0, ge=0, le=10)
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(-1, ge=-1)
+    max_tokens: int = Field(512, ge=1, description="output token cap per solution")
+    max_tokens_per_reference: float | None = Field(
+        None,
+        gt=0,
+        description="cap each solution at this multiple of its reference solution's length "
+        "in the engine's tokens (the paper: 1.5); max_tokens stays the upper bound",
+    )
+    min_tokens: int = Field(64, ge=1, description="lower bound of a reference-relative cap")
+    seed: int = Field(0, ge=0, description="base seed; each problem derives its own")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_exists(cls, ref: str) -> str:
+        return check_prompt(ref)
+
+
+def problem_seed(base: int, problem_id: str, n: int) -> int:
+    """Each problem its own seed, stable across runs; samples use seed + i."""
+    digest = int.from_bytes(hashlib.sha256(problem_id.encode()).digest()[:4], "big")
+    return (base * 1_000_003 + digest) % (2**31 - n)
+
+
+def token_budget(problem: Problem, params: SamplingSection, engine: Engine) -> int:
+    """max_tokens, or a multiple of the reference's length within [min_tokens, max_tokens]."""
+    factor = params.max_tokens_per_reference
+    if factor is None or not problem.reference_solution.strip():
+        return params.max_tokens
+    wanted = math.ceil(factor * engine.count_tokens(problem.reference_solution))
+    return max(params.min_tokens, min(params.max_tokens, wanted))
+
+
+def sample_traces(
+    problems: list[Problem],
+    params: SamplingSection,
+    engine: Engine,
+    strategy: str,
+    stats: StageStats,
+) -> list[Trace]:
+    prompt = load_prompt(params.prompt)
+    requests = []
+    for p in problems:
+        sampling = SamplingParams(
+            n=params.n,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            top_k=params.top_k,
+            max_tokens=token_budget(p, params, engine),
+            seed=problem_seed(params.seed, p.id, params.n),
+        )
+        requests.append(
+            Request(messages=prompt.render(question=p.question), sampling=sampling, id=p.id)
+        )
+    stats.n_in = len(problems)
+    completions = engine.generate(requests, desc=f"sample ({engine.name})")
+    run = engine.last_run
+    stats.tally("samples generated", run.generated)
+    stats.tally("samples from cache", run.cached)
+    stats.tally("tokens in", run.prompt_tokens)
+    stats.tally("tokens out", run.output_tokens)
+    recorded = {
+        "prompt": prompt.ref,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "n": params.n,
+    }
+    traces = []
+    for request, completion in zip(requests, completions, strict=True):
+        for i, text in enumerate(completion.texts):
+            finish = completion.finish_reasons[i]
+            stats.tally(f"finish:{finish}")
+            if not text.strip():
+                stats.drop("empty completion", f"{request.id}/sample-{i}")
+                continue
+            traces.append(
+                Trace(
+                    id=f"{request.id}/sample-{i}",
+                    problem_id=request.id,
+                    text=text,
+                    steps=segment(text, strategy),
+                    origin="sampled",
+                    model=engine.fingerprint,
+                    sampling={
+                        **recorded,
+                        "max_tokens": request.sampling.max_tokens,
+                        "finish_reason": finish,
+                    },
+                    seed=request.sampling.seed + i,
+                )
+            )
+    stats.n_out = len(traces)
+    return traces

@@ -1,0 +1,118 @@
+"""Stage pieces every builder uses, against a build context: sample, verify, label,
+split references, and the build's benchmark index. Each returns its facts for the card
+(which engine and prompt made the records, hygiene reports) instead of stashing them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from supdata.core.records import Problem, Trace
+from supdata.core.runner import BuildContext
+from supdata.core.stats import StageStats
+from supdata.hygiene.screen import ContaminationReport, Decontaminator, dedup_solutions
+from supdata.ops.annotate import annotate
+from supdata.ops.references import reference_traces
+from supdata.ops.sampling import SamplingSection, sample_traces
+from supdata.ops.verification import verify_traces
+
+if TYPE_CHECKING:
+    from supdata.recipe import Recipe
+
+SAMPLING_FACTS = (
+    "n",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "max_tokens_per_reference",
+    "min_tokens",
+    "seed",
+)
+
+
+def engines_of(builder: Any, recipe: Recipe) -> dict[str, Any]:
+    """What a stage's output depends on about its engines (for the resume fingerprint)."""
+    names = sorted(set(builder.engine_refs().values()))
+    return {"engines": {n: recipe.engines[n].model_dump(mode="json") for n in names}}
+
+
+def decontaminator(ctx: BuildContext) -> Decontaminator | None:
+    """The recipe's benchmark index, loaded once per build (on first use), or None."""
+    config = ctx.recipe.decontaminate
+    if config is None:
+        return None
+    if "decontaminator" not in ctx.shared:
+        ctx.shared["decontaminator"] = Decontaminator(config)
+    return ctx.shared["decontaminator"]
+
+
+def contamination_report(ctx: BuildContext) -> ContaminationReport | None:
+    """A fresh report for generated restatements (subproblems, rephrasings), or None."""
+    decon = decontaminator(ctx)
+    return decon.report() if decon is not None else None
+
+
+def report_facts(report: ContaminationReport | None) -> dict[str, Any]:
+    """A stage's hygiene facts from its contamination report (none without one)."""
+    if report is None:
+        return {}
+    return {"hygiene": {"decontamination": report.to_dict()}}
+
+
+def verify(
+    ctx: BuildContext,
+    traces: list[Trace],
+    stats: StageStats,
+    desc: str,
+    problems: list[Problem] | None = None,
+) -> list[Trace]:
+    """Judge every trace against its problem's answer (the source's, or ``problems``')."""
+    from tqdm import tqdm
+
+    answers = {p.id: p.reference_answer for p in (problems or ctx.outputs["source"])}
+    config = ctx.recipe.verification.to_config()
+    bar = tqdm(total=len(traces), desc=desc, unit="trace", disable=None)
+    verified = []
+    for trace in verify_traces(traces, answers, config, stats):
+        verified.append(trace)
+        bar.update()
+    bar.close()
+    return verified
+
+
+def references(
+    ctx: BuildContext, problems: list[Problem], stats: StageStats, desc: str
+) -> list[Trace]:
+    traces = list(reference_traces(problems, ctx.recipe.segmentation.strategy, stats))
+    return verify(ctx, traces, stats, desc, problems)
+
+
+def sample(
+    ctx: BuildContext,
+    params: SamplingSection,
+    problems: list[Problem],
+    stats: StageStats,
+    *,
+    dedup: bool = True,
+    annotator: str | None = None,
+    label_prompt: str = "label_steps@1",
+) -> tuple[list[Trace], dict[str, Any]]:
+    """Sample, segment and verify; ``annotator`` (an engine name) labels every step.
+    Returns the traces and the stage's facts (engine, model, prompt, sampling)."""
+    engine = ctx.engines[params.engine]
+    facts: dict[str, Any] = {
+        "engine": params.engine,
+        "model": engine.fingerprint,
+        "prompt": params.prompt,
+        "sampling": params.model_dump(include=set(SAMPLING_FACTS)),
+    }
+    traces = sample_traces(problems, params, engine, ctx.recipe.segmentation.strategy, stats)
+    if dedup and ctx.recipe.dedup is not None and ctx.recipe.dedup.solutions is not None:
+        traces, report = dedup_solutions(traces, ctx.recipe.dedup.solutions, stats)
+        stats.n_out = len(traces)
+        facts["hygiene"] = {"dedup": report}
+    traces = verify(ctx, traces, stats, f"verify {stats.name}", problems)
+    if annotator is not None:
+        by_id = {p.id: p for p in problems}
+        annotate(traces, by_id, ctx.engines[annotator], label_prompt, stats)
+    return traces, facts

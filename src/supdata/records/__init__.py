@@ -1,7 +1,0 @@
-"""The record types that flow through every stage, and their Arrow/parquet form."""
-
-from supdata.records.annotation import StepAnnotation
-from supdata.records.problem import Problem
-from supdata.records.trace import ORIGINS, VERIFY_STATUSES, Trace
-
-__all__ = ["ORIGINS", "VERIFY_STATUSES", "Problem", "StepAnnotation", "Trace"]

@@ -1,5 +1,0 @@
-"""Step segmentation: split a solution into steps that join back to it exactly."""
-
-from supdata.steps.segment import STRATEGIES, Strategy, segment, strip_steps
-
-__all__ = ["STRATEGIES", "Strategy", "segment", "strip_steps"]
