@@ -50,7 +50,7 @@ build: setup
 # make push RECIPE=recipes/x.yaml REPO=org/name  (token: HF_TOKEN or `huggingface-cli login`)
 push: build
 	$(if $(REPO),,$(error set REPO=ORG/NAME))
-	$(BIN)/supdata push $(or $(OUT),build/$(shell $(BIN)/python -c "import sys; from supdata.recipe import load_recipe; print(load_recipe(sys.argv[1]).name)" $(RECIPE))) --repo $(REPO)
+	$(BIN)/supdata push $(or $(OUT),build/$(shell $(BIN)/python -c "import sys; from supdata.core.recipe import load_recipe; print(load_recipe(sys.argv[1]).name)" $(RECIPE))) --repo $(REPO)
 
 lint: setup
 	$(BIN)/ruff check src tests bench
@@ -85,6 +85,7 @@ bench: setup peer-venv
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/ray_runner.py
 	$(BIN)/python bench/peer.py
+	$(BIN)/python bench/validate.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -21,10 +21,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from supdata.build import build
+from supdata.core.stats import StageStats
 from supdata.engines.base import Engine
 from supdata.engines.registry import Engines
 from supdata.recipe import load_recipe
-from supdata.stats import StageStats
 
 REPO = Path(__file__).resolve().parents[1]
 

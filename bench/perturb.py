@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from supdata.perturb import ERROR_TYPES, CannotPerturb, perturb
-from supdata.steps import segment
+from supdata.ops.perturb import ERROR_TYPES, CannotPerturb, perturb
+from supdata.ops.steps import segment
 
 DATA = Path(
     os.environ.get("SUPDATA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")

@@ -63,10 +63,10 @@ def synthesize(path: Path, count: int, seed: int = 0) -> None:
 
 def run_one(path: Path, workers: int) -> dict:
     """Stream the file through the three stages; nothing is held but the pool's in-flight."""
+    from supdata.core.stats import StageStats
+    from supdata.ops.references import reference_traces
+    from supdata.ops.verification import verify_traces
     from supdata.sources import FileSource, load_problems
-    from supdata.stages.reference import reference_traces
-    from supdata.stages.verify import verify_traces
-    from supdata.stats import StageStats
     from supdata.verify import VerifyConfig
 
     source = FileSource(kind="file", path=str(path), normalizer="generic")

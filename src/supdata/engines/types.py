@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +61,6 @@ class SamplingParams:
         data.pop("n")
         data.pop("seed")
         return data
-
-
-Role = Literal["system", "user", "assistant"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,6 @@ class Skip(Exception):  # a signal, not an error: the row is counted, not writte
 Messages = list[dict[str, str]]
 
 
-def user(content: str) -> Messages:
-    return [{"role": "user", "content": content}]
-
-
 def assistant(content: str) -> Messages:
     return [{"role": "assistant", "content": content}]
 

@@ -12,6 +12,7 @@ from typing import Any
 from datasets import Dataset, Features, List, Value
 
 from supdata.export.common import Context, Skip, assistant
+from supdata.ops.verdict import verdict_word
 
 Row = dict[str, Any]
 
@@ -103,7 +104,7 @@ def grpo_from_verifier_rl(row: Row, ctx: Context) -> Row:
     return {
         "id": row["id"],
         "prompt": row["prompt"],
-        "answer": "Correct" if row["truth"] else "Wrong",
+        "answer": verdict_word(row["truth"]),
     }
 
 

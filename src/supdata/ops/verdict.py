@@ -23,5 +23,9 @@ def parse_verdict(text: str) -> bool | None:
     return last.group(1).lower() in _TRUE
 
 
+VERDICT_WORDS = ("Correct", "Wrong")
+
+
 def verdict_word(correct: bool) -> str:
-    return "Correct" if correct else "Wrong"
+    """The one spelling of a verdict in every row and prompt: Correct / Wrong."""
+    return VERDICT_WORDS[0] if correct else VERDICT_WORDS[1]

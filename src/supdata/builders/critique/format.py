@@ -23,7 +23,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-VERDICTS = ("Correct", "Wrong")
+from supdata.ops.verdict import VERDICT_WORDS
+
+VERDICTS = VERDICT_WORDS
 _STEP = re.compile(
     r"Step sentence:\s*(?P<sentence>.*?)\s*"
     r"Correctness of the step:[ \t]*\[?(?P<verdict>[^\]\n]*)\]?\s*"

@@ -14,6 +14,7 @@ from supdata.engines import Engine, Request, SamplingParams
 from supdata.hygiene.normalize import dedup_key
 from supdata.ops.sampling import problem_seed
 from supdata.ops.steps import segment, strip_steps
+from supdata.ops.verdict import verdict_word
 from supdata.prompts import load_prompt
 from supdata.verify import VerifyConfig, verify_many
 
@@ -77,7 +78,7 @@ def critique_rows(
                 "critique": texts[t.id],
                 "labels": critique.labels,
                 "first_error_step": critique.first_error_step,
-                "final_verdict": "Correct" if critique.final_correct else "Wrong",
+                "final_verdict": verdict_word(critique.final_correct),
                 "final_correct": t.status == "correct",
                 "method": t.sampling["method"],
                 "known_error_step": t.sampling["known_error_step"],

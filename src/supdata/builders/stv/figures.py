@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from supdata.core.runner import Figures, Plot
+from supdata.ops.verdict import verdict_word
 from supdata.publish.figures import plot_accuracy_gap
 
 
@@ -54,9 +55,9 @@ def config_figures(config: str, rows: list[dict]) -> dict[str, Any]:
     }
     if config == "distill":
         figures["attempts"] = len({r["attempt_id"] for r in rows})
-        figures["verdicts"] = dict(Counter("Correct" if r["verdict"] else "Wrong" for r in rows))
+        figures["verdicts"] = dict(Counter(verdict_word(r["verdict"]) for r in rows))
     elif config == "verifier_rl":
-        figures["truth"] = dict(Counter("Correct" if r["truth"] else "Wrong" for r in rows))
+        figures["truth"] = dict(Counter(verdict_word(r["truth"]) for r in rows))
     elif config == "vil":
         figures["attempts_correct"] = sum(1 for r in rows if r["attempt_correct"])
     return figures

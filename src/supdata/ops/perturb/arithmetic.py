@@ -31,10 +31,6 @@ class Computation:
     result: str
     value: Fraction
 
-    @property
-    def result_span(self) -> tuple[int, int]:
-        return self.end - len(self.result), self.end
-
 
 def to_number(text: str) -> Fraction:
     return Fraction(text.replace("$", "").replace(",", ""))
