@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from supdata.recipe import RecipeError, load_recipe
+from supdata.core.recipe import RecipeError, load_recipe
 from supdata.sources import ReasoningGymSource
 
 GOOD = """\
@@ -131,10 +131,10 @@ def test_math_hard_recipe_is_the_papers_setup():
             r"Input should be greater than or equal to 1",
         ),
         ("- just\n- a list\n", r"recipe\.yaml: expected a mapping at the top level, got list"),
-        ("name: x\nsource: {kind: file\n", r"recipe\.yaml: not valid YAML"),
+        ("name: x\nsource: {kind: file\n", r"recipe\.yaml:3:1: not valid YAML: expected ','"),
         (
             "name: !!python/object/apply:os.system ['echo hacked']\n",
-            r"recipe\.yaml: not valid YAML",
+            r"recipe\.yaml:1:7: not valid YAML: could not determine a constructor",
         ),
     ],
 )

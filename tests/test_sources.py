@@ -73,7 +73,9 @@ def test_bad_json_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"question": "a?", "answer": "1"}\n{oops\n')
     with pytest.raises(ValueError, match=r"bad\.jsonl:2: not valid JSON"):
-        _load(FileSource(kind="file", path=str(path)))
+        _load(FileSource(kind="file", path=str(path), strict=True))
+    problems, stats = _load(FileSource(kind="file", path=str(path)))  # default: counted
+    assert len(problems) == 1 and stats.dropped == {"bad row: not valid JSON": 1}
 
 
 def test_reasoning_gym_gsm_symbolic_carries_step_by_step_solutions():
@@ -165,7 +167,7 @@ def test_skipped_rows_carry_reasons(tmp_path):
     problems, stats = _load(FileSource(kind="file", path=str(path), normalizer="gsm8k"))
     assert problems == []
     assert stats.dropped == {"answer has no '####' final answer": 1, "question is int, not text": 1}
-    assert stats.examples["answer has no '####' final answer"] == "row 0"
+    assert stats.examples["answer has no '####' final answer"] == f"{path}:1"
     assert read_jsonl(path)  # the source file is untouched
 
 

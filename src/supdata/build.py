@@ -26,7 +26,7 @@ from supdata.publish.card import CITATIONS, render_card, render_section
 from supdata.publish.figures import plot_steps, trace_config
 from supdata.publish.folder import DatasetFolder
 from supdata.recipe import Recipe
-from supdata.sources import load_problems
+from supdata.sources import input_fingerprint, load_problems
 
 log = logging.getLogger("supdata.build")
 
@@ -40,7 +40,10 @@ def plan(recipe: Recipe) -> list[Stage]:
         "segmentation": recipe.segmentation.model_dump(mode="json"),
         "verification": recipe.verification.model_dump(mode="json", exclude={"workers"}),
     }
-    source = {"source": recipe.source.model_dump(mode="json")}
+    source = {
+        "source": recipe.source.model_dump(mode="json"),
+        "inputs": input_fingerprint(recipe.source),  # the content read, not just the path
+    }
     if recipe.decontaminate is not None:
         source["decontaminate"] = recipe.decontaminate.fingerprint()
     if recipe.dedup is not None:

@@ -4,8 +4,35 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    field_serializer,
+    field_validator,
+)
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:secret@host/v1`` -> (``http://host/v1``, ("user", "secret")).
+
+    The URL without its userinfo is what supdata shows, hashes and publishes; the
+    credentials go only into the request's Authorization header (HTTP Basic)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(user), unquote(password))
+
+
+def public_url(url: str | None) -> str | None:
+    """The URL with any ``user:password@`` removed (None stays None)."""
+    return None if url is None else split_credentials(url)[0]
 
 
 class EngineConfig(BaseModel):
@@ -35,8 +62,21 @@ class EngineConfig(BaseModel):
     api_key_env: str = Field("OPENAI_API_KEY", description="openai: env var with the API key")
     endpoint: Literal["chat", "completions"] = Field("chat", description="openai: which API")
     concurrency: int = Field(32, ge=1, description="openai: requests in flight")
-    timeout_s: float = Field(120.0, gt=0, description="openai: per-request timeout")
-    max_retries: int = Field(5, ge=0, description="openai: retries on 429, 5xx, timeouts")
+    timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="openai: total seconds of one attempt (connect, send, the whole answer: "
+        "a server that trickles bytes is cut here too)",
+    )
+    deadline_s: float = Field(
+        600.0,
+        gt=0,
+        description="openai: total seconds of one request across all its attempts and "
+        "waits (time queued behind `concurrency` not counted); then it fails",
+    )
+    max_retries: int = Field(
+        5, ge=0, description="openai: retries on 429, 5xx, timeouts (Retry-After honoured)"
+    )
     native_n: bool = Field(True, description="openai: send n; false expands to n requests")
     tokenizer: str | None = Field(
         None,
@@ -62,5 +102,15 @@ class EngineConfig(BaseModel):
     @classmethod
     def _url(cls, url: str | None) -> str | None:
         if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {url!r}")
+            raise ValueError(
+                f"base_url must start with http:// or https://, got {public_url(url)!r}"
+            )
         return url
+
+    @field_serializer("base_url")
+    def _url_without_credentials(self, url: str | None, info: SerializationInfo) -> str | None:
+        """Dumps (the published recipe, the card, fingerprints) never hold credentials;
+        ``context={"credentials": True}`` keeps them for an in-process copy."""
+        if info.context and info.context.get("credentials"):
+            return url
+        return public_url(url)

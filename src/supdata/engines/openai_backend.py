@@ -1,8 +1,13 @@
 """Any OpenAI-compatible server (vLLM, SGLang, hosted APIs), chat or completions.
 
 asyncio with bounded concurrency; retries with exponential backoff on 429, 5xx,
-timeouts, lost connections and malformed JSON; each failure is counted by reason and
-the request id is named when the retries run out. ``n`` is sent natively; a server that
+timeouts, lost connections and malformed JSON (a ``Retry-After`` on 429/503 sets the
+wait); each failure is counted by reason and the request id is named when the retries
+run out. Each attempt has a total time limit (``timeout_s``: a server that trickles one
+byte a second is cut there, not only one that stops), and each request a deadline over
+all its attempts (``deadline_s``). Credentials in ``base_url`` (``user:secret@``) are
+sent as HTTP Basic auth and appear nowhere else: not in the fingerprint (so neither in
+rows nor in the request cache's keys), not in error messages. ``n`` is sent natively; a server that
 answers fewer choices than asked is detected and the rest are sent one by one with
 seeds ``seed + i``, the same rule the other backends follow.
 """
@@ -10,18 +15,20 @@ seeds ``seed + i``, the same rule the other backends follow.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import os
 import queue
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 
-from supdata.engines.config import EngineConfig
+from supdata.engines.config import EngineConfig, split_credentials
 from supdata.engines.types import Completion, Request, SamplingParams
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -32,9 +39,28 @@ class EngineRequestError(RuntimeError):
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class OpenAIBackend:
@@ -44,7 +70,9 @@ class OpenAIBackend:
         if not config.base_url:
             raise ValueError("the openai engine needs base_url (e.g. http://127.0.0.1:8000/v1)")
         self.config = config
-        self.url = config.base_url.rstrip("/")
+        url, credentials = split_credentials(config.base_url)
+        self.url = url.rstrip("/")  # without credentials: safe to show, hash and publish
+        self._auth = httpx.BasicAuth(*credentials) if credentials else None
         self.fingerprint = f"openai:{config.model}@{config.revision or self.url}"
         self.failures: Counter[str] = Counter()
         self.native_n = config.native_n
@@ -83,10 +111,10 @@ class OpenAIBackend:
 
     async def _all(self, requests: list[Request], results: queue.Queue) -> None:
         limits = httpx.Limits(max_connections=self.config.concurrency)
-        timeout = httpx.Timeout(self.config.timeout_s)
+        timeout = httpx.Timeout(self.config.timeout_s)  # per operation; the total is below
         sem = asyncio.Semaphore(self.config.concurrency)
         async with httpx.AsyncClient(
-            limits=limits, timeout=timeout, headers=self.headers
+            limits=limits, timeout=timeout, headers=self.headers, auth=self._auth
         ) as client:
 
             async def one(k: int, r: Request) -> None:
@@ -142,26 +170,48 @@ class OpenAIBackend:
     ) -> Completion:
         path, body = self._body(request, sampling)
         last = ""
+        spent = 0.0  # seconds in attempts and waits; time queued for the semaphore is free
+        deadline = self.config.deadline_s
+        wait = 0.0
+        attempts = 0
         for attempt in range(self.config.max_retries + 1):
             if attempt:
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+                if spent + wait >= deadline:
+                    last += f"; the next wait ({wait:.1f}s) passes the deadline"
+                    break
+                await asyncio.sleep(wait)
+                spent += wait
+            budget = min(self.config.timeout_s, deadline - spent)
+            if budget <= 0:
+                break
+            attempts += 1
+            retry_after = None
             try:
                 async with sem:
-                    response = await client.post(self.url + path, json=body)
+                    started = time.monotonic()
+                    try:
+                        async with asyncio.timeout(budget):
+                            response = await client.post(self.url + path, json=body)
+                    finally:
+                        spent += time.monotonic() - started
                 return self._parse(request, response)
             except _Retryable as exc:
                 self.failures[exc.reason] += 1
                 last = f"{exc.reason}: {exc}"
-            except httpx.TimeoutException as exc:
+                retry_after = exc.retry_after
+            except (TimeoutError, httpx.TimeoutException) as exc:
                 self.failures["timeout"] += 1
-                last = f"timeout: {type(exc).__name__}"
+                last = f"timeout: no complete answer in {budget:.1f}s ({type(exc).__name__})"
             except httpx.TransportError as exc:
                 self.failures["connection"] += 1
                 last = f"connection: {type(exc).__name__}: {exc}"
+            backoff = min(30.0, 0.5 * 2**attempt) * (0.5 + random.random())
+            wait = backoff if retry_after is None else retry_after
         raise EngineRequestError(
-            f"request {request.id!r} to {self.url}{path} failed after "
-            f"{self.config.max_retries + 1} attempts; last error {last}; "
-            f"failures so far: {dict(self.failures)}"
+            f"request {request.id!r} to {self.url}{path} failed after {attempts} attempts; "
+            f"last error {last}; failures so far: {dict(self.failures)}; {spent:.1f}s spent "
+            f"(timeout_s {self.config.timeout_s:g} per attempt, deadline_s {deadline:g}, "
+            f"max_retries {self.config.max_retries})"
         )
 
     def _body(self, request: Request, sampling: SamplingParams) -> tuple[str, dict[str, Any]]:
@@ -200,7 +250,10 @@ class OpenAIBackend:
 
     def _parse(self, request: Request, response: httpx.Response) -> Completion:
         if response.status_code in RETRY_STATUS:
-            raise _Retryable(f"http {response.status_code}", response.text[:200])
+            after = None
+            if response.status_code in (429, 503):
+                after = retry_after_seconds(response.headers.get("retry-after"))
+            raise _Retryable(f"http {response.status_code}", response.text[:200], after)
         if response.status_code >= 400:
             raise EngineRequestError(
                 f"request {request.id!r}: server answered {response.status_code}: "

@@ -8,8 +8,10 @@ from supdata.sources.config import (
     ReasoningGymSource,
     Source,
 )
+from supdata.sources.inputs import check_source, input_fingerprint, source_problems
 from supdata.sources.load import load_problems
 from supdata.sources.normalize import NORMALIZERS, SkipRow
+from supdata.sources.rows import SourceError, SourceRow
 
 __all__ = [
     "NORMALIZERS",
@@ -20,5 +22,10 @@ __all__ = [
     "ReasoningGymSource",
     "SkipRow",
     "Source",
+    "SourceError",
+    "SourceRow",
+    "check_source",
+    "input_fingerprint",
     "load_problems",
+    "source_problems",
 ]

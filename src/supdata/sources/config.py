@@ -7,7 +7,6 @@ validation time, before any work.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from supdata.sources.normalize import NEEDS_ANSWER, NORMALIZERS
+from supdata.sources.rows import READERS, SourceError, SourceRow, item_rows
 
 NormalizerName = Literal["generic", "gsm8k", "math", "numina", "processbench", "reasoning_gym"]
 
@@ -51,6 +51,11 @@ class _Source(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     shuffle_seed: int | None = Field(None, description="shuffle with this seed before the limit")
     limit: int | None = Field(None, ge=1, description="keep at most this many problems")
+    strict: bool = Field(
+        False,
+        description="abort at the first row that cannot be read or normalized, naming its "
+        "file:line (default: count it with its reason and skip it)",
+    )
 
     @property
     def needs_answer(self) -> bool:
@@ -63,8 +68,16 @@ class _Source(BaseModel):
         """Short name recorded as each problem's ``source``."""
         raise NotImplementedError
 
-    def raw_rows(self) -> Iterator[dict[str, Any]]:
+    def rows(self) -> Iterator[SourceRow]:
+        """Every raw row, named by where it came from; unreadable ones as bad rows."""
         raise NotImplementedError
+
+    def raw_rows(self) -> Iterator[dict[str, Any]]:
+        """The rows as dicts; the first bad row raises ``SourceError`` naming it."""
+        for row in self.rows():
+            if row.data is None:
+                raise SourceError(row.message)
+            yield row.data
 
 
 class HfSource(_Source):
@@ -83,25 +96,32 @@ class HfSource(_Source):
     def label(self) -> str:
         return self.name or Path(self.path).name or self.path
 
-    def raw_rows(self) -> Iterator[dict[str, Any]]:
+    def rows(self) -> Iterator[SourceRow]:
         import datasets
 
-        ds = datasets.load_dataset(
-            self.path,
-            self.name,
-            split=self.split,
-            revision=self.revision,
-            data_files=self.data_files,
-        )
-        yield from ds
+        try:
+            ds = datasets.load_dataset(
+                self.path,
+                self.name,
+                split=self.split,
+                revision=self.revision,
+                data_files=self.data_files,
+            )
+        except Exception as exc:  # offline, unknown repo, bad files: one clear message
+            raise SourceError(
+                f"hf source {self.path!r}"
+                + (f" (name {self.name!r})" if self.name else "")
+                + f": could not load split {self.split!r}: {type(exc).__name__}: {exc}"
+            ) from None
+        yield from item_rows(ds, self.path)
 
 
 class FileSource(_Source):
-    """A local jsonl, json (array or one object per line) or parquet file."""
+    """A local jsonl, json (array or one object per line), csv or parquet file."""
 
     kind: Literal["file"]
     path: str = Field(description="path to the file, relative to the working directory")
-    format: Literal["jsonl", "json", "parquet"] | None = Field(
+    format: Literal["jsonl", "json", "csv", "parquet"] | None = Field(
         None, description="file format (default: from the extension)"
     )
 
@@ -109,10 +129,10 @@ class FileSource(_Source):
     def _known_format(self) -> FileSource:
         if self.format is None:
             suffix = Path(self.path).suffix.lower().lstrip(".")
-            if suffix not in ("jsonl", "json", "parquet"):
+            if suffix not in READERS:
                 raise ValueError(
                     f"cannot tell the format of {self.path!r} from its extension; "
-                    "set format: jsonl, json or parquet"
+                    "set format: jsonl, json, csv or parquet"
                 )
             self.format = suffix  # type: ignore[assignment]
         return self
@@ -121,40 +141,11 @@ class FileSource(_Source):
     def label(self) -> str:
         return Path(self.path).stem
 
-    def raw_rows(self) -> Iterator[dict[str, Any]]:
+    def rows(self) -> Iterator[SourceRow]:
         path = Path(self.path)
         if not path.is_file():
-            raise FileNotFoundError(f"source file {self.path!r} does not exist")
-        if self.format == "parquet":
-            import pyarrow.parquet as pq
-
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-                yield from batch.to_pylist()
-        elif self.format == "jsonl":
-            yield from _jsonl(path)
-        else:
-            with path.open(encoding="utf-8") as f:
-                head = f.read(1).lstrip()
-            if head == "[":
-                with path.open(encoding="utf-8") as f:
-                    data = json.load(f)
-                yield from data
-            else:
-                yield from _jsonl(path)
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object per line")
-            yield row
+            raise SourceError(f"source file {self.path!r} does not exist")
+        yield from READERS[self.format](path, self.path)
 
 
 class ReasoningGymSource(_Source):
@@ -171,12 +162,19 @@ class ReasoningGymSource(_Source):
     def label(self) -> str:
         return self.name
 
-    def raw_rows(self) -> Iterator[dict[str, Any]]:
+    def rows(self) -> Iterator[SourceRow]:
         import reasoning_gym
 
-        yield from reasoning_gym.create_dataset(
-            self.name, size=self.size, seed=self.seed, **self.config
-        )
+        try:
+            dataset = reasoning_gym.create_dataset(
+                self.name, size=self.size, seed=self.seed, **self.config
+            )
+        except Exception as exc:
+            raise SourceError(
+                f"reasoning_gym dataset {self.name!r} (config {self.config}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        yield from item_rows(dataset, self.name)
 
 
 Source = Annotated[HfSource | FileSource | ReasoningGymSource, Field(discriminator="kind")]

@@ -10,6 +10,7 @@ from supdata.core.records import Problem
 from supdata.core.stats import StageStats
 from supdata.sources.config import Filters, _Source
 from supdata.sources.normalize import NORMALIZERS, SkipRow
+from supdata.sources.rows import SourceError
 from supdata.sources.tokens import token_counter
 
 
@@ -30,12 +31,19 @@ def _filter_reason(problem: Problem, filters: Filters) -> str | None:
     return None
 
 
-def _normalized(source: _Source, stats: StageStats) -> Iterator[Problem]:
+def _normalized(source: _Source, stats: StageStats, strict: bool) -> Iterator[Problem]:
     normalize = NORMALIZERS[source.normalizer]
     renames = source.fields
     label = source.label
-    for index, raw in enumerate(source.raw_rows()):
+    seen: dict[str, str] = {}  # problem id -> where its row is
+    for index, item in enumerate(source.rows()):
         stats.n_in += 1
+        if item.data is None:
+            if strict:
+                raise SourceError(f"{item.message} (strict: true aborts at a bad row)")
+            stats.drop(f"bad row: {item.reason}", item.message)
+            continue
+        raw = item.data
         row = dict(raw)
         for expected, column in renames.items():
             if column in raw:
@@ -43,8 +51,19 @@ def _normalized(source: _Source, stats: StageStats) -> Iterator[Problem]:
         try:
             problem = normalize(row, index, label)
         except (SkipRow, ValueError) as exc:
-            stats.drop(str(exc), f"row {index}")
+            if strict:
+                raise SourceError(
+                    f"{item.where}: {exc} (strict: true aborts at a bad row)"
+                ) from None
+            stats.drop(str(exc), item.where)
             continue
+        first = seen.setdefault(problem.id, item.where)
+        if first != item.where:
+            raise SourceError(
+                f"duplicate problem id {problem.id!r}: {first} and {item.where}; "
+                "ids must be unique (answers are looked up by id): fix the source, or map "
+                "another column to the id with `fields: {id: COLUMN}`"
+            )
         if source.needs_answer and problem.reference_answer is None:
             stats.drop("no reference answer", problem.id)
             continue
@@ -70,6 +89,8 @@ def load_problems(
     source: _Source,
     stats: StageStats | None = None,
     screen: Callable[[Problem], str | None] | None = None,
+    *,
+    strict: bool | None = None,
 ) -> Iterator[Problem]:
     """Normalize, filter, shuffle (seeded), screen and limit the source's rows.
 
@@ -77,9 +98,14 @@ def load_problems(
     after the shuffle, so a screen that drops nothing leaves the selection as it was, and
     before the limit, so ``limit`` counts clean problems. Without a shuffle the stream
     stays lazy, so ``limit`` stops reading early.
+
+    A row that cannot be read or normalized is counted with its reason and skipped, or,
+    with ``strict`` (default: the source's ``strict:``), raises ``SourceError`` naming its
+    file:line. Two rows with the same problem id always raise ``SourceError`` naming both.
     """
     stats = stats if stats is not None else StageStats("source")
-    problems: Iterator[Problem] = _normalized(source, stats)
+    strict = source.strict if strict is None else strict
+    problems: Iterator[Problem] = _normalized(source, stats, strict)
     if source.shuffle_seed is not None:
         kept = list(problems)
         random.Random(source.shuffle_seed).shuffle(kept)
