@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from supdata.core.recipe import RecipeError, load_recipe
+from supdata.recipe import RecipeError, load_recipe
 from supdata.sources import ReasoningGymSource
 
 GOOD = """\

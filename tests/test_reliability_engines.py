@@ -176,7 +176,7 @@ def test_retry_after_http_date():
 
 
 def test_credentials_in_base_url_are_sent_as_basic_auth_and_written_nowhere(serve, tmp_path):
-    from supdata.core.recipe import load_recipe
+    from supdata.recipe import load_recipe
 
     server = serve(lambda conn, head, i: conn.sendall(_response("200 OK")))
     port = server.url.split(":")[2].split("/")[0]

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from supdata import prompts
-from supdata.core.recipe import RecipeError, load_recipe
+from supdata.recipe import RecipeError, load_recipe
 
 BASE = "name: x\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 4}\n"
 ACTOR = "engines:\n  actor: {kind: vllm, max_model_len: 1024}\n"

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from supdata.builders import builders
-from supdata.core.recipe.model import Recipe, recipe_model
+from supdata.recipe.model import Recipe, recipe_model
 from supdata.sources.config import SOURCE_KINDS
 from supdata.sources.inputs import source_problems
 

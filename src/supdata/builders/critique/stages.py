@@ -6,6 +6,8 @@ critic_sft, refine_sft; critique_samples + critiques -> selfimprove_sft.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supdata.builders.critique.figures import critique_figures, sft_figures
 from supdata.builders.critique.flawed import bases, rg1, rg2, rg3
 from supdata.builders.critique.models import CritiqueRow, SftRow
@@ -22,7 +24,9 @@ from supdata.core.records.models import SampleRow, TraceRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.stages import sample, verify
-from supdata.recipe import Recipe
+
+if TYPE_CHECKING:
+    from supdata.recipe import Recipe
 
 CRITIQUES = (
     "a flawed path with a step-level critique that passed the consistency and refinement filters"

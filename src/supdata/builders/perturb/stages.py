@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supdata.builders.perturb.jobs import model_traces, plan_jobs, rule_trace
 from supdata.builders.perturb.params import PerturbBuilder
 from supdata.builders.sample.stages import stage_params
@@ -12,7 +14,9 @@ from supdata.core.stats import StageStats
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES
 from supdata.ops.stages import verify
 from supdata.publish.figures import trace_config
-from supdata.recipe import Recipe
+
+if TYPE_CHECKING:
+    from supdata.recipe import Recipe
 
 PERTURBED = "a correct solution with step errors injected (rule or model), labelled per step"
 

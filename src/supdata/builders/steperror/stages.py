@@ -6,6 +6,8 @@ samples -> pairs -> hard_erXX; with ``decompose:`` subtasks -> sub_samples -> su
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supdata.builders.sample.stages import samples_stage, stage_params
 from supdata.builders.steperror.decompose import decompose_problems
 from supdata.builders.steperror.figures import (
@@ -24,7 +26,9 @@ from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.stages import contamination_report, references, report_facts, sample
 from supdata.publish.figures import trace_config
-from supdata.recipe import Recipe
+
+if TYPE_CHECKING:
+    from supdata.recipe import Recipe
 
 PAIRS = "a preference pair: chosen (correct, or the restyled reference) and rejected (wrong)"
 SUBTASKS = "a self-contained subproblem of a hard problem, solution taken from its reference"

@@ -6,6 +6,8 @@ attempt) -> distill -> vil; samples -> verifier_rl.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from supdata.builders.sample.stages import SAMPLES, stage_params
 from supdata.builders.stv.attempts import Attempt, binned_attempts
 from supdata.builders.stv.bins import parse_bins
@@ -23,7 +25,9 @@ from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.stages import sample
 from supdata.publish.figures import trace_config
-from supdata.recipe import Recipe
+
+if TYPE_CHECKING:
+    from supdata.recipe import Recipe
 
 DISTILL = (
     "STV targets: informed-verifier feedback matching the truth, with student and teacher prompts"
