@@ -232,3 +232,86 @@ def test_error_messages_hide_credentials(serve):
     with pytest.raises(EngineRequestError) as info:
         engine.generate([Request(messages=QUESTION, id="q")], progress=False)
     assert "hunter2" not in str(info.value)
+
+
+# -- item 6: killing the build leaves no vLLM process ----------------------------------
+
+ORPHAN_RECIPE = """\
+name: orphans
+source: {kind: reasoning_gym, name: gsm_symbolic, size: 4, seed: 1}
+engines:
+  actor: {kind: vllm, model: default, max_model_len: 1024, kv_cache_gb: 1}
+builders:
+  - {kind: sample, engine: actor, n: 64, max_tokens: 512}
+"""
+
+
+def _title(p) -> str:
+    import psutil
+
+    try:
+        return " ".join(p.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_killing_the_build_leaves_no_engine_process(tmp_path, sig):
+    """The real `supdata build` with the real vLLM engine (CPU build, embedded model) is
+    killed while it generates; every process it started is gone within 10 s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psutil
+
+    pytest.importorskip("vllm")
+    recipe = tmp_path / "orphans.yaml"
+    recipe.write_text(ORPHAN_RECIPE)
+    script = Path(sys.executable).parent / "supdata"
+    env = {**os.environ, "SUPDATA_CACHE": str(tmp_path / "cache.sqlite")}
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path("src").resolve()), env.get("PYTHONPATH")])
+    )
+    log = (tmp_path / "build.log").open("w")
+    build = subprocess.Popen(
+        [str(script), "build", str(recipe), "--out", str(tmp_path / "out")],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # so a failed test can clean up its group
+    )
+    main = psutil.Process(build.pid)
+    tree: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            assert build.poll() is None, (tmp_path / "build.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "vLLM did not start in 10 minutes"
+            titles = [_title(p) for p in main.children(recursive=True)]
+            if any(t.startswith("VLLM::Worker") for t in titles):
+                break  # the engine core has started its worker
+            time.sleep(0.5)
+        time.sleep(5)  # the engine is generating
+        tree = main.children(recursive=True)
+        names = [_title(p) for p in tree]
+        assert any(n.startswith("VLLM::EngineCore") for n in names), names
+        os.kill(build.pid, getattr(signal, sig))
+        build.wait(30)
+        killed = time.monotonic()
+        while time.monotonic() - killed < 10 and any(p.is_running() for p in tree):
+            time.sleep(0.2)
+        left = [_title(p) or p.name() for p in tree if p.is_running()]
+        assert left == [], f"still running 10 s after {sig}: {left}"
+        assert any("reap()" in n for n in names), names  # the build's reaper did it
+    finally:  # a failed test leaves nothing either
+        if main.is_running():
+            tree += [main, *main.children(recursive=True)]
+        for p in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        log.close()
