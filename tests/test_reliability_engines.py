@@ -315,3 +315,48 @@ def test_killing_the_build_leaves_no_engine_process(tmp_path, sig):
             with contextlib.suppress(psutil.NoSuchProcess):
                 p.kill()
         log.close()
+
+
+# -- item 8: request cache files that are not caches, and a full disk --------------------
+
+
+def test_cache_on_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path):
+    from supdata.engines.cache import CacheError
+
+    path = tmp_path / "notes.txt"
+    path.write_text("my thesis\n" * 100)
+    with pytest.raises(CacheError, match=rf"request cache {path}: not a supdata request cache"):
+        RequestCache(path)
+    assert path.read_text() == "my thesis\n" * 100  # untouched
+    with pytest.raises(CacheError, match="is a folder"):
+        RequestCache(tmp_path)
+
+
+def test_cache_on_another_sqlite_database_leaves_it_alone(tmp_path):
+    from supdata.engines.cache import CacheError
+
+    path = tmp_path / "app.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(CacheError, match=r"something else \(tables: \['users'\]\)"):
+        RequestCache(path)
+    assert path.read_bytes() == before
+
+
+def test_a_full_disk_while_caching_is_a_clear_error_and_keeps_what_was_stored(tmp_path):
+    from supdata.engines.cache import CachedSample, CacheError
+
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    cache.put_many("e", {"a": CachedSample("kept", "stop", 1, 1)})
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count={pages + 2}")  # the disk fills up here
+    big = {f"k{i}": CachedSample("x" * 20000, "stop", 1, 1) for i in range(10)}
+    with pytest.raises(
+        CacheError, match=r"cannot store 10 sample\(s\) \(database or disk is full\)"
+    ):
+        cache.put_many("e", big)
+    assert cache.get_many(["a", "k0"]) == {"a": CachedSample("kept", "stop", 1, 1)}
+    cache.close()
