@@ -360,3 +360,43 @@ def test_a_full_disk_while_caching_is_a_clear_error_and_keeps_what_was_stored(tm
         cache.put_many("e", big)
     assert cache.get_many(["a", "k0"]) == {"a": CachedSample("kept", "stop", 1, 1)}
     cache.close()
+
+
+def test_a_whole_build_writes_the_credentials_nowhere(serve, tmp_path):
+    """`build` with an openai engine whose base_url holds user:secret: the published folder,
+    the work folder and the request cache hold no trace of the secret."""
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    answer = json.dumps(
+        {
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"content": "6 x 7 = 42\nSo \\boxed{42}"},
+                    "finish_reason": "stop",
+                }
+                for i in range(2)
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 8},
+        }
+    ).encode()
+    server = serve(lambda conn, head, i: conn.sendall(_response("200 OK", answer)))
+    port = server.url.split(":")[2].split("/")[0]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: creds\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 3, seed: 1}\n"
+        f"engines:\n  actor: {{kind: openai, model: m, base_url: 'http://bob:Sup3rSecret@127.0.0.1:{port}/v1'}}\n"
+        "builders:\n  - {kind: sample, engine: actor, n: 2, max_tokens: 64}\n"
+        "verification: {workers: 0}\n"
+    )
+    out = tmp_path / "out"
+    build(load_recipe(recipe), out, cache_path=tmp_path / "cache.sqlite")
+    assert (out / "README.md").is_file() and server.requests
+    leaks = [
+        str(p)
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p != recipe and b"Sup3rSecret" in p.read_bytes()
+    ]
+    assert leaks == []
+    assert f"127.0.0.1:{port}" in (out / "recipe.yaml").read_text()
