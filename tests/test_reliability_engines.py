@@ -232,3 +232,171 @@ def test_error_messages_hide_credentials(serve):
     with pytest.raises(EngineRequestError) as info:
         engine.generate([Request(messages=QUESTION, id="q")], progress=False)
     assert "hunter2" not in str(info.value)
+
+
+# -- item 6: killing the build leaves no vLLM process ----------------------------------
+
+ORPHAN_RECIPE = """\
+name: orphans
+source: {kind: reasoning_gym, name: gsm_symbolic, size: 4, seed: 1}
+engines:
+  actor: {kind: vllm, model: default, max_model_len: 1024, kv_cache_gb: 1}
+builders:
+  - {kind: sample, engine: actor, n: 64, max_tokens: 512}
+"""
+
+
+def _title(p) -> str:
+    import psutil
+
+    try:
+        return " ".join(p.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_killing_the_build_leaves_no_engine_process(tmp_path, sig):
+    """The real `supdata build` with the real vLLM engine (CPU build, embedded model) is
+    killed while it generates; every process it started is gone within 10 s."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psutil
+
+    pytest.importorskip("vllm")
+    recipe = tmp_path / "orphans.yaml"
+    recipe.write_text(ORPHAN_RECIPE)
+    script = Path(sys.executable).parent / "supdata"
+    env = {**os.environ, "SUPDATA_CACHE": str(tmp_path / "cache.sqlite")}
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path("src").resolve()), env.get("PYTHONPATH")])
+    )
+    log = (tmp_path / "build.log").open("w")
+    build = subprocess.Popen(
+        [str(script), "build", str(recipe), "--out", str(tmp_path / "out")],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # so a failed test can clean up its group
+    )
+    main = psutil.Process(build.pid)
+    tree: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            assert build.poll() is None, (tmp_path / "build.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "vLLM did not start in 10 minutes"
+            titles = [_title(p) for p in main.children(recursive=True)]
+            if any(t.startswith("VLLM::Worker") for t in titles):
+                break  # the engine core has started its worker
+            time.sleep(0.5)
+        time.sleep(5)  # the engine is generating
+        tree = main.children(recursive=True)
+        names = [_title(p) for p in tree]
+        assert any(n.startswith("VLLM::EngineCore") for n in names), names
+        os.kill(build.pid, getattr(signal, sig))
+        build.wait(30)
+        killed = time.monotonic()
+        while time.monotonic() - killed < 10 and any(p.is_running() for p in tree):
+            time.sleep(0.2)
+        left = [_title(p) or p.name() for p in tree if p.is_running()]
+        assert left == [], f"still running 10 s after {sig}: {left}"
+        assert any("reap()" in n for n in names), names  # the build's reaper did it
+    finally:  # a failed test leaves nothing either
+        if main.is_running():
+            tree += [main, *main.children(recursive=True)]
+        for p in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        log.close()
+
+
+# -- item 8: request cache files that are not caches, and a full disk --------------------
+
+
+def test_cache_on_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path):
+    from supdata.engines.cache import CacheError
+
+    path = tmp_path / "notes.txt"
+    path.write_text("my thesis\n" * 100)
+    with pytest.raises(CacheError, match=rf"request cache {path}: not a supdata request cache"):
+        RequestCache(path)
+    assert path.read_text() == "my thesis\n" * 100  # untouched
+    with pytest.raises(CacheError, match="is a folder"):
+        RequestCache(tmp_path)
+
+
+def test_cache_on_another_sqlite_database_leaves_it_alone(tmp_path):
+    from supdata.engines.cache import CacheError
+
+    path = tmp_path / "app.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(CacheError, match=r"something else \(tables: \['users'\]\)"):
+        RequestCache(path)
+    assert path.read_bytes() == before
+
+
+def test_a_full_disk_while_caching_is_a_clear_error_and_keeps_what_was_stored(tmp_path):
+    from supdata.engines.cache import CachedSample, CacheError
+
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    cache.put_many("e", {"a": CachedSample("kept", "stop", 1, 1)})
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count={pages + 2}")  # the disk fills up here
+    big = {f"k{i}": CachedSample("x" * 20000, "stop", 1, 1) for i in range(10)}
+    with pytest.raises(
+        CacheError, match=r"cannot store 10 sample\(s\) \(database or disk is full\)"
+    ):
+        cache.put_many("e", big)
+    assert cache.get_many(["a", "k0"]) == {"a": CachedSample("kept", "stop", 1, 1)}
+    cache.close()
+
+
+def test_a_whole_build_writes_the_credentials_nowhere(serve, tmp_path):
+    """`build` with an openai engine whose base_url holds user:secret: the published folder,
+    the work folder and the request cache hold no trace of the secret."""
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    answer = json.dumps(
+        {
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"content": "6 x 7 = 42\nSo \\boxed{42}"},
+                    "finish_reason": "stop",
+                }
+                for i in range(2)
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 8},
+        }
+    ).encode()
+    server = serve(lambda conn, head, i: conn.sendall(_response("200 OK", answer)))
+    port = server.url.split(":")[2].split("/")[0]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: creds\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 3, seed: 1}\n"
+        f"engines:\n  actor: {{kind: openai, model: m, base_url: 'http://bob:Sup3rSecret@127.0.0.1:{port}/v1'}}\n"
+        "builders:\n  - {kind: sample, engine: actor, n: 2, max_tokens: 64}\n"
+        "verification: {workers: 0}\n"
+    )
+    out = tmp_path / "out"
+    build(load_recipe(recipe), out, cache_path=tmp_path / "cache.sqlite")
+    assert (out / "README.md").is_file() and server.requests
+    leaks = [
+        str(p)
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p != recipe and b"Sup3rSecret" in p.read_bytes()
+    ]
+    assert leaks == []
+    assert f"127.0.0.1:{port}" in (out / "recipe.yaml").read_text()

@@ -229,3 +229,9 @@ def test_every_packaged_prompt_compiles():
     for pid, versions in prompts.available().items():
         for version in versions:
             prompts.load_prompt(f"{pid}@{version}")
+
+
+def test_commands_that_never_read_the_source_can_skip_the_input_check(tmp_path):
+    path = _write(tmp_path, "name: x\nsource:\n  kind: file\n  path: nope.jsonl\n" + ACTOR)
+    recipe = load_recipe(path, check_inputs=False)
+    assert recipe.engines["actor"].max_model_len == 1024

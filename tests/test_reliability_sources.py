@@ -273,3 +273,26 @@ def test_input_fingerprint_of_generated_and_local_hf_sources(tmp_path):
     assert list(hf["files"]) == [str(data)]
     hub = input_fingerprint(HfSource(kind="hf", path="org/name", revision="abc"))
     assert hub == {"files": {}, "hub": {"path": "org/name", "revision": "abc"}}
+
+
+def test_an_offline_hub_source_is_a_clear_error():
+    import subprocess
+    import sys
+
+    code = (
+        "from supdata.sources import HfSource, load_problems\n"
+        "list(load_problems(HfSource(kind='hf', path='someorg/not-here')))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("supdata.sources.rows.SourceError: hf source 'someorg/not-here': ")
+    assert "could not load split 'train'" in last and "Hub" in last

@@ -49,29 +49,56 @@ def sample_key(fingerprint: str, request: Request, seed: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+class CacheError(RuntimeError):
+    """A request cache that cannot be opened or written; the message names the file."""
+
+
 class RequestCache:
     """sqlite-backed sample store; safe across threads and processes."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
+        if self.path.is_dir():
+            raise CacheError(f"request cache {self.path}: is a folder, not a cache file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute(
-            """CREATE TABLE IF NOT EXISTS samples (
-                key TEXT PRIMARY KEY,
-                engine TEXT NOT NULL,
-                text TEXT NOT NULL,
-                finish_reason TEXT,
-                prompt_tokens INTEGER NOT NULL,
-                output_tokens INTEGER NOT NULL,
-                created REAL NOT NULL
-            )"""
-        )
-        self._db.commit()
+        try:
+            tables = {
+                name
+                for (name,) in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                ).fetchall()
+            }
+            if tables and "samples" not in tables:
+                raise CacheError(
+                    f"request cache {self.path}: a sqlite database of something else "
+                    f"(tables: {sorted(tables)}), not a supdata request cache; left as it is"
+                )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=60000")
+            self._db.execute(
+                """CREATE TABLE IF NOT EXISTS samples (
+                    key TEXT PRIMARY KEY,
+                    engine TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    finish_reason TEXT,
+                    prompt_tokens INTEGER NOT NULL,
+                    output_tokens INTEGER NOT NULL,
+                    created REAL NOT NULL
+                )"""
+            )
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise CacheError(
+                f"request cache {self.path}: not a supdata request cache ({exc}); "
+                "point --cache at another file or move this one away"
+            ) from None
+        except CacheError:
+            self._db.close()
+            raise
         self.hits = 0
         self.misses = 0
         self.writes = 0
@@ -101,8 +128,16 @@ class RequestCache:
             for k, s in samples.items()
         ]
         with self._lock:
-            self._db.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?,?,?)", rows)
-            self._db.commit()
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?,?,?)", rows)
+                self._db.commit()
+            except sqlite3.OperationalError as exc:  # disk full, read-only, locked too long
+                self._db.rollback()
+                raise CacheError(
+                    f"request cache {self.path}: cannot store {len(rows)} sample(s) ({exc}); "
+                    "the samples stored before are kept; free space (or fix the file) and "
+                    "run again to resume"
+                ) from None
         self.writes += len(rows)
 
     def merge_from(self, path: str | Path) -> int:

@@ -2,11 +2,23 @@
 
 Each stage's requests are added at once and n > 1 stays native. Finished requests are
 yielded as the engine steps, so the cache stores them while the rest still run.
+
+vLLM runs its engine in child processes (``VLLM::EngineCore``, which spawns
+``VLLM::Worker``; on CPU always with spawn) and a multiprocessing resource tracker.
+They are shut down by finalizers in this process, which a SIGKILL or an unhandled
+SIGTERM never runs: the children stayed for a minute and more, holding gigabytes. So
+before the first engine starts, this process starts a reaper (``reap``): a small
+process in its own session that records every descendant of this process while it
+lives, and, the moment it dies (its pipe to the reaper closes, or its pid is gone),
+terminates them (SIGTERM, SIGKILL after 3 s), then exits. ``SUPDATA_NO_REAPER=1``
+turns it off.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -33,6 +45,7 @@ class VllmBackend:
             ) from exc
         import torch
 
+        start_reaper()
         kwargs: dict[str, Any] = {
             "model": str(model.path),
             "revision": config.revision,
@@ -115,3 +128,84 @@ def _completion(request_id: str, out: Any) -> Completion:
         cached=[False] * len(outputs),
         cached_prompt_tokens=out.num_cached_tokens,
     )
+
+
+# -- the reaper: no engine process outlives the build ---------------------------------
+
+_REAPER: dict[int, subprocess.Popen] = {}  # by the pid it watches (a fork gets its own)
+
+
+def start_reaper() -> subprocess.Popen | None:
+    """Start this process's reaper once (see the module doc); returns it, or None where
+    it cannot run (no psutil) or is turned off."""
+    running = _REAPER.get(os.getpid())
+    if running is not None and running.poll() is None:
+        return running
+    if os.environ.get("SUPDATA_NO_REAPER") == "1":
+        return None
+    try:
+        import psutil  # noqa: F401 (vLLM depends on it)
+    except ImportError:
+        return None
+    code = "from supdata.engines.vllm_backend import reap; reap()"
+    _REAPER[os.getpid()] = subprocess.Popen(
+        [sys.executable, "-c", code, str(os.getpid())],
+        stdin=subprocess.PIPE,  # its write end stays here: closed when this process dies
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,  # not in the terminal's group: Ctrl-C goes to the build
+        close_fds=True,
+    )
+    return _REAPER[os.getpid()]
+
+
+def reap(poll_s: float = 0.3, grace_s: float = 3.0) -> None:
+    """The reaper's main (``python -c ... PID``): record the descendants of PID while it
+    runs; when it is gone, terminate those still alive, kill them after ``grace_s``."""
+    import select
+    import signal
+
+    import psutil
+
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    me = os.getpid()
+    try:
+        parent = psutil.Process(int(sys.argv[1]))
+    except (psutil.NoSuchProcess, IndexError, ValueError):
+        return
+    seen: dict[int, psutil.Process] = {}
+    stdin_open = True
+    while True:
+        if stdin_open:
+            ready, _, _ = select.select([0], [], [], poll_s)
+            if ready and not os.read(0, 4096):
+                stdin_open = False  # EOF: the parent died or closed the pipe
+        else:
+            psutil.wait_procs([parent], timeout=poll_s)
+        if not parent.is_running():
+            break
+        for child in _descendants(parent, psutil):
+            if child.pid != me:
+                seen.setdefault(child.pid, child)
+    victims = {p.pid: p for p in seen.values() if p.is_running()}
+    for p in list(victims.values()):  # and what they started since the last look
+        victims.update({c.pid: c for c in _descendants(p, psutil) if c.pid != me})
+    _send(victims.values(), "terminate", psutil)
+    _, alive = psutil.wait_procs(list(victims.values()), timeout=grace_s)
+    _send(alive, "kill", psutil)
+    psutil.wait_procs(alive, timeout=grace_s)
+
+
+def _descendants(process: Any, psutil: Any) -> list[Any]:
+    try:
+        return process.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _send(processes: Any, method: str, psutil: Any) -> None:
+    for p in processes:
+        try:
+            getattr(p, method)()  # psutil checks the pid was not reused
+        except psutil.NoSuchProcess:
+            continue
