@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.add_argument("--push", action="store_true", help="then push to the recipe's publish.repo")
+    p.add_argument(
+        "--strict", action="store_true", help="abort on the first bad source row (file:line)"
+    )
     p.set_defaults(fn=_cmd("cmd_build"))
 
     _add_engine_commands(sub)

@@ -125,7 +125,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from supdata.build import build
     from supdata.recipe import load_recipe
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, {"source.strict": True} if args.strict else None)
     target = Path(args.out or Path("build") / recipe.name)
     if args.push and not recipe.publish.repo:
         raise ValueError(f"{args.recipe}: --push needs publish.repo in the recipe")
@@ -153,7 +153,7 @@ def _engine_config(args: argparse.Namespace):
     if args.recipe:
         from supdata.recipe import load_recipe
 
-        recipe = load_recipe(args.recipe)
+        recipe = load_recipe(args.recipe, check_inputs=False)
         if args.engine not in recipe.engines:
             raise ValueError(
                 f"{args.recipe}: no engine named {args.engine!r} (has: {sorted(recipe.engines)})"
