@@ -24,9 +24,10 @@ from supdata.hygiene.summary import hygiene_summary
 from supdata.ops.stages import decontaminator, references
 from supdata.publish.card import CITATIONS, render_card, render_section
 from supdata.publish.figures import plot_steps, trace_config
-from supdata.publish.folder import DatasetFolder
+from supdata.publish.folder import DatasetFolder, check_out
 from supdata.recipe import Recipe
 from supdata.sources import input_fingerprint, load_problems
+from supdata.sources.inputs import input_files
 
 log = logging.getLogger("supdata.build")
 
@@ -92,17 +93,20 @@ def build(
     limit: int | None = None,
     use_cache: bool = True,
     cache_path: str | Path | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Build ``recipe`` into ``out`` and return the stats written to stats.json.
 
     Engines start on first use, once, shared by every stage. A build that dies resumes
     from the stages it finished (markers in ``.<out>.work/``) and the request cache.
+    ``out`` is checked first: supdata replaces only a folder it built (``force``
+    overrides that, never for the current folder or one holding an input file).
     """
     if limit is not None:
         recipe = recipe.model_copy(
             update={"source": recipe.source.model_copy(update={"limit": limit})}
         )
-    out = Path(out)
+    out = check_out(out, force=force, protect=tuple(input_files(recipe.source)))
     started = time.perf_counter()
     cache = RequestCache(cache_path) if use_cache and recipe.engines else None
     runner = Runner(out.parent / f".{out.name}.work", log=log.info)
@@ -118,7 +122,7 @@ def build(
         "measured": {},
         "seconds": round(time.perf_counter() - started, 3),
     }
-    publish(recipe, out, ctx, stats)
+    publish(recipe, out, ctx, stats, force=force)
     runner.clean()
     return stats
 
@@ -127,12 +131,14 @@ def config_of(stage: str) -> str:
     return "problems" if stage == "source" else stage
 
 
-def publish(recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any]) -> None:
+def publish(
+    recipe: Recipe, out: Path, ctx: BuildContext, stats: dict[str, Any], *, force: bool = False
+) -> None:
     """Check every row against its row model, write each config with its figures, the
     card (with each builder's section), the recipe and stats.json, in one commit."""
     by_config = {config_of(s.name): s for s in ctx.stages.values() if s.publish}
     configs = recipe.outputs.configs or list(by_config)
-    with DatasetFolder(out) as folder:
+    with DatasetFolder(out, force=force) as folder:
         plots: list[Plot] = []
         steps: dict[str, list[int]] = {}
         stats["empty_configs"] = []

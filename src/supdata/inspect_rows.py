@@ -89,5 +89,5 @@ def inspect(
             raise ValueError(f"{root}/{config}: no row with id or problem_id {row_id!r}")
     for row in rows[:n]:
         console.print(render_row(row))
-    console.print(f"[dim]{min(n, len(rows))} of {len(rows)} rows shown[/dim]")
+    console.print(f"{min(n, len(rows))} of {len(rows)} rows shown", style="dim", markup=False)
     return len(rows)

@@ -191,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict", action="store_true", help="abort on the first bad source row (file:line)"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if supdata did not make it (never the current folder "
+        "or one holding an input file)",
+    )
     p.set_defaults(fn=_cmd("cmd_build"))
 
     _add_engine_commands(sub)

@@ -9,9 +9,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+# No markup: paths, recipe values and model output print as they are (a "[/x]" in a
+# path is text, not a style tag); styles are set with Text objects.
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+out = Console(soft_wrap=True, markup=False, highlight=False)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -34,12 +37,12 @@ def cmd_sources(args: argparse.Namespace) -> int:
             annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
             table.add_row(name, annotation.replace("typing.", ""), default, info.description or "")
         out.print(table)
-    out.print("[bold]normalizers[/bold] (the `normalizer:` field):")
+    out.print(Text.assemble(("normalizers", "bold"), " (the `normalizer:` field):"))
     for name, fn in NORMALIZERS.items():
         doc = (
             fn.__doc__ or "columns question/problem, solution, answer, id, level, subject"
         ).strip()
-        out.print(f"  [cyan]{name}[/cyan]: {doc.splitlines()[0]}")
+        out.print(Text.assemble("  ", (name, "cyan"), f": {doc.splitlines()[0]}"))
     return 0
 
 
@@ -63,7 +66,7 @@ def cmd_peek(args: argparse.Namespace) -> int:
             table.add_column(overflow="fold")
             table.add_row("question", p.question)
             table.add_row("answer", str(p.reference_answer))
-            table.add_row("solution", p.reference_solution or "[dim](none)[/dim]")
+            table.add_row("solution", p.reference_solution or Text("(none)", "dim"))
             table.add_row("level / subject", f"{p.level} / {p.subject}")
             if p.solutions:
                 table.add_row("given solutions", str(len(p.solutions)))
@@ -130,7 +133,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.push and not recipe.publish.repo:
         raise ValueError(f"{args.recipe}: --push needs publish.repo in the recipe")
     stats = build(
-        recipe, target, limit=args.limit, use_cache=not args.no_cache, cache_path=args.cache
+        recipe,
+        target,
+        limit=args.limit,
+        use_cache=not args.no_cache,
+        cache_path=args.cache,
+        force=args.force,
     )
     for name, s in stats["stages"].items():
         dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "none"
@@ -363,19 +371,19 @@ def cmd_check_contamination(args: argparse.Namespace) -> int:
     total = 0
     for name, r in report.items():
         if not r["rows"]:
-            table.add_row(name, "[dim]no text column[/dim]", "0", "", "")
+            table.add_row(name, Text("no text column", "dim"), "0", "", "")
             continue
         for bench, n in r["contaminated"].items():
             total += n
             style = "red" if n else ""
             share = f"{n / r['rows']:.2%}"
-            table.add_row(
-                name, bench, str(r["rows"]), f"[{style}]{n}[/{style}]" if n else "0", share
-            )
+            table.add_row(name, bench, str(r["rows"]), Text(str(n), style) if n else "0", share)
     out.print(table)
     for name, r in report.items():
         for bench, matches in r["matches"].items():
-            out.print(f"[bold]{name}[/bold] vs [bold]{bench}[/bold] (first {args.show}):")
+            out.print(
+                Text.assemble((name, "bold"), " vs ", (bench, "bold"), f" (first {args.show}):")
+            )
             for m in matches[: args.show]:
                 out.print(
                     f"  {m['id']} ({m['column']}) = {bench} {m['benchmark_id']} "

@@ -15,6 +15,41 @@ from supdata.core.records.arrow import write_parquet
 from supdata.core.rows import Row, check_rows
 from supdata.publish.schemas import validate_rows
 
+MARKER = ".supdata-dataset.json"  # written into every folder supdata builds
+
+
+class OutputError(ValueError):
+    """An output path supdata will not write to (it would replace what it did not make)."""
+
+
+def made_by_supdata(path: Path) -> bool:
+    return (path / MARKER).is_file()
+
+
+def check_out(out: str | Path, *, force: bool = False, protect: tuple[Path, ...] = ()) -> Path:
+    """Refuse an output path before any stage runs: supdata replaces only a folder it
+    made itself (it holds ``MARKER``); ``force`` overrides that, never for the current
+    folder, a folder above it, or one holding an input file (``protect``)."""
+    out = Path(out)
+    resolved = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: is a file, not a dataset folder")
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise OutputError(
+            f"--out {out}: is the current folder (or holds it); name a new folder instead"
+        )
+    for path in protect:
+        inside = path.resolve()
+        if inside == resolved or resolved in inside.parents:
+            raise OutputError(f"--out {out}: holds the input file {path}; it would be replaced")
+    if out.is_dir() and any(out.iterdir()) and not made_by_supdata(out) and not force:
+        raise OutputError(
+            f"--out {out}: exists and was not made by supdata (no {MARKER}); supdata "
+            "replaces only folders it built. Pick another folder, or pass --force"
+        )
+    return out
+
 
 class DatasetFolder:
     """Collects configs, then publishes them all at once with ``commit()``.
@@ -22,8 +57,9 @@ class DatasetFolder:
     An interrupted build leaves the previous folder (if any) untouched.
     """
 
-    def __init__(self, out: str | Path) -> None:
+    def __init__(self, out: str | Path, *, force: bool = False) -> None:
         self.out = Path(out)
+        self.force = force
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
         self.configs: dict[str, int] = {}
@@ -75,6 +111,10 @@ class DatasetFolder:
         self.write_text(name, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
     def commit(self) -> Path:
+        from supdata import __version__
+
+        check_out(self.out, force=self.force)  # again: the folder may have changed since
+        self.write_json(MARKER, {"made_by": "supdata", "version": __version__})
         old = None
         if self.out.exists():
             old = self.out.with_name(f".{self.out.name}.old")

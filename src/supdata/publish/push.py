@@ -27,6 +27,18 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError, OSError))
 
 
+def uploaded_files(folder: Path) -> list[Path]:
+    """The files push sends: the ones validate checks, less supdata's own marker."""
+    import yaml
+
+    from supdata.publish.folder import MARKER
+    from supdata.publish.validate import checked_files
+
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(text[4 : text.index("\n---\n", 4)])
+    return [p for p in checked_files(folder, meta) if p.name != MARKER]
+
+
 def push(
     folder: str | Path,
     repo: str,
@@ -42,6 +54,7 @@ def push(
 
     folder = Path(folder)
     validate_folder(folder)  # nothing unvalidated is published
+    files = [p.relative_to(folder).as_posix() for p in uploaded_files(folder)]
     if api is None:
         from huggingface_hub import HfApi
 
@@ -58,6 +71,7 @@ def push(
                 repo_id=repo,
                 repo_type="dataset",
                 folder_path=str(folder),
+                allow_patterns=files,  # exactly the files validate checked
                 revision=revision,
                 commit_message=message or f"supdata: upload {folder.name}",
             )

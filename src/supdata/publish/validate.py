@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
 
+from supdata.publish.folder import MARKER
 from supdata.publish.schemas import validate_rows
 
 
@@ -27,15 +29,55 @@ def validate_folder(root: str | Path) -> dict[str, int]:
     configs = [c["config_name"] for c in meta.get("configs", [])]
     if not configs:
         raise FolderError(f"{card}: metadata lists no configs")
+    return validate_files(root, meta, checked_files(root, meta))
+
+
+def checked_files(root: Path, meta: dict) -> list[Path]:
+    """Every file of the folder, which must each be one validate reads: the card, the
+    recipe, stats, the marker, plots, and the parquet shards of the configs the card
+    lists. Anything else is an error (push uploads exactly this list)."""
+    allowed = {"README.md", "recipe.yaml", "stats.json", MARKER}
+    shard = re.compile(r"^(?P<split>\w+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.parquet$")
+    configs = {c["config_name"] for c in meta.get("configs", [])}
+    files, unexpected = [], []
+    for path in sorted(p for p in root.rglob("*") if not p.is_dir()):
+        rel = path.relative_to(root)
+        parts = rel.parts
+        ok = (
+            (len(parts) == 1 and parts[0] in allowed)
+            or (len(parts) == 2 and parts[0] == "plots" and rel.suffix == ".png")
+            or (len(parts) == 2 and parts[0] in configs and shard.match(parts[1]))
+        )
+        (files if ok else unexpected).append(path)
+    if unexpected:
+        names = ", ".join(str(p.relative_to(root)) for p in unexpected[:10])
+        raise FolderError(
+            f"{root}: {len(unexpected)} file(s) that are no part of the dataset (not the card, "
+            f"recipe, stats, plots or a listed config's shards): {names}"
+        )
+    return files
+
+
+def validate_files(root: Path, meta: dict, files: list[Path]) -> dict[str, int]:
+    configs = [c["config_name"] for c in meta.get("configs", [])]
+    expected = {
+        c["config_name"]: sum(s.get("num_examples", 0) for s in c.get("splits", []))
+        for c in meta.get("dataset_info", []) or []
+    }
     counts: dict[str, int] = {}
     for config in configs:
-        files = sorted((root / config).glob("*.parquet"))
-        if not files:
+        shards = [p for p in files if p.parent == root / config and p.suffix == ".parquet"]
+        if not shards:
             raise FolderError(f"{root}: config {config!r} has no parquet files")
         counts[config] = 0
-        for path in files:
+        for path in shards:
             try:
                 counts[config] += validate_rows(config, pq.read_table(path).to_pylist())
-            except ValueError as exc:
+            except (ValueError, OSError) as exc:
                 raise FolderError(f"{path.relative_to(root)}: {exc}") from None
+        if config in expected and expected[config] != counts[config]:
+            raise FolderError(
+                f"{root}: config {config!r} has {counts[config]} rows; the card says "
+                f"{expected[config]}"
+            )
     return counts
