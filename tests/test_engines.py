@@ -122,3 +122,33 @@ def test_vllm_many_seeded_prompts_beyond_one_prefill_budget(vllm_backend):
     out = Engine(vllm_backend, None).generate(requests, progress=False)
     assert sum(c.prompt_tokens for c in out) > 4096
     assert all(len(c.texts) == 2 for c in out)
+
+
+@pytest.mark.slow
+def test_warm_rebuild_starts_no_engine(tmp_path):
+    """A finished build re-run on its cache starts no vLLM engine (lazy start on the
+    first cache miss) and makes the same rows; token budgets relative to the reference
+    use the model's own tokenizer before the engine exists, so the keys match."""
+    pytest.importorskip("vllm")
+    import pyarrow.parquet as pq
+
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: warm\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 4, seed: 3}\n"
+        "engines: {actor: {kind: vllm, model: default, max_model_len: 1024, kv_cache_gb: 1}}\n"
+        "builders:\n  - {kind: sample, n: 2, max_tokens: 48, max_tokens_per_reference: 0.5,"
+        " min_tokens: 16}\n"
+    )
+    cache = tmp_path / "cache.sqlite"
+    cold = build(load_recipe(recipe), tmp_path / "a", cache_path=cache)
+    warm = build(load_recipe(recipe), tmp_path / "b", cache_path=cache)
+    assert cold["engines_started"] == ["actor"]
+    assert warm["engines_started"] == []
+    counts = warm["stages"]["samples"]["counts"]
+    assert counts["samples from cache"] == 8 and counts.get("samples generated", 0) == 0
+    a = pq.read_table(tmp_path / "a/samples").to_pylist()
+    b = pq.read_table(tmp_path / "b/samples").to_pylist()
+    assert a == b

@@ -113,11 +113,13 @@ def build(
     with Engines(recipe.engines, cache, recipe.runner) as engines:
         ctx = BuildContext(recipe, engines)
         runner.run(plan(recipe), ctx)
+        started_engines = engines.started()
     stats = {
         "supdata_version": __version__,
         "recipe": recipe.name,
         "stages": {name: s.to_dict() for name, s in runner.stats.items()},
         "resumed_stages": runner.resumed,
+        "engines_started": started_engines,
         "hygiene": hygiene_summary(recipe.decontaminate, recipe.dedup, ctx.facts),
         "measured": {},
         "seconds": round(time.perf_counter() - started, 3),

@@ -25,9 +25,9 @@ __all__ = [
 
 
 def _vllm(config: EngineConfig) -> Backend:
-    from supdata.engines.vllm_backend import VllmBackend
+    from supdata.engines.vllm_backend import LazyVllm
 
-    return VllmBackend(config)
+    return LazyVllm(config)
 
 
 def _openai(config: EngineConfig) -> Backend:

@@ -42,6 +42,15 @@ class Engines:
             return Engine(backend, self.cache, seed=config.seed, name=name)
         return create_engine(config, self.cache, name=name)
 
+    def started(self) -> list[str]:
+        """Engines whose model actually loaded (a lazy vLLM engine whose requests were
+        all in the cache never starts)."""
+        return sorted(
+            name
+            for name, engine in self._started.items()
+            if getattr(engine.backend, "started", True)
+        )
+
     def close(self) -> None:
         for engine in self._started.values():
             engine.close()

@@ -28,6 +28,50 @@ from supdata.engines.prompts import encode
 from supdata.engines.types import Completion, Request, SamplingParams
 
 
+class LazyVllm:
+    """vLLM behind the request cache, started on the first request the cache cannot
+    answer: a re-run whose requests are all cached starts no engine. The fingerprint
+    (cache keys) needs no engine; lengths are measured with the model's own tokenizer,
+    loaded alone until the engine starts (then vLLM's, the same files)."""
+
+    kind = "vllm"
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.model = resolve_model(config)
+        self.fingerprint = self.model.fingerprint("vllm")
+        self._engine: VllmBackend | None = None
+        self._tokenizer: Any = None
+
+    @property
+    def started(self) -> bool:
+        return self._engine is not None
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._engine is not None:
+            return self._engine.tokenizer
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                self.model.path, revision=self.config.revision
+            )
+        return self._tokenizer
+
+    def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
+        if not requests:
+            return iter(())
+        if self._engine is None:
+            self._engine = VllmBackend(self.config)
+        return self._engine.stream(requests)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
 class VllmBackend:
     kind = "vllm"
 
