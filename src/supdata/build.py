@@ -7,6 +7,7 @@ descriptions, figures, card section) comes from its spec in ``supdata.builders``
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -110,10 +111,18 @@ def build(
     started = time.perf_counter()
     cache = RequestCache(cache_path) if use_cache and recipe.engines else None
     runner = Runner(out.parent / f".{out.name}.work", log=log.info)
-    with Engines(recipe.engines, cache, recipe.runner) as engines:
-        ctx = BuildContext(recipe, engines)
-        runner.run(plan(recipe), ctx)
-        started_engines = engines.started()
+    before = os.environ.get("SUPDATA_ENGINE_LOG")
+    os.environ["SUPDATA_ENGINE_LOG"] = str(runner.work / "logs" / "engine.log")
+    try:
+        with Engines(recipe.engines, cache, recipe.runner) as engines:
+            ctx = BuildContext(recipe, engines)
+            runner.run(plan(recipe), ctx)
+            started_engines = engines.started()
+    finally:
+        if before is None:
+            os.environ.pop("SUPDATA_ENGINE_LOG", None)
+        else:
+            os.environ["SUPDATA_ENGINE_LOG"] = before
     stats = {
         "supdata_version": __version__,
         "recipe": recipe.name,

@@ -144,6 +144,26 @@ def _add_schemas_command(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(fn=_cmd("cmd_schemas"))
 
 
+def _add_build_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="build a recipe into a dataset folder")
+    p.add_argument("recipe")
+    p.add_argument("--limit", type=int, help="use at most N problems")
+    p.add_argument("--out", help="output folder (default build/<recipe name>)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.add_argument("--push", action="store_true", help="then push to the recipe's publish.repo")
+    p.add_argument(
+        "--strict", action="store_true", help="abort on the first bad source row (file:line)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace --out even if supdata did not make it (never the current folder "
+        "or one holding an input file)",
+    )
+    p.set_defaults(fn=_cmd("cmd_build"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from supdata import __version__
 
@@ -154,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"supdata {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="engine logs (vLLM, torch, transformers) on the terminal, not in the log file",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sources", help="list the source kinds and their fields")
@@ -181,23 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write each row with its status to this jsonl file")
     p.set_defaults(fn=_cmd("cmd_verify"))
 
-    p = sub.add_parser("build", help="build a recipe into a dataset folder")
-    p.add_argument("recipe")
-    p.add_argument("--limit", type=int, help="use at most N problems")
-    p.add_argument("--out", help="output folder (default build/<recipe name>)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
-    p.add_argument("--push", action="store_true", help="then push to the recipe's publish.repo")
-    p.add_argument(
-        "--strict", action="store_true", help="abort on the first bad source row (file:line)"
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="replace --out even if supdata did not make it (never the current folder "
-        "or one holding an input file)",
-    )
-    p.set_defaults(fn=_cmd("cmd_build"))
+    _add_build_command(sub)
 
     _add_engine_commands(sub)
 
@@ -227,9 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     import logging
+    import os
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.verbose:
+        os.environ["SUPDATA_VERBOSE"] = "1"
     try:
         return args.fn(args)
     except KeyboardInterrupt:

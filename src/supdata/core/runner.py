@@ -145,6 +145,8 @@ class Runner:
             tmp.replace(marker)  # the marker lands only after its data
 
     def clean(self) -> None:
+        """Remove the work folder (markers, stage data, engine logs) of a finished build;
+        a failed build keeps it, so its engine log stays for reading."""
         shutil.rmtree(self.work, ignore_errors=True)
 
 

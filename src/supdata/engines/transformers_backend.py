@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from supdata.engines.config import EngineConfig
 from supdata.engines.models import resolve_model
 from supdata.engines.prompts import encode
+from supdata.engines.quiet import quiet_start
 from supdata.engines.types import Completion, Request, SamplingParams
 
 
@@ -45,13 +46,14 @@ class TransformersBackend:
         dtype = config.dtype
         if dtype == "auto":
             dtype = "bfloat16" if self.device.type == "cuda" else "float32"
-        self.tokenizer = AutoTokenizer.from_pretrained(model.path, revision=config.revision)
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model.path,
-            revision=config.revision,
-            dtype=getattr(torch, dtype),
-            **config.engine_kwargs,
-        ).to(self.device)
+        with quiet_start(f"transformers ({model.model_id})"):
+            self.tokenizer = AutoTokenizer.from_pretrained(model.path, revision=config.revision)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model.path,
+                revision=config.revision,
+                dtype=getattr(torch, dtype),
+                **config.engine_kwargs,
+            ).to(self.device)
         self.model.eval()
         self.batch_size = config.batch_size
         self.max_model_len = config.max_model_len

@@ -25,6 +25,7 @@ from typing import Any
 from supdata.engines.config import EngineConfig
 from supdata.engines.models import resolve_model
 from supdata.engines.prompts import encode
+from supdata.engines.quiet import quiet_start
 from supdata.engines.types import Completion, Request, SamplingParams
 
 
@@ -110,7 +111,8 @@ class VllmBackend:
                 kwargs["max_num_batched_tokens"] = max(config.max_model_len, 4096)
         kwargs.update(config.engine_kwargs)
         self._vllm = vllm
-        self.llm = vllm.LLM(**kwargs)
+        with quiet_start(f"vLLM ({model.model_id})"):
+            self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
 
     def params(self, sampling: SamplingParams) -> Any:
@@ -158,7 +160,18 @@ class VllmBackend:
             raise RuntimeError(f"vLLM finished without answering {len(pending)} request(s)")
 
     def close(self) -> None:
-        self.llm = None  # the engine process shuts down when collected
+        """Shut the engine processes down now (their farewell lines go to the engine
+        log), not at interpreter exit."""
+        if self.llm is None:
+            return
+        import gc
+
+        with quiet_start("vLLM shutdown"):
+            core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
+            self.llm = None
+            gc.collect()
 
 
 def _completion(request_id: str, out: Any) -> Completion:
