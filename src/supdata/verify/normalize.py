@@ -51,6 +51,7 @@ def _mask(match: re.Match) -> str:
 def normalize_text(text: str) -> str:
     """Rewrites for a whole prediction (or a reference given as a text)."""
     text = text.replace("\\$", " ")  # a literal dollar sign hides the number after it
+    text = text.replace("\\fbox{", "\\boxed{")  # math-verify looks for \boxed only
     text = _TEXT_SPACE.sub(r"\\\1{", text)
     text = _THIN_THOUSANDS.sub(",", text)
     text = _REFERENCE.sub(_mask, text)
