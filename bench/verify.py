@@ -8,7 +8,12 @@ items/s, for
 
 - plain math-verify with its defaults, in one process, as most pipelines call it:
   ``verify(parse("$" + gold + "$"), parse(prediction))``;
-- supdata: ``verify_many`` with its default config (``--workers`` processes, hard kill).
+- supdata: ``verify_many`` with its default config (``--workers`` processes, hard kill),
+  one call per file (each call starts its workers; the forkserver they fork from starts
+  once per process, and is timed on its own).
+
+The machine's load average is printed with the figures: on a shared machine the wall-clock
+ratio moves with what else runs.
 
     .venv/bin/python bench/verify.py [--workers 2] [--misses]
 """
@@ -44,6 +49,13 @@ def main() -> int:
         print(f"shared data not found at {DATA}", file=sys.stderr)
         return 1
     config = VerifyConfig(workers=args.workers)
+    started = time.perf_counter()
+    list(verify_many([("\\boxed{1}", "1")], config))
+    print(
+        f"pool start-up, once per process (forkserver: imports, parser warm-up): "
+        f"{time.perf_counter() - started:.2f}s; not in the figures below, which include "
+        "each call's worker start"
+    )
     head = f"{'file':<20}{'items':>6}  {'math-verify':>11} {'items/s':>8}"
     print(f"{head}  {'supdata':>8} {'items/s':>8}")
     totals = {"n": 0, "plain_s": 0.0, "ours_s": 0.0}
@@ -91,6 +103,7 @@ def main() -> int:
         f" (1 process), supdata {totals['n'] / totals['ours_s']:.1f} items/s"
         f" ({args.workers} workers, incl. start-up): {totals['plain_s'] / totals['ours_s']:.2f}x"
     )
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.misses:
         for name, r, j in misses:
             print(

@@ -356,6 +356,18 @@ def test_pool_keeps_order_and_bounds_memory():
     assert first + rest == [i * i for i in range(5000)]
 
 
+def test_pool_does_not_stall_behind_a_slow_item():
+    """A slow item fills the window with later results; once it is answered the pool must
+    refill at once (it used to wait a full idle second each time)."""
+    items = ([(0.3,)] + [(0.001,)] * 99) * 4  # time.sleep: slow, then fast items
+    with HardTimeoutPool(time.sleep, on_timeout, workers=2, timeout_s=5, chunk_size=8) as pool:
+        list(pool.map([(0.0,)] * 4))  # workers up
+        started = time.monotonic()
+        assert len(list(pool.map(items))) == 400
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.2  # about 1.3 s of sleeping on the critical path; 4 stalls made it 5 s
+
+
 def test_summarize_counts_every_status():
     pairs = [("\\boxed{1}", "1"), ("no answer here", "1"), ("\\boxed{2}", "1")]
     counts = summarize(verify_many(pairs, INPROC))
