@@ -42,7 +42,7 @@ class VerifyConfig:
     workers: int = max(1, min(4, os.cpu_count() or 1))
     timeout_s: float = 10.0
     last_number_fallback: bool = True
-    chunk_size: int = 8
+    chunk_size: int = 4
     float_rounding: int = 6
     numeric_precision: int = 15
     strict: bool = True

@@ -118,7 +118,7 @@ class HardTimeoutPool:
         results: dict[int, Any] = {}
         next_out = 0
         exhausted = False
-        window = self._n * self._chunk_size * 4
+        window = self._n * self._chunk_size * 8
 
         while True:
             # Yield first: that frees room in the window, and the refill below must see it
