@@ -15,7 +15,10 @@ items/s, for
 The machine's load average is printed with the figures: on a shared machine the wall-clock
 ratio moves with what else runs.
 
-    .venv/bin/python bench/verify.py [--workers 2] [--misses]
+    .venv/bin/python bench/verify.py [--workers 2] [--misses] [--cpu]
+
+``--cpu`` adds CPU time per item for both, in one process: the figure a busy machine does
+not move.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--misses", action="store_true", help="list supdata's disagreements")
+    parser.add_argument(
+        "--cpu", action="store_true", help="also measure supdata's CPU per item in one process"
+    )
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"shared data not found at {DATA}", file=sys.stderr)
@@ -58,13 +64,14 @@ def main() -> int:
     )
     head = f"{'file':<20}{'items':>6}  {'math-verify':>11} {'items/s':>8}"
     print(f"{head}  {'supdata':>8} {'items/s':>8}")
-    totals = {"n": 0, "plain_s": 0.0, "ours_s": 0.0}
+    totals = {"n": 0, "plain_s": 0.0, "ours_s": 0.0, "plain_cpu": 0.0, "ours_cpu": 0.0}
     misses = []
     for name in FILES:
         rows = load(DATA, name)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         theirs = [plain(r.prediction, r.reference) for r in rows]
         plain_s = time.perf_counter() - started
+        totals["plain_cpu"] += time.process_time() - cpu
         started = time.perf_counter()
         ours = list(verify_many([(r.prediction, r.reference) for r in rows], config))
         ours_s = time.perf_counter() - started
@@ -79,6 +86,11 @@ def main() -> int:
             f"{name:<20}{len(rows):>6}  {agree_plain:>11.4f} {len(rows) / plain_s:>8.1f}"
             f"  {agree / len(rows):>8.4f} {len(rows) / ours_s:>8.1f}"
         )
+        if args.cpu:
+            cpu = time.process_time()
+            for r in rows:
+                judge(r.prediction, r.reference, VerifyConfig(workers=0))
+            totals["ours_cpu"] += time.process_time() - cpu
         totals["n"] += len(rows)
         totals["plain_s"] += plain_s
         totals["ours_s"] += ours_s
@@ -103,6 +115,11 @@ def main() -> int:
         f" (1 process), supdata {totals['n'] / totals['ours_s']:.1f} items/s"
         f" ({args.workers} workers, incl. start-up): {totals['plain_s'] / totals['ours_s']:.2f}x"
     )
+    if args.cpu:
+        print(
+            f"CPU per item, one process: math-verify {1000 * totals['plain_cpu'] / totals['n']:.2f}"
+            f" ms, supdata {1000 * totals['ours_cpu'] / totals['n']:.2f} ms (load-independent)"
+        )
     print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.misses:
         for name, r, j in misses:
