@@ -28,6 +28,8 @@ class Segmentation(BaseModel):
 
 
 class Verification(BaseModel):
+    """How final answers are judged (docs/verification.md); maps onto VerifyConfig."""
+
     model_config = ConfigDict(extra="forbid")
 
     workers: int = Field(_DEFAULT_VERIFY.workers, ge=0, description="verification processes")
@@ -35,7 +37,30 @@ class Verification(BaseModel):
         _DEFAULT_VERIFY.timeout_s, gt=0, description="hard per-item limit (seconds)"
     )
     last_number_fallback: bool = Field(
-        True, description="take the last number when no explicit final answer is found"
+        True,
+        description="with no boxed / #### / 'answer is' answer, also take the last display"
+        " equation, LaTeX expression or number",
+    )
+    float_rounding: int = Field(
+        _DEFAULT_VERIFY.float_rounding,
+        ge=0,
+        description="decimal places floats are rounded to before comparing (math-verify's"
+        " precision)",
+    )
+    numeric_precision: int = Field(
+        _DEFAULT_VERIFY.numeric_precision, ge=1, description="significant digits of evaluation"
+    )
+    strict: bool = Field(
+        _DEFAULT_VERIFY.strict,
+        description="variables matter (f(x) != f(y)); false matches them by position",
+    )
+    allow_set_relation_comp: bool = Field(
+        _DEFAULT_VERIFY.allow_set_relation_comp,
+        description="a relation in the answer may equal a set in the reference (1<x<2 == (1,2))",
+    )
+    percent: Literal["lenient", "value", "sign"] = Field(
+        _DEFAULT_VERIFY.percent,
+        description="12.5%: lenient = 12.5 or 0.125; value = 0.125 only; sign = 12.5 only",
     )
 
     def to_config(self) -> VerifyConfig:
@@ -43,6 +68,11 @@ class Verification(BaseModel):
             workers=self.workers,
             timeout_s=self.timeout_s,
             last_number_fallback=self.last_number_fallback,
+            float_rounding=self.float_rounding,
+            numeric_precision=self.numeric_precision,
+            strict=self.strict,
+            allow_set_relation_comp=self.allow_set_relation_comp,
+            percent=self.percent,
         )
 
 

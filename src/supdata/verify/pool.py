@@ -118,9 +118,14 @@ class HardTimeoutPool:
         results: dict[int, Any] = {}
         next_out = 0
         exhausted = False
-        window = self._n * self._chunk_size * 4
+        window = self._n * self._chunk_size * 8
 
         while True:
+            # Yield first: that frees room in the window, and the refill below must see it
+            # before waiting (else, with every worker idle, the wait sleeps its full second).
+            while next_out in results:
+                yield results.pop(next_out)
+                next_out += 1
             in_flight = sum(len(w.chunk) - w.answered for w in self._workers)
             queued = sum(len(c) for c in todo)
             while not exhausted and in_flight + queued + len(results) < window:
@@ -134,9 +139,6 @@ class HardTimeoutPool:
                 if w.ready and not w.busy and todo:
                     w.chunk, w.answered, w.since = todo.popleft(), 0, time.monotonic()
                     w.conn.send(w.chunk)
-            while next_out in results:
-                yield results.pop(next_out)
-                next_out += 1
             if exhausted and not todo and not any(w.busy for w in self._workers) and not results:
                 return
             self._wait(todo, results)
