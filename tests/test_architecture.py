@@ -222,6 +222,7 @@ def test_trace_row_invariants_beyond_json_schema():
         "origin": "sampled",
         "final_answer": "b",
         "status": "correct",
+        "extraction": "last_number",
         "correct": True,
         "model": "m",
         "sampling": "{}",
@@ -295,3 +296,33 @@ def test_schema_files_are_valid_json_schema():
 
     for path in sorted((REPO / "schemas").glob("*.json")):
         Draft202012Validator.check_schema(json.loads(path.read_text()))
+
+
+def test_one_verification_pool_per_build(tmp_path, monkeypatch):
+    """Every stage's verification in a build shares one worker pool (the real pool; the
+    spy only counts how many are made)."""
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+    from supdata.verify import pool as pool_module
+
+    made = []
+    real = pool_module.HardTimeoutPool
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            made.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pool_module, "HardTimeoutPool", Counted)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: r\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 6, seed: 2}\n"
+        "builders:\n  - {kind: perturb, swer_grid: [0.5, 1.0], types: [wrong_result]}\n"
+        "verification: {workers: 2}\n"
+    )
+    stats = build(load_recipe(recipe), tmp_path / "out", use_cache=False)
+    judged = [
+        s for s in stats["stages"].values() if any(k.startswith("status:") for k in s["counts"])
+    ]
+    assert len(judged) >= 2  # references and perturbed were both verified
+    assert len(made) == 1

@@ -29,6 +29,7 @@ from supdata.publish.folder import DatasetFolder, check_out
 from supdata.recipe import Recipe
 from supdata.sources import input_fingerprint, load_problems
 from supdata.sources.inputs import input_files
+from supdata.verify import pool_session
 
 log = logging.getLogger("supdata.build")
 
@@ -114,7 +115,10 @@ def build(
     before = os.environ.get("SUPDATA_ENGINE_LOG")
     os.environ["SUPDATA_ENGINE_LOG"] = str(runner.work / "logs" / "engine.log")
     try:
-        with Engines(recipe.engines, cache, recipe.runner) as engines:
+        with (
+            Engines(recipe.engines, cache, recipe.runner) as engines,
+            pool_session(recipe.verification.to_config()),  # one verification pool per build
+        ):
             ctx = BuildContext(recipe, engines)
             runner.run(plan(recipe), ctx)
             started_engines = engines.started()

@@ -30,5 +30,6 @@ def verify_traces(
         trace = pending.popleft()
         trace.status = judgement.status
         trace.final_answer = judgement.answer
+        trace.extraction = judgement.extraction
         stats.tally(f"status:{judgement.status}")
         yield trace

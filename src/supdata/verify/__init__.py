@@ -7,6 +7,7 @@ policies.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -22,6 +23,7 @@ __all__ = [
     "extract_answer",
     "judge",
     "last_boxed",
+    "pool_session",
     "summarize",
     "verify_many",
 ]
@@ -34,24 +36,83 @@ def verify_many(
     pairs: Iterable[tuple[str, str | None]], config: VerifyConfig = _DEFAULT
 ) -> Iterator[Judgement]:
     """Judge (prediction, reference answer) pairs, yielding one Judgement each, in order."""
-    from supdata.verify.worker import judge_item, timed_out
+    from supdata.verify.worker import judge_item
 
     args = ((pred, ref, config) for pred, ref in pairs)
     if config.workers == 0:
         for a in args:
             yield judge_item(*a)
         return
-    from supdata.verify.pool import HardTimeoutPool
+    session = _SESSION[-1] if _SESSION else None
+    if session is not None and session.fits(config):
+        yield from session.map(args)
+        return
+    with _open_pool(config) as pool:
+        yield from pool.map(args)
 
-    with HardTimeoutPool(
+
+def _open_pool(config: VerifyConfig):
+    from supdata.verify.pool import HardTimeoutPool
+    from supdata.verify.worker import judge_item, timed_out
+
+    return HardTimeoutPool(
         judge_item,
         timed_out,
         workers=config.workers,
         timeout_s=config.timeout_s,
         chunk_size=config.chunk_size,
         preload=["supdata.verify.worker"],
-    ) as pool:
-        yield from pool.map(args)
+    )
+
+
+class _Session:
+    """One worker pool for every ``verify_many`` of a build (``pool_session``): workers
+    start once, not once per stage. A map that is still running (or was left half
+    read) is never shared: the next call then gets a pool of its own."""
+
+    def __init__(self, config: VerifyConfig) -> None:
+        self.config = config
+        self.pool = None
+        self.busy = False
+
+    def fits(self, config: VerifyConfig) -> bool:
+        keys = ("workers", "timeout_s", "chunk_size")
+        same = all(getattr(config, k) == getattr(self.config, k) for k in keys)
+        return same and not self.busy
+
+    def map(self, args):
+        if self.pool is None:
+            self.pool = _open_pool(self.config).__enter__()
+        self.busy = True
+        finished = False
+        try:
+            yield from self.pool.map(args)
+            finished = True
+        finally:
+            self.busy = False
+            if not finished:  # its workers may still hold this map's items
+                self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.__exit__(None, None, None)
+            self.pool = None
+
+
+_SESSION: list[_Session] = []
+
+
+@contextlib.contextmanager
+def pool_session(config: VerifyConfig = _DEFAULT):
+    """Share one verification pool among every ``verify_many`` call inside this block
+    that uses the same workers / timeout (a build wraps its stages in one)."""
+    session = _Session(config)
+    _SESSION.append(session)
+    try:
+        yield session
+    finally:
+        _SESSION.remove(session)
+        session.close()
 
 
 def summarize(judgements: Iterable[Judgement]) -> dict[str, int]:

@@ -16,9 +16,11 @@ from pydantic import Field, model_validator
 from supdata.core.records.problem import Problem
 from supdata.core.records.trace import ORIGINS, VERIFY_STATUSES, Trace
 from supdata.core.rows import Int32, Row, Text
+from supdata.verify.extract import RULES
 
 Origin = Literal[ORIGINS]  # type: ignore[valid-type]
 Status = Literal[VERIFY_STATUSES]  # type: ignore[valid-type]
+Extraction = Literal[RULES]  # type: ignore[valid-type]
 
 
 class AnnotationRow(Row):
@@ -53,6 +55,10 @@ class TraceRow(Row):
     origin: Origin
     final_answer: str | None
     status: Status | None
+    extraction: Annotated[
+        Extraction | None,
+        Field(description="the verifier's rule that found final_answer (docs/verification.md)"),
+    ]
     correct: bool | None
     model: str | None
     sampling: Annotated[str, Field(description="sampling parameters as a JSON object")]

@@ -29,6 +29,7 @@ class Trace:
     origin: str
     final_answer: str | None = None
     status: str | None = None
+    extraction: str | None = None  # the verifier's rule that found final_answer
     model: str | None = None
     sampling: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
@@ -67,6 +68,7 @@ class Trace:
             "origin": self.origin,
             "final_answer": self.final_answer,
             "status": self.status,
+            "extraction": self.extraction,
             "correct": self.correct,
             "model": self.model,
             "sampling": json.dumps(self.sampling, ensure_ascii=False),
@@ -86,6 +88,7 @@ class Trace:
             origin=row["origin"],
             final_answer=row["final_answer"],
             status=row["status"],
+            extraction=row.get("extraction"),
             model=row["model"],
             sampling=json.loads(row["sampling"]),
             seed=row["seed"],
