@@ -48,11 +48,10 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH)
 
 setup: $(VENV)/.installed
 
+# One process for all demos: the embedded model loads once; each folder is validated.
 demo: setup
-	set -e; for d in $(DEMOS); do \
-	  $(BIN)/supdata build recipes/$$d/demo.yaml --out build/$$d-demo; \
-	  $(BIN)/supdata validate build/$$d-demo; \
-	done
+	@echo "supdata: engine build $(ENGINE)"
+	$(BIN)/supdata build $(foreach d,$(DEMOS),recipes/$(d)/demo.yaml) --validate
 
 build: setup
 	$(BIN)/supdata build $(RECIPE) $(if $(OUT),--out $(OUT))

@@ -19,7 +19,7 @@ from supdata.core.records.models import ProblemRow, ReferenceRow
 from supdata.core.runner import BuildContext, Output, Plot, Runner, Stage
 from supdata.core.stats import StageStats
 from supdata.engines.cache import RequestCache
-from supdata.engines.registry import Engines
+from supdata.engines.registry import BackendPool, Engines
 from supdata.hygiene.screen import ProblemScreen
 from supdata.hygiene.summary import hygiene_summary
 from supdata.ops.stages import decontaminator, references
@@ -96,6 +96,7 @@ def build(
     use_cache: bool = True,
     cache_path: str | Path | None = None,
     force: bool = False,
+    backends: BackendPool | None = None,
 ) -> dict[str, Any]:
     """Build ``recipe`` into ``out`` and return the stats written to stats.json.
 
@@ -103,6 +104,7 @@ def build(
     from the stages it finished (markers in ``.<out>.work/``) and the request cache.
     ``out`` is checked first: supdata replaces only a folder it built (``force``
     overrides that, never for the current folder or one holding an input file).
+    ``backends`` shares loaded models with other builds of the same process.
     """
     if limit is not None:
         recipe = recipe.model_copy(
@@ -116,7 +118,7 @@ def build(
     os.environ["SUPDATA_ENGINE_LOG"] = str(runner.work / "logs" / "engine.log")
     try:
         with (
-            Engines(recipe.engines, cache, recipe.runner) as engines,
+            Engines(recipe.engines, cache, recipe.runner, pool=backends) as engines,
             pool_session(recipe.verification.to_config()),  # one verification pool per build
         ):
             ctx = BuildContext(recipe, engines)

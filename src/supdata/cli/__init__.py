@@ -27,12 +27,13 @@ class _Lazy:
         self.name = name
 
     def __call__(self, args: argparse.Namespace) -> int:
-        recipe = getattr(args, "recipe", None)
-        if isinstance(recipe, str) and self.name in ("cmd_build", "cmd_peek"):
+        recipes = getattr(args, "recipe", None)
+        if self.name in ("cmd_build", "cmd_peek") and recipes:
             from pathlib import Path
 
-            if not Path(recipe).is_file():  # before the heavy imports: answer at once
-                raise UsageError(f"{recipe}: recipe file not found")
+            for recipe in [recipes] if isinstance(recipes, str) else recipes:
+                if not Path(recipe).is_file():  # before the heavy imports: answer at once
+                    raise UsageError(f"{recipe}: recipe file not found")
         from supdata.cli import commands
 
         return getattr(commands, self.name)(args)
@@ -145,10 +146,13 @@ def _add_schemas_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_build_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("build", help="build a recipe into a dataset folder")
-    p.add_argument("recipe")
+    p = sub.add_parser(
+        "build", help="build recipes into dataset folders (one process: engines load once)"
+    )
+    p.add_argument("recipe", nargs="+", help="recipe files, built in order")
     p.add_argument("--limit", type=int, help="use at most N problems")
-    p.add_argument("--out", help="output folder (default build/<recipe name>)")
+    p.add_argument("--out", help="output folder, one recipe only (default build/<recipe name>)")
+    p.add_argument("--validate", action="store_true", help="validate each folder after it is built")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.add_argument("--push", action="store_true", help="then push to the recipe's publish.repo")

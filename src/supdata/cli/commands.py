@@ -125,34 +125,96 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """Build one or several recipes; several share one process, so recipes that name
+    the same engine settings load the model once."""
     from supdata.build import build
+    from supdata.engines.registry import BackendPool
+    from supdata.publish.validate import validate_folder
     from supdata.recipe import load_recipe
 
-    recipe = load_recipe(args.recipe, {"source.strict": True} if args.strict else None)
-    target = Path(args.out or Path("build") / recipe.name)
-    if args.push and not recipe.publish.repo:
-        raise ValueError(f"{args.recipe}: --push needs publish.repo in the recipe")
-    stats = build(
-        recipe,
-        target,
-        limit=args.limit,
-        use_cache=not args.no_cache,
-        cache_path=args.cache,
-        force=args.force,
-    )
+    if len(args.recipe) > 1 and args.out:
+        raise ValueError("--out names one folder: give one recipe, or none of --out")
+    overrides = {"source.strict": True} if args.strict else None
+    recipes = [load_recipe(path, overrides) for path in args.recipe]  # all checked first
+    for path, recipe in zip(args.recipe, recipes, strict=True):
+        if args.push and not recipe.publish.repo:
+            raise ValueError(f"{path}: --push needs publish.repo in the recipe")
+    built = []
+    with BackendPool() as backends:
+        for recipe in recipes:
+            target = Path(args.out or Path("build") / recipe.name)
+            stats = build(
+                recipe,
+                target,
+                limit=args.limit,
+                use_cache=not args.no_cache,
+                cache_path=args.cache,
+                force=args.force,
+                backends=backends,
+            )
+            _print_build(stats)
+            out.print(f"wrote {target} in {stats['seconds']:.1f}s")
+            counts = validate_folder(target) if args.validate else None
+            for config, n in (counts or {}).items():
+                out.print(f"ok  {config}: {n} rows")
+            built.append((recipe, target, stats, counts))
+    if args.push:
+        from supdata.publish.push import push
+
+        for recipe, target, _, _ in built:
+            url = push(target, recipe.publish.repo, private=recipe.publish.private)
+            out.print(f"pushed to {url}")
+    if len(built) > 1 or args.validate:
+        _print_summary(built)
+    return 0
+
+
+def _print_build(stats: dict) -> None:
     for name, s in stats["stages"].items():
         dropped = ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()) or "none"
         err.print(f"  {name:<10} in {s['in']:>6}  out {s['out']:>6}  dropped: {dropped}")
     for config, figures in stats["measured"].items():
         shown = ", ".join(f"{k} {v}" for k, v in figures.items())
         err.print(f"  {config}: {shown}")
-    out.print(f"wrote {target} in {stats['seconds']:.1f}s")
-    if args.push:
-        from supdata.publish.push import push
 
-        url = push(target, recipe.publish.repo, private=recipe.publish.private)
-        out.print(f"pushed to {url}")
-    return 0
+
+def _print_summary(built: list) -> None:
+    """What was built, and what to try next."""
+    table = Table(title="built", title_justify="left")
+    for col in ("folder", "configs (rows)", "empty", "seconds", "validated"):
+        table.add_column(col)
+    for _, target, stats, counts in built:
+        import json as _json
+
+        sizes = _json.loads((target / "stats.json").read_text())["stages"]
+        shown = counts or {
+            c: sizes.get("source" if c == "problems" else c, {}).get("out")
+            for c in _configs_of(target)
+        }
+        table.add_row(
+            str(target),
+            ", ".join(f"{c} ({n})" for c, n in shown.items()),
+            ", ".join(stats["empty_configs"]) or "none",
+            f"{stats['seconds']:.0f}",
+            "yes" if counts is not None else "no",
+        )
+    out.print(table)
+    first, config = built[0][1], next(iter(_configs_of(built[0][1])), "problems")
+    out.print("next:")
+    out.print(f"  supdata inspect {first} --config {config} -n 2")
+    out.print(
+        f'  python -c "from datasets import load_dataset; '
+        f"print(load_dataset('{first}', '{config}', split='train'))\""
+    )
+    out.print(f"  supdata push {first} --repo YOUR_ORG/{first.name}   (needs HF_TOKEN)")
+
+
+def _configs_of(folder: Path) -> list[str]:
+    import yaml
+
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(text[4 : text.index("\n---\n", 4)])
+    return [c["config_name"] for c in meta.get("configs", [])]
 
 
 def _engine_config(args: argparse.Namespace):

@@ -32,14 +32,18 @@ def engine_log() -> Path | None:
 
 
 @contextlib.contextmanager
-def quiet_start(what: str) -> Iterator[None]:
-    """Run an engine start with stdout/stderr (fds 1 and 2) sent to the engine log."""
+def quiet_start(what: str, *, stop: bool = False) -> Iterator[None]:
+    """Run an engine start with stdout/stderr (fds 1 and 2) sent to the engine log.
+    ``stop``: an engine shutting down after its build (a model shared by several builds)
+    has no log left; its farewell lines are dropped unless ``--verbose``."""
     path = engine_log()
+    if path is None and stop and os.environ.get("SUPDATA_VERBOSE") != "1":
+        path = Path(os.devnull)
     if path is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    if str(path) not in _announced:
+    if str(path) not in _announced and path != Path(os.devnull):
         _announced.add(str(path))
         log.info("engine logs (vLLM, torch, transformers): %s", path)
     sys.stdout.flush()

@@ -12,16 +12,45 @@ from supdata.engines.config import EngineConfig
 from supdata.engines.runner_config import RunnerConfig
 
 
+class BackendPool:
+    """Backends kept across builds in one process (``supdata build A.yaml B.yaml``):
+    two recipes that name the same engine settings share one loaded model, so a run of
+    several builds starts each engine once."""
+
+    def __init__(self) -> None:
+        self._backends: dict[str, object] = {}
+
+    def get(self, config: EngineConfig, make) -> object:
+        key = config.model_dump_json()
+        if key not in self._backends:
+            self._backends[key] = make()
+        return self._backends[key]
+
+    def close(self) -> None:
+        for backend in self._backends.values():
+            backend.close()
+        self._backends.clear()
+
+    def __enter__(self) -> BackendPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Engines:
     def __init__(
         self,
         configs: dict[str, EngineConfig],
         cache: RequestCache | None,
         runner: RunnerConfig | None = None,
+        *,
+        pool: BackendPool | None = None,
     ) -> None:
         self.configs = configs
         self.cache = cache
         self.runner = runner or RunnerConfig()
+        self.pool = pool
         self._started: dict[str, Engine] = {}
 
     def __getitem__(self, name: str) -> Engine:
@@ -40,6 +69,11 @@ class Engines:
 
             backend = RayBackend(config, self.runner, self.cache)
             return Engine(backend, self.cache, seed=config.seed, name=name)
+        if self.pool is not None:
+            from supdata.engines import BACKENDS
+
+            backend = self.pool.get(config, lambda: BACKENDS[config.kind](config))
+            return Engine(backend, self.cache, seed=config.seed, name=name)
         return create_engine(config, self.cache, name=name)
 
     def started(self) -> list[str]:
@@ -53,7 +87,8 @@ class Engines:
 
     def close(self) -> None:
         for engine in self._started.values():
-            engine.close()
+            if self.pool is None or engine.backend not in self.pool._backends.values():
+                engine.close()
         self._started.clear()
         if self.cache is not None:
             self.cache.close()

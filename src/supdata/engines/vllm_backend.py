@@ -166,7 +166,7 @@ class VllmBackend:
             return
         import gc
 
-        with quiet_start("vLLM shutdown"):
+        with quiet_start("vLLM shutdown", stop=True):
             core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
             if core is not None and hasattr(core, "shutdown"):
                 core.shutdown()
