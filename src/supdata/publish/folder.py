@@ -15,7 +15,9 @@ from supdata.core.records.arrow import write_parquet
 from supdata.core.rows import Row, check_rows
 from supdata.publish.schemas import validate_rows
 
-MARKER = ".supdata-dataset.json"  # written into every folder supdata builds
+# A folder supdata built holds stats.json naming the supdata version that wrote it: that
+# is the mark `--out` looks for before replacing a folder.
+MARKER = "stats.json"
 
 
 class OutputError(ValueError):
@@ -23,7 +25,11 @@ class OutputError(ValueError):
 
 
 def made_by_supdata(path: Path) -> bool:
-    return (path / MARKER).is_file()
+    try:
+        stats = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(stats, dict) and "supdata_version" in stats
 
 
 def check_out(out: str | Path, *, force: bool = False, protect: tuple[Path, ...] = ()) -> Path:
@@ -45,7 +51,7 @@ def check_out(out: str | Path, *, force: bool = False, protect: tuple[Path, ...]
             raise OutputError(f"--out {out}: holds the input file {path}; it would be replaced")
     if out.is_dir() and any(out.iterdir()) and not made_by_supdata(out) and not force:
         raise OutputError(
-            f"--out {out}: exists and was not made by supdata (no {MARKER}); supdata "
+            f"--out {out}: exists and was not made by supdata (no {MARKER} of supdata's); supdata "
             "replaces only folders it built. Pick another folder, or pass --force"
         )
     return out
@@ -111,10 +117,7 @@ class DatasetFolder:
         self.write_text(name, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
     def commit(self) -> Path:
-        from supdata import __version__
-
         check_out(self.out, force=self.force)  # again: the folder may have changed since
-        self.write_json(MARKER, {"made_by": "supdata", "version": __version__})
         old = None
         if self.out.exists():
             old = self.out.with_name(f".{self.out.name}.old")

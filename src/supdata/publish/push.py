@@ -28,15 +28,14 @@ def _retryable(exc: Exception) -> bool:
 
 
 def uploaded_files(folder: Path) -> list[Path]:
-    """The files push sends: the ones validate checks, less supdata's own marker."""
+    """The files push sends: exactly the ones validate checks."""
     import yaml
 
-    from supdata.publish.folder import MARKER
     from supdata.publish.validate import checked_files
 
     text = (folder / "README.md").read_text(encoding="utf-8")
     meta = yaml.safe_load(text[4 : text.index("\n---\n", 4)])
-    return [p for p in checked_files(folder, meta) if p.name != MARKER]
+    return checked_files(folder, meta)
 
 
 def push(

@@ -8,7 +8,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from supdata.publish.folder import MARKER
 from supdata.publish.schemas import validate_rows
 
 
@@ -36,7 +35,7 @@ def checked_files(root: Path, meta: dict) -> list[Path]:
     """Every file of the folder, which must each be one validate reads: the card, the
     recipe, stats, the marker, plots, and the parquet shards of the configs the card
     lists. Anything else is an error (push uploads exactly this list)."""
-    allowed = {"README.md", "recipe.yaml", "stats.json", MARKER}
+    allowed = {"README.md", "recipe.yaml", "stats.json"}
     shard = re.compile(r"^(?P<split>\w+)-(?P<i>\d{5})-of-(?P<n>\d{5})\.parquet$")
     configs = {c["config_name"] for c in meta.get("configs", [])}
     files, unexpected = [], []
