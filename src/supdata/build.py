@@ -23,7 +23,7 @@ from supdata.engines.registry import BackendPool, Engines
 from supdata.hygiene.screen import ProblemScreen
 from supdata.hygiene.summary import hygiene_summary
 from supdata.ops.stages import decontaminator, references
-from supdata.publish.card import CITATIONS, render_card, render_section
+from supdata.publish.card import CITATIONS, card_header, render_card, render_section
 from supdata.publish.figures import plot_steps, trace_config
 from supdata.publish.folder import DatasetFolder, check_out
 from supdata.recipe import Recipe
@@ -239,7 +239,15 @@ def _card(
             papers.append(paper)
     source_paper = CITATIONS.get(recipe.source.normalizer)
     models = {f["engine"]: f["model"] for f in ctx.facts.values() if "engine" in f}
-    return render_card(
+    header = card_header(
+        license=recipe.publish.license,
+        pretty_name=recipe.name,
+        configs=[{**c, "schema": folder.schemas[c["name"]]} for c in configs],
+        split=recipe.outputs.split,
+        source_datasets=[recipe.source.path] if recipe.source.kind == "hf" else [],
+        total_rows=sum(folder.configs.values()),
+    )
+    return header + render_card(
         "README.md.j2",
         name=recipe.name,
         description=recipe.description or recipe.name,

@@ -70,3 +70,53 @@ def _env(folder: Path) -> SandboxedEnvironment:
     env.filters["size_category"] = size_category
     env.filters["cell"] = cell
     return env
+
+
+def card_header(
+    *,
+    license: str,
+    pretty_name: str,
+    configs: list[dict[str, Any]],
+    split: str,
+    source_datasets: list[str],
+    total_rows: int,
+) -> str:
+    """The card's YAML metadata, made with huggingface_hub's ``DatasetCardData`` (so
+    values are escaped and the keys are the Hub's): license, pretty_name, language,
+    task_categories, tags, size_categories, source_datasets, configs and dataset_info
+    with each config's ``features``. ``configs``: name, rows, num_bytes, download_size
+    and ``schema`` (its Arrow schema) per config."""
+    import yaml
+    from datasets import Features
+    from datasets.info import DatasetInfo
+    from huggingface_hub import DatasetCardData
+
+    data = DatasetCardData(
+        license=license,
+        pretty_name=pretty_name,
+        language=["en"],
+        task_categories=["text-generation"],
+        tags=["supdata", "reasoning", "math", "process-supervision"],
+        size_categories=[size_category(total_rows)],
+        source_datasets=source_datasets or None,
+        configs=[
+            {
+                "config_name": c["name"],
+                "data_files": [{"split": split, "path": f"{c['name']}/{split}-*.parquet"}],
+                **({"default": True} if i == 0 else {}),
+            }
+            for i, c in enumerate(configs)
+        ],
+        dataset_info=[
+            {
+                "config_name": c["name"],
+                **DatasetInfo(features=Features.from_arrow_schema(c["schema"]))._to_yaml_dict(),
+                "splits": [{"name": split, "num_bytes": c["num_bytes"], "num_examples": c["rows"]}],
+                "download_size": c["download_size"],
+                "dataset_size": c["num_bytes"],
+            }
+            for c in configs
+        ],
+    ).to_dict()
+    ordered = {"license": data.pop("license"), **data}  # license first, as the Hub shows it
+    return "---\n" + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True) + "---\n"

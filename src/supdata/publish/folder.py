@@ -71,6 +71,7 @@ class DatasetFolder:
         self.configs: dict[str, int] = {}
         self.sizes: dict[str, dict[str, int]] = {}  # per config: arrow bytes, parquet bytes
         self.splits: dict[str, str] = {}
+        self.schemas: dict[str, pa.Schema] = {}  # per config: the Arrow schema written
 
     @property
     def path(self) -> Path:
@@ -105,6 +106,7 @@ class DatasetFolder:
             "download_size": sum(p.stat().st_size for p in paths),
         }
         self.splits[config] = split
+        self.schemas[config] = table.schema
         return paths
 
     def write_text(self, name: str, text: str) -> None:

@@ -24,11 +24,24 @@ def validate_folder(root: str | Path) -> dict[str, int]:
     text = card.read_text(encoding="utf-8")
     if not text.startswith("---\n") or "\n---\n" not in text[4:]:
         raise FolderError(f"{card}: no YAML metadata block at the top")
-    meta = yaml.safe_load(text[4 : text.index("\n---\n", 4)])
+    meta = card_metadata(card)
     configs = [c["config_name"] for c in meta.get("configs", [])]
     if not configs:
         raise FolderError(f"{card}: metadata lists no configs")
     return validate_files(root, meta, checked_files(root, meta))
+
+
+def card_metadata(card: Path) -> dict:
+    """The card's metadata as the Hub reads it (``huggingface_hub.DatasetCard.load``)."""
+    from huggingface_hub import DatasetCard
+
+    try:
+        meta = DatasetCard.load(card).data.to_dict()
+    except (ValueError, yaml.YAMLError, OSError) as exc:
+        raise FolderError(f"{card}: the dataset card does not load: {exc}") from None
+    if not isinstance(meta, dict):
+        raise FolderError(f"{card}: the card metadata is not a mapping")
+    return meta
 
 
 def checked_files(root: Path, meta: dict) -> list[Path]:
