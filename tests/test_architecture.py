@@ -326,3 +326,45 @@ def test_one_verification_pool_per_build(tmp_path, monkeypatch):
     ]
     assert len(judged) >= 2  # references and perturbed were both verified
     assert len(made) == 1
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """supdata modules ``path`` imports when it runs (not under ``if TYPE_CHECKING:``)."""
+    tree = ast.parse(path.read_text())
+    hidden = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            hidden |= {id(n) for child in node.body for n in ast.walk(child)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in hidden:
+            continue
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("supdata."):
+            found.add(node.module)
+    return found
+
+
+def test_no_package_cycles():
+    """The top-level packages form a DAG: each layer imports only those below it."""
+    packages = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    graph: dict[str, set[str]] = {p: set() for p in packages}
+    for package in packages:
+        for path in (SRC / package).rglob("*.py"):
+            for module in _runtime_imports(path):
+                other = module.split(".")[1]
+                if other in packages and other != package:
+                    graph[package].add(other)
+    seen: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        if seen.get(node) == 1:
+            raise AssertionError(f"package cycle: {' -> '.join([*trail, node])}")
+        if seen.get(node) == 2:
+            return
+        seen[node] = 1
+        for nxt in sorted(graph[node]):
+            visit(nxt, [*trail, node])
+        seen[node] = 2
+
+    for package in sorted(packages):
+        visit(package, [])

@@ -22,9 +22,9 @@ from supdata.engines.cache import RequestCache
 from supdata.engines.registry import BackendPool, Engines
 from supdata.hygiene.screen import ProblemScreen
 from supdata.hygiene.summary import hygiene_summary
+from supdata.ops.figures import plot_steps, trace_config
 from supdata.ops.stages import decontaminator, references
 from supdata.publish.card import CITATIONS, card_header, render_card, render_section
-from supdata.publish.figures import plot_steps, trace_config
 from supdata.publish.folder import DatasetFolder, check_out
 from supdata.recipe import Recipe
 from supdata.sources import input_fingerprint, load_problems

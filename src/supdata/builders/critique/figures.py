@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from supdata.core.runner import Figures, Plot
-from supdata.publish.figures import plot_pass_rates
+from supdata.ops.figures import plot_pass_rates
 
 
 def critique_figures(config: str, rows: list[dict], ctx: Any) -> Figures:

@@ -11,9 +11,9 @@ from supdata.core.records import Trace
 from supdata.core.records.models import PerturbedRow
 from supdata.core.runner import BuildContext, Stage
 from supdata.core.stats import StageStats
+from supdata.ops.figures import trace_config
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES
 from supdata.ops.stages import verify
-from supdata.publish.figures import trace_config
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe

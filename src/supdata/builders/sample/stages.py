@@ -7,8 +7,8 @@ from typing import Any
 from supdata.core.records.models import SampleRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
+from supdata.ops.figures import trace_config
 from supdata.ops.stages import engines_of, sample
-from supdata.publish.figures import trace_config
 
 SAMPLES = "a sampled solution split into steps, verified against the reference answer"
 

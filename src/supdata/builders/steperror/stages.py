@@ -24,8 +24,8 @@ from supdata.core.records import Problem, Trace
 from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
+from supdata.ops.figures import trace_config
 from supdata.ops.stages import contamination_report, references, report_facts, sample
-from supdata.publish.figures import trace_config
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe

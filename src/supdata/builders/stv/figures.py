@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from supdata.core.runner import Figures, Plot
+from supdata.ops.figures import plot_accuracy_gap
 from supdata.ops.verdict import verdict_word
-from supdata.publish.figures import plot_accuracy_gap
 
 
 def accuracy_figures(verdicts: list[dict], bins: list[str]) -> dict[str, Any]:

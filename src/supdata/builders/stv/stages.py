@@ -23,8 +23,8 @@ from supdata.builders.stv.rows import (
 from supdata.core.records.models import SampleRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
+from supdata.ops.figures import trace_config
 from supdata.ops.stages import sample
-from supdata.publish.figures import trace_config
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe

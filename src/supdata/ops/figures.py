@@ -1,4 +1,5 @@
-"""Measured quality figures for the card and stats.json, and their plots."""
+"""Measured quality figures for the card and stats.json, and their plots: shared by
+every builder (trace configs, pass rates, SWER, first errors) and the build itself."""
 
 from __future__ import annotations
 
