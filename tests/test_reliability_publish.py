@@ -171,3 +171,52 @@ class _NoHub:
 
     def upload_folder(self, **kw):
         self.uploaded = kw
+
+
+def test_disk_full_while_publishing_keeps_the_old_folder(tmp_path, recipe):
+    """A real full disk (a 300 kB tmpfs; skipped where mounting is not allowed): the build
+    fails with a message, the folder built before stays whole, no temp folder is left."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mnt)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        out = mnt / "ds"
+        _build(recipe, out)
+        before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        (mnt / "filler").write_bytes(b"x" * (300_000 - sum(map(len, before.values())) - 20_000))
+        bigger = tmp_path / "big.yaml"
+        bigger.write_text(TINY_RECIPE.replace("size: 16", "size: 400"))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "supdata",
+                "build",
+                str(bigger),
+                "--out",
+                str(out),
+                "--no-cache",
+                "--limit",
+                "300",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+        assert "No space left on device" in result.stderr
+        after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        assert after == before
+        leftovers = [p.name for p in mnt.iterdir() if p.name not in ("ds", "filler")]
+        assert leftovers in ([], [".ds.work"]), leftovers
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
