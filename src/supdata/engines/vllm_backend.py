@@ -209,10 +209,21 @@ def start_reaper() -> subprocess.Popen | None:
         [sys.executable, "-c", code, str(os.getpid())],
         stdin=subprocess.PIPE,  # its write end stays here: closed when this process dies
         stdout=subprocess.DEVNULL,
+        # Not the build's stderr either: a reader waiting for EOF on the build's pipes
+        # (subprocess.communicate) must not wait on the reaper too.
+        stderr=subprocess.DEVNULL,
         start_new_session=True,  # not in the terminal's group: Ctrl-C goes to the build
         close_fds=True,
     )
     return _REAPER[os.getpid()]
+
+
+def _alive(process, psutil) -> bool:
+    """Running and not a zombie (a process that exited but was not waited for yet)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def reap(poll_s: float = 0.3, grace_s: float = 3.0) -> None:
@@ -239,7 +250,7 @@ def reap(poll_s: float = 0.3, grace_s: float = 3.0) -> None:
                 stdin_open = False  # EOF: the parent died or closed the pipe
         else:
             psutil.wait_procs([parent], timeout=poll_s)
-        if not parent.is_running():
+        if not _alive(parent, psutil):
             break
         for child in _descendants(parent, psutil):
             if child.pid != me:
