@@ -226,9 +226,11 @@ def _alive(process, psutil) -> bool:
         return False
 
 
-def reap(poll_s: float = 0.3, grace_s: float = 3.0) -> None:
+def reap(poll_s: float = 1.0, grace_s: float = 3.0) -> None:
     """The reaper's main (``python -c ... PID``): record the descendants of PID while it
-    runs; when it is gone, terminate those still alive, kill them after ``grace_s``."""
+    runs; when it is gone, terminate those still alive, kill them after ``grace_s``.
+    The build's death is seen at once (its pipe closes); the scan for new descendants
+    runs every ``poll_s``, seldom enough not to steal CPU from the engine it watches."""
     import select
     import signal
 
