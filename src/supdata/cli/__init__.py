@@ -140,7 +140,11 @@ def _add_export_command(sub: argparse._SubParsersAction) -> None:
 
 def _add_schemas_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("schemas", help="check (or --write) schemas/*.json against the row models")
-    p.add_argument("--write", action="store_true", help="rewrite the files from the models")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite the files from the models")
+    mode.add_argument(
+        "--check", action="store_true", help="exit 1 when a file is out of date (the default)"
+    )
     p.add_argument("--dir", help="schema folder (default: the package's schemas/)")
     p.set_defaults(fn=_cmd("cmd_schemas"))
 
