@@ -14,7 +14,6 @@ from typing import Any
 
 from supdata import __version__
 from supdata.builders import spec_of
-from supdata.core.records import Problem
 from supdata.core.records.models import ProblemRow, ReferenceRow
 from supdata.core.runner import BuildContext, Output, Plot, Runner, Stage
 from supdata.core.stats import StageStats
@@ -282,4 +281,4 @@ def _card(
     )
 
 
-__all__ = ["Problem", "build", "config_of", "plan", "publish"]
+__all__ = ["build", "config_of", "plan", "publish"]

@@ -184,11 +184,9 @@ def _print_summary(built: list) -> None:
     for col in ("folder", "configs (rows)", "empty", "seconds", "validated"):
         table.add_column(col)
     for _, target, stats, counts in built:
-        import json as _json
-
-        sizes = _json.loads((target / "stats.json").read_text())["stages"]
+        stages = stats["stages"]  # the stats build() returned: no re-read of stats.json
         shown = counts or {
-            c: sizes.get("source" if c == "problems" else c, {}).get("out")
+            c: stages.get("source" if c == "problems" else c, {}).get("out")
             for c in _configs_of(target)
         }
         table.add_row(
