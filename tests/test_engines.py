@@ -29,16 +29,31 @@ def backend(request):
     return request.getfixturevalue(name)
 
 
+def fresh(backend):
+    """Empty vLLM's prefix cache, so a repeat is computed as the first call was."""
+    llm = getattr(backend, "llm", None)
+    if llm is not None:
+        llm.reset_prefix_cache()
+
+
 def test_n_samples_differ_and_seeds_repeat(backend):
+    """The seed is what decides a sample. The repeat is checked on single requests: the
+    n children of an n > 1 request reach vLLM's engine process as separate messages, so
+    on a loaded machine they may be batched differently from one run to the next, and
+    different batch shapes give different float results (CI saw this once). A build's
+    reproducibility rests on the request cache, not on the engine (test_generate_resume)."""
     engine = Engine(backend, cache=None)
     (first,) = engine.generate([ask(n=4)], progress=False)
     assert len(first.texts) == 4 and len(set(first.texts)) > 1
     assert all(t > 0 for t in first.output_tokens) and first.prompt_tokens > 10
     assert set(first.finish_reasons) <= {"stop", "length"}
-    (again,) = engine.generate([ask(n=4)], progress=False)
-    assert again.texts == first.texts
-    (other,) = engine.generate([ask(n=4, seed=12)], progress=False)
-    assert other.texts != first.texts
+    runs = []
+    for seed in (11, 11, 12):
+        fresh(backend)
+        (one,) = engine.generate([ask(n=1, seed=seed)], progress=False)
+        runs.append(one.texts)
+    assert runs[0] == runs[1]
+    assert runs[2] != runs[0]
 
 
 def test_continuation_keeps_the_prefix_byte_for_byte(backend):
