@@ -160,6 +160,39 @@ def test_validate_catches_row_count_bad_parquet_and_broken_rows(built):
     shutil.rmtree(built)
 
 
+def test_validate_names_an_invalid_card_header(built):
+    card = built / "README.md"
+    text = card.read_text()
+    assert text.startswith("---\n")
+    card.write_text(text.replace("---\n", "---\nconfigs: [unclosed\n", 1))
+    with pytest.raises(FolderError, match=r"README\.md"):
+        validate_folder(built)
+    card.write_text(text)
+    validate_folder(built)
+
+
+def test_cli_recipe_value_with_markup_is_plain_text_exit_2(tmp_path):
+    """A recipe value that looks like rich markup (`n: "[/b]"`) used to raise
+    MarkupError and hide the real error."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "name: odd\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 2}\n"
+        "engines:\n  actor: {kind: vllm}\n"
+        'builders:\n  - {kind: sample, engine: actor, n: "[/b]"}\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "supdata", "build", str(recipe), "--validate"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
+    assert "[/b]" in result.stderr and "builders[0].n" in result.stderr, result.stderr
+
+
 class _NoHub:
     """Stands in for HfApi (the Hub cannot be reached here): records the upload call."""
 

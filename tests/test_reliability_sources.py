@@ -296,3 +296,37 @@ def test_an_offline_hub_source_is_a_clear_error():
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("supdata.sources.rows.SourceError: hf source 'someorg/not-here': ")
     assert "could not load split 'train'" in last and "Hub" in last
+
+
+def test_a_build_that_died_after_the_source_stage_reads_the_edited_source(tmp_path, monkeypatch):
+    """The issue's case end to end: the build dies after the source stage, the source
+    file is edited (an answer changes), the re-run reads the file again and publishes
+    the new answer (it used to say `source: done before` and publish the old one)."""
+    import supdata.build as build_module
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    data = tmp_path / "rows.jsonl"
+    row = {"id": "p1", "question": "What is 2+3?", "answer": "5", "solution": "2+3=5"}
+    data.write_text(json.dumps(row) + "\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"name: stale\nsource: {{kind: file, path: {data}}}\n"
+        "builders:\n  - {kind: perturb, swer_grid: [1.0], types: [wrong_result]}\n"
+    )
+    out = tmp_path / "out"
+
+    def dies(ctx, stats):
+        raise RuntimeError("killed after the source stage")
+
+    monkeypatch.setattr(build_module, "_run_references", dies)
+    with pytest.raises(RuntimeError, match="killed after the source stage"):
+        build(load_recipe(recipe), out, use_cache=False)
+    assert not out.exists() and (tmp_path / ".out.work").is_dir()  # a resumable work folder
+    monkeypatch.undo()
+
+    data.write_text(json.dumps({**row, "answer": "6", "solution": "2+3=6"}) + "\n")
+    stats = build(load_recipe(recipe), out, use_cache=False)
+    assert "source" not in stats["resumed_stages"]
+    problems = pq.read_table(next((out / "problems").glob("*.parquet"))).to_pylist()
+    assert [p["reference_answer"] for p in problems] == ["6"]

@@ -18,6 +18,8 @@ import hashlib
 import re
 import unicodedata
 
+from supdata.ops.numbers import DECIMAL, drop_thousands
+
 # Commands that only space, size or style: dropped. Their arguments stay.
 _NOOP = re.compile(
     r"\\(?:left|right|big|Big|bigg|Bigg|displaystyle|textstyle|quad|qquad|"
@@ -34,11 +36,9 @@ _SYNONYMS = {
     r"\tbinom": r"\binom",
     r"\cdot": r"\times",
 }
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TOKEN = re.compile(r"\\[a-z]+|[a-z]+|\d+(?:\.\d+)?|[^\sa-z\d]")
 # Prose punctuation and grouping carry no content once the tokens are in order.
 _SKIP = frozenset(".,;:!?\"'`{}\u2018\u2019\u201c\u201d")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _ASY = re.compile(r"\[asy\].*?(?:\[/asy\]|$)", re.DOTALL | re.IGNORECASE)
 
 
@@ -46,7 +46,7 @@ def tokens(text: str) -> list[str]:
     """The normalized tokens of ``text`` (see the module docstring)."""
     text = unicodedata.normalize("NFKC", text)
     text = _NOOP.sub(" ", text)
-    text = _THOUSANDS.sub("", text).lower()
+    text = drop_thousands(text).lower()
     out = []
     for tok in _TOKEN.findall(text):
         if tok in _SKIP:
@@ -67,7 +67,7 @@ def normalize(text: str) -> str:
 
 def mask_numbers(toks: list[str]) -> list[str]:
     """Every number becomes ``0``: copies that differ only in their numbers look alike."""
-    return ["0" if _NUMBER.fullmatch(t) else t for t in toks]
+    return ["0" if DECIMAL.fullmatch(t) else t for t in toks]
 
 
 def text_hash(normalized: str) -> str:

@@ -3,11 +3,9 @@ solutions) the anti-shortcut check."""
 
 from __future__ import annotations
 
-import re
-
 from supdata.builders.critique.format import Critique
+from supdata.ops.numbers import decimals
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 WRONG = ("incorrect", "no_answer")  # verify statuses of a flawed response
 
 
@@ -44,7 +42,7 @@ def inconsistency(
 
 
 def numbers(text: str) -> list[str]:
-    return _NUMBER.findall(text.replace(",", ""))
+    return decimals(text)
 
 
 def shortcut(refinement_steps: list[str], response: str, min_ratio: float) -> str | None:

@@ -19,6 +19,7 @@ from supdata.builders.steperror.params import Decompose
 from supdata.core.records import Problem
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams, StructuredOutput
+from supdata.ops.numbers import signed
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
 from supdata.verify import VerifyConfig, verify_many
@@ -34,7 +35,6 @@ _ASKS = re.compile(
     r"\?|\b(find|compute|calculate|determine|what|how|evaluate|simplify|solve|express|show)\b",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def decomposition_schema(low: int, high: int) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def _in_reference(answer: str, reference: str) -> bool:
         value = float(answer.replace(",", "").strip("$ ."))
     except ValueError:
         return False
-    return any(float(n) == value for n in _NUMBER.findall(reference.replace(",", "")))
+    return any(float(n) == value for n in signed(reference))
 
 
 def similarity(a: str, b: str) -> float:

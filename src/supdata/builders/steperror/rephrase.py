@@ -8,22 +8,20 @@ adds an error-announcing word is dropped too: it would leak which solution is wr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from supdata.builders.steperror.params import Rephrase
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams
+from supdata.ops.numbers import grouped
 from supdata.ops.perturb import LEAKY_WORDS
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
 from supdata.verify import VerifyConfig, verify_many
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
 
 def numbers_of(text: str) -> list[str]:
-    return sorted(n.replace(",", "") for n in _NUMBER.findall(text))
+    return sorted(grouped(text))
 
 
 def question_problem(original: str, rephrased: str) -> str | None:

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import re
 
+from supdata.ops.numbers import SIGNED_WHOLE, drop_thousands
+
 _MENTIONS_REFERENCE = re.compile(
     r"\breference (?:solution|answer)s?\b|\bthe (?:given|provided) (?:solution|answer) key\b",
     re.IGNORECASE,
 )
 _LATEX_NOISE = re.compile(r"\\left|\\right|\\[,!;: ]|\$|\s+")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?$")
 _SHORT_ANSWER = 3  # a non-numeric answer shorter than this is only matched when boxed/stated
 
 
 def _normal(text: str) -> str:
     text = _LATEX_NOISE.sub("", text)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    return _THOUSANDS.sub("", text)
+    return drop_thousands(text)
 
 
 def _unboxed(answer: str) -> str:
@@ -38,11 +38,11 @@ def mention(text: str, answer: str) -> str | None:
     answers match on LaTeX-normalized text; very short ones only inside \\boxed{} or
     after "answer is".
     """
-    target = _THOUSANDS.sub("", _unboxed(answer).strip().strip("$").strip())
+    target = drop_thousands(_unboxed(answer).strip().strip("$").strip())
     if not target:
         return None
-    flat = _THOUSANDS.sub("", text)
-    if _NUMBER.match(target):
+    flat = drop_thousands(text)
+    if SIGNED_WHOLE.match(target):
         value = re.escape(target.lstrip("+"))
         pattern = re.compile(rf"(?<![\w.]){value}(?:\.0+)?(?![\d])(?!\.\d)")
         for m in pattern.finditer(flat):
