@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from supdata.ops.verdict import parse_verdict
+from supdata.ops.verdict import VERDICT_WORDS, parse_verdict
 
 
 def completion_text(completion: Any) -> str:
@@ -41,7 +41,7 @@ def verdict_reward(completions: list[Any], answer: list[str], **kwargs: Any) -> 
     rewards = []
     for c, a in zip(completions, answer, strict=True):
         verdict = parse_verdict(completion_text(c))
-        rewards.append(float(verdict is not None and verdict == (a == "Correct")))
+        rewards.append(float(verdict is not None and verdict == (a == VERDICT_WORDS[0])))
     return rewards
 
 
@@ -50,6 +50,6 @@ def verl_compute_score(
 ) -> float:
     """verl ``custom_reward_function``: the verdict reward for verifier rows (ground truth
     ``Correct``/``Wrong`` with ability ``verification``), else the math-verify reward."""
-    if ground_truth in ("Correct", "Wrong") and "verifier" in (data_source or ""):
+    if ground_truth in VERDICT_WORDS and "verifier" in (data_source or ""):
         return verdict_reward([solution_str], [ground_truth])[0]
     return math_verify_reward([solution_str], [ground_truth])[0]

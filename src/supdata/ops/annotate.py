@@ -16,6 +16,7 @@ from supdata.core.records import Problem, StepAnnotation, Trace
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams, StructuredOutput
 from supdata.ops.steps import strip_steps
+from supdata.ops.verdict import VERDICT_WORDS
 from supdata.prompts import load_prompt
 
 _LINE = re.compile(r"step\s*(\d+)\s*[:.)\-]*\s*\**\s*(correct|wrong|incorrect)\b", re.IGNORECASE)
@@ -31,7 +32,7 @@ def label_schema(n: int) -> dict[str, Any]:
         "properties": {
             "steps": {
                 "type": "array",
-                "items": {"enum": ["Correct", "Wrong"]},
+                "items": {"enum": list(VERDICT_WORDS)},
                 "minItems": n,
                 "maxItems": n,
             }

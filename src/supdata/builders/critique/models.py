@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from supdata.core.rows import Completion, Int32, Messages, Row, Text
+from supdata.ops.verdict import VERDICT_WORDS
 
 
 class CritiqueRow(Row):
@@ -18,7 +19,9 @@ class CritiqueRow(Row):
     question: Text
     response: Text
     steps: Annotated[list[str], Field(min_length=1)]
-    critique: Annotated[str, Field(pattern="Correctness of the final answer: (Correct|Wrong)")]
+    critique: Annotated[
+        str, Field(pattern=f"Correctness of the final answer: ({'|'.join(VERDICT_WORDS)})")
+    ]
     labels: Annotated[list[bool], Field(min_length=1)]
     first_error_step: Annotated[Int32, Field(ge=-1)]
     final_verdict: Literal["Correct", "Wrong"]
