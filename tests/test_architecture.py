@@ -368,3 +368,31 @@ def test_no_package_cycles():
 
     for package in sorted(packages):
         visit(package, [])
+
+
+def _published_first_rows(*folders):
+    """The first real row of every config in built folders, with its row model."""
+    import pyarrow.parquet as pq
+
+    from supdata.publish.schemas import row_model
+
+    rows = {}
+    for folder in folders:
+        for config in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "plots"):
+            shard = sorted(config.glob("*.parquet"))[0]
+            rows.setdefault(row_model(config.name), (config.name, pq.read_table(shard)))
+    return {model: (name, table.slice(0, 1).to_pylist()[0]) for model, (name, table) in rows.items()}
+
+
+def test_every_published_row_model_rejects_each_stated_constraint(tiny_build, model_build):
+    """The same per-constraint check on a real row of every config the model-free build
+    and the demo rows publish (problems, references, perturbed, samples, pairs,
+    mixtures, critiques, SFT conversations)."""
+    found = _published_first_rows(tiny_build, model_build)
+    assert len(found) >= 8, sorted(name for name, _ in found.values())
+    for model, (config, good) in found.items():
+        assert check_rows(config, model, [good]) == 1
+        for what, bad in _violations(model, good):
+            with pytest.raises(RowSchemaError):
+                check_rows(config, model, [good, bad])
+            assert what
