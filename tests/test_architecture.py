@@ -381,7 +381,9 @@ def _published_first_rows(*folders):
         for config in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "plots"):
             shard = sorted(config.glob("*.parquet"))[0]
             rows.setdefault(row_model(config.name), (config.name, pq.read_table(shard)))
-    return {model: (name, table.slice(0, 1).to_pylist()[0]) for model, (name, table) in rows.items()}
+    return {
+        model: (name, table.slice(0, 1).to_pylist()[0]) for model, (name, table) in rows.items()
+    }
 
 
 def test_every_published_row_model_rejects_each_stated_constraint(tiny_build, model_build):

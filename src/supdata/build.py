@@ -26,7 +26,7 @@ from supdata.ops.stages import decontaminator, references
 from supdata.publish.card import CITATIONS, card_header, render_card, render_section
 from supdata.publish.folder import DatasetFolder, check_out
 from supdata.recipe import Recipe
-from supdata.sources import input_fingerprint, load_problems
+from supdata.sources import SourceError, input_fingerprint, load_problems
 from supdata.sources.inputs import input_files
 from supdata.verify import pool_session
 
@@ -76,8 +76,10 @@ def _run_source(ctx: BuildContext, stats: StageStats) -> Output:
         screen = ProblemScreen(decontaminator(ctx), dedup.problems if dedup else None)
     problems = list(load_problems(ctx.recipe.source, stats, screen))
     if not problems:
-        raise RuntimeError(
-            f"source produced no problems ({stats.n_in} rows read, dropped: "
+        files = ", ".join(str(p) for p in input_files(ctx.recipe.source))
+        raise SourceError(
+            f"source {files or ctx.recipe.source.kind} produced no problems "
+            f"({stats.n_in} rows read, dropped: "
             f"{dict(stats.dropped) or 'none'})"
         )
     return Output(problems, {"hygiene": screen.to_dict()} if screen is not None else {})

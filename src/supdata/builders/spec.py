@@ -81,5 +81,8 @@ class SampledParams(BuilderParams, SamplingSection):
     def engine_refs(self) -> dict[str, str]:
         return {"engine": self.engine}
 
+    def config_errors(self) -> list[tuple[tuple, str]]:
+        return self.sampling_errors()
+
     def configs(self) -> tuple[str, ...]:
         return ("samples",)

@@ -54,7 +54,9 @@ class EngineConfig(BaseModel):
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vLLM on GPU")
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM GPUs per engine")
     enforce_eager: bool = Field(True, description="vLLM: skip graph capture (fast start)")
-    kv_cache_gb: float = Field(2.0, gt=0, description="vLLM on CPU: KV cache size (GB)")
+    kv_cache_gb: int = Field(
+        2, ge=1, description="vLLM on CPU: KV cache size in whole GB (vLLM reads an integer)"
+    )
     seed: int = Field(0, ge=0, description="engine seed")
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="passed through")
     # openai

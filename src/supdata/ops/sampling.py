@@ -27,6 +27,7 @@ class SamplingSection(BaseModel):
     max_tokens_per_reference: float | None = Field(
         None,
         gt=0,
+        allow_inf_nan=False,
         description="cap each solution at this multiple of its reference solution's length "
         "in the engine's tokens (the paper: 1.5); max_tokens stays the upper bound",
     )
@@ -37,6 +38,18 @@ class SamplingSection(BaseModel):
     @classmethod
     def _prompt_exists(cls, ref: str) -> str:
         return check_prompt(ref)
+
+    def sampling_errors(self) -> list[tuple[tuple, str]]:
+        """Checks across the sampling fields: (field path, message) pairs."""
+        if self.max_tokens_per_reference is not None and self.min_tokens > self.max_tokens:
+            return [
+                (
+                    ("min_tokens",),
+                    f"min_tokens ({self.min_tokens}) > max_tokens ({self.max_tokens}): "
+                    "a reference-relative cap lies within [min_tokens, max_tokens]",
+                )
+            ]
+        return []
 
 
 def problem_seed(base: int, problem_id: str, n: int) -> int:

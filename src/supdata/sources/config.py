@@ -34,6 +34,17 @@ class Filters(BaseModel):
     max_solution_tokens: int | None = Field(None, ge=0, description="reference solution length cap")
     tokenizer: str | None = Field(None, description="tokenizer for solution lengths")
 
+    @model_validator(mode="after")
+    def _bounds(self) -> Filters:
+        for low, high in (
+            ("min_level", "max_level"),
+            ("min_solution_tokens", "max_solution_tokens"),
+        ):
+            a, b = getattr(self, low), getattr(self, high)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{low} ({a}) > {high} ({b}): no problem could pass")
+        return self
+
 
 class _Source(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -102,11 +102,23 @@ def jsonl_rows(path: Path, shown: str) -> Iterator[SourceRow]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line, parse_int=_int)
             except json.JSONDecodeError as exc:
                 yield SourceRow(where, None, "not valid JSON", f"{exc.msg} at column {exc.colno}")
                 continue
+            except RecursionError:
+                yield SourceRow(where, None, "not valid JSON", "nested too deeply to read")
+                continue
             yield checked(where, value)
+
+
+def _int(digits: str) -> int | str:
+    """A JSON integer; one past Python's int conversion limit (4,300 digits) stays its
+    digit string, which is what an answer becomes anyway."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
 
 
 def json_rows(path: Path, shown: str) -> Iterator[SourceRow]:
@@ -119,17 +131,22 @@ def json_rows(path: Path, shown: str) -> Iterator[SourceRow]:
     head = text.lstrip()[:1]
     if head != "[":
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
+            value = json.loads(text, parse_int=_int)
+        except (json.JSONDecodeError, RecursionError):
             yield from jsonl_rows(path, shown)  # one object per line
             return
         yield checked(f"{shown}:1", value)
         return
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_int=_int)
     except json.JSONDecodeError as exc:
         raise SourceError(
             f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "
+            "the array cannot be read row by row"
+        ) from None
+    except RecursionError:
+        raise SourceError(
+            f"{shown}: not valid JSON (nested too deeply to read); "
             "the array cannot be read row by row"
         ) from None
     for i, item in enumerate(value):

@@ -70,9 +70,12 @@ class CritiqueBuilder(SampledParams):
         return refs
 
     def config_errors(self) -> list[tuple[tuple, str]]:
+        errors = super().config_errors()
         if self.refine_k > self.refine_n:
-            return [(("refine_k",), f"refine_k ({self.refine_k}) > refine_n ({self.refine_n})")]
-        return []
+            errors.append(
+                (("refine_k",), f"refine_k ({self.refine_k}) > refine_n ({self.refine_n})")
+            )
+        return errors
 
     def configs(self) -> tuple[str, ...]:
         return ("critiques", "critic_sft", "refine_sft", "selfimprove_sft")

@@ -179,7 +179,7 @@ class SteperrorBuilder(SampledParams):
 
     def config_errors(self) -> list[tuple[tuple, str]]:
         needs = {"sub": ("decompose", self.decompose), "rephrased": ("rephrase", self.rephrase)}
-        errors = []
+        errors = super().config_errors()
         for name, parts in self.mixtures.items():
             for j, part in enumerate(parts):
                 pool, _ = parse_part(part)

@@ -78,15 +78,16 @@ class StvBuilder(SampledParams):
         return {"engine": self.engine, "verifier": self.verifier}
 
     def config_errors(self) -> list[tuple[tuple, str]]:
+        errors = super().config_errors()
         if self.feedback_min_tokens > self.feedback_max_tokens:
-            return [
+            errors.append(
                 (
                     ("feedback_min_tokens",),
                     f"feedback_min_tokens ({self.feedback_min_tokens}) > "
                     f"feedback_max_tokens ({self.feedback_max_tokens})",
                 )
-            ]
-        return []
+            )
+        return errors
 
     def configs(self) -> tuple[str, ...]:
         return ("samples", "distill", "verifier_rl", "vil")
