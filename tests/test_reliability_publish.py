@@ -171,28 +171,6 @@ def test_validate_names_an_invalid_card_header(built):
     validate_folder(built)
 
 
-def test_cli_recipe_value_with_markup_is_plain_text_exit_2(tmp_path):
-    """A recipe value that looks like rich markup (`n: "[/b]"`) used to raise
-    MarkupError and hide the real error."""
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(
-        "name: odd\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 2}\n"
-        "engines:\n  actor: {kind: vllm}\n"
-        'builders:\n  - {kind: sample, engine: actor, n: "[/b]"}\n'
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "supdata", "build", str(recipe), "--validate"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
-    assert "[/b]" in result.stderr and "builders[0].n" in result.stderr, result.stderr
-
-
 class _NoHub:
     """Stands in for HfApi (the Hub cannot be reached here): records the upload call."""
 

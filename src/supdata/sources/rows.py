@@ -102,7 +102,7 @@ def jsonl_rows(path: Path, shown: str) -> Iterator[SourceRow]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line, parse_int=_int)
+                value = _loads(line)
             except json.JSONDecodeError as exc:
                 yield SourceRow(where, None, "not valid JSON", f"{exc.msg} at column {exc.colno}")
                 continue
@@ -121,6 +121,11 @@ def _int(digits: str) -> int | str:
         return digits
 
 
+def _loads(text: str) -> Any:
+    """``json.loads`` for source rows: integers past the conversion limit stay text."""
+    return json.loads(text, parse_int=_int)
+
+
 def json_rows(path: Path, shown: str) -> Iterator[SourceRow]:
     """A JSON array of objects (or one object), else JSON lines. Bytes that are not
     UTF-8 spoil only the element that holds them."""
@@ -131,14 +136,14 @@ def json_rows(path: Path, shown: str) -> Iterator[SourceRow]:
     head = text.lstrip()[:1]
     if head != "[":
         try:
-            value = json.loads(text, parse_int=_int)
+            value = _loads(text)
         except (json.JSONDecodeError, RecursionError):
             yield from jsonl_rows(path, shown)  # one object per line
             return
         yield checked(f"{shown}:1", value)
         return
     try:
-        value = json.loads(text, parse_int=_int)
+        value = _loads(text)
     except json.JSONDecodeError as exc:
         raise SourceError(
             f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); "

@@ -41,16 +41,12 @@ def inconsistency(
     return None
 
 
-def numbers(text: str) -> list[str]:
-    return decimals(text)
-
-
 def shortcut(refinement_steps: list[str], response: str, min_ratio: float) -> str | None:
     """A refinement must carry reasoning, not just an answer: two or more steps and at
     least ``min_ratio`` as many numbers as the response it refines."""
     if len(refinement_steps) < 2:
         return "refinement has fewer than two steps"
-    have, had = len(numbers("".join(refinement_steps))), len(numbers(response))
+    have, had = len(decimals("".join(refinement_steps))), len(decimals(response))
     if had and have < min_ratio * had:
         return "refinement carries too few numbers"
     return None
