@@ -213,6 +213,7 @@ def test_every_stated_constraint_rejects_a_row(model):
 
 def test_trace_row_invariants_beyond_json_schema():
     from supdata.core.records.models import TraceRow
+    from supdata.core.records.sampling import sampling_to_row
 
     good = {
         "id": "t",
@@ -225,7 +226,7 @@ def test_trace_row_invariants_beyond_json_schema():
         "extraction": "last_number",
         "correct": True,
         "model": "m",
-        "sampling": "{}",
+        "sampling": sampling_to_row("t", {"prompt": "solve@1", "temperature": 1.0}),
         "seed": 1,
         "parent_id": None,
         "annotation": {

@@ -199,7 +199,7 @@ def test_make_demo_from_the_makefile(tmp_path):
     assert counts.get("labels aligned", 0) == len(labelled)
     assert len(labelled) + rejected == len(samples)
     # Sampling was capped relative to each reference's length.
-    assert len({json.loads(r["sampling"])["max_tokens"] for r in samples}) > 1
+    assert len({r["sampling"]["max_tokens"] for r in samples}) > 1
     # Every ER mixture, re-verified with math-verify, has exactly its target rate; named
     # mixtures have it per part.
     from supdata.builders.steperror.pairs import take_count
@@ -237,12 +237,12 @@ def test_make_demo_from_the_makefile(tmp_path):
 
     references = {r["problem_id"]: r for r in load("references")}
     perturbed = load("perturbed").to_list()
-    assert {json.loads(r["sampling"])["method"] for r in perturbed} <= {"rule", "model"}
+    assert {r["sampling"]["method"] for r in perturbed} <= {"rule", "model"}
     for row in perturbed:
         k = row["annotation"]["first_error_step"]
         assert row["steps"][:k] == references[row["problem_id"]]["steps"][:k]
         assert len(row["annotation"]["labels"]) == len(row["steps"])
-        if json.loads(row["sampling"])["method"] == "model":
+        if row["sampling"]["method"] == "model":
             assert row["status"] == "incorrect" and not LEAKY_WORDS.search(row["text"])
 
 

@@ -143,7 +143,6 @@ builders:
 
 @pytest.mark.shared_data
 def test_perturb_builder_end_to_end(shared_data, tmp_path):
-    import json
 
     import datasets
 
@@ -163,7 +162,7 @@ def test_perturb_builder_end_to_end(shared_data, tmp_path):
         assert row["steps"][:k] == parent["steps"][:k]
         assert len(row["annotation"]["labels"]) == len(row["steps"])
         assert row["status"] == "incorrect"  # carried errors change the final answer
-        target = json.loads(row["sampling"])["target_swer"]
+        target = row["sampling"]["target_swer"]
         wrong = row["annotation"]["labels"].count(False)
         assert wrong == max(1, round(target * len(row["steps"])))
     measured = stats["measured"]["perturbed"]["swer_by_target"]

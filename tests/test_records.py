@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from supdata.core.records import ORIGINS, VERIFY_STATUSES, Problem, StepAnnotation, Trace
 from supdata.core.records.arrow import read_parquet, to_table, write_parquet
+from supdata.core.records.sampling import FIELDS as SAMPLING_FIELDS
 from supdata.publish import RowSchemaError, validate_rows
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
@@ -15,6 +16,21 @@ json_value = st.recursive(
     json_scalar,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=8,
+)
+
+
+# The sampling struct's fields by type (supdata.core.records.sampling.SamplingRow).
+SAMPLING_VALUES = {
+    **dict.fromkeys(("temperature", "top_p", "target_swer"), st.floats(allow_nan=False)),
+    **dict.fromkeys(
+        ("top_k", "n", "max_tokens", "first_error_step", "known_error_step"),
+        st.integers(-(2**63), 2**63 - 1),
+    ),
+    "carry": st.booleans(),
+}
+sampling_dicts = st.fixed_dictionaries(
+    {},
+    optional={name: SAMPLING_VALUES.get(name, text) for name in SAMPLING_FIELDS},
 )
 
 
@@ -39,7 +55,7 @@ def traces(draw, problem_id: str = "p") -> Trace:
         final_answer=draw(st.none() | text),
         status=draw(st.none() | st.sampled_from(VERIFY_STATUSES)),
         model=draw(st.none() | text),
-        sampling=draw(st.dictionaries(text, json_value, max_size=3)),
+        sampling=draw(sampling_dicts),
         seed=draw(st.none() | st.integers(-(2**63), 2**63 - 1)),
         parent_id=draw(st.none() | text),
         annotation=annotation,
@@ -60,6 +76,21 @@ def problems(draw) -> Problem:
         meta=draw(st.dictionaries(text, json_value, max_size=3)),
         solutions=draw(st.lists(traces(pid), max_size=2)),
     )
+
+
+def test_sampling_is_a_fixed_struct():
+    """An unknown sampling key fails when the trace is written, naming the trace and key;
+    a JSON string (folders published before the struct) still reads."""
+    trace = Trace(id="t", problem_id="p", text="a", steps=["a"], origin="sampled")
+    trace.sampling = {"temperature": 1, "temprature": 0.5}
+    with pytest.raises(ValueError, match=r"trace 't': sampling keys \['temprature'\]"):
+        trace.to_row()
+    trace.sampling = {"temperature": 1, "n": 4}
+    row = trace.to_row()
+    assert row["sampling"]["temperature"] == 1.0 and row["sampling"]["rule"] is None
+    assert Trace.from_row(row).sampling == {"temperature": 1.0, "n": 4}
+    old = {**row, "sampling": '{"temperature": 1.0, "n": 4}'}
+    assert Trace.from_row(old).sampling == {"temperature": 1.0, "n": 4}
 
 
 @settings(max_examples=60, deadline=None)

@@ -139,9 +139,17 @@ def test_validate_catches_row_count_bad_parquet_and_broken_rows(built):
     card.write_text(text)
 
     shard = next((built / "references").glob("*.parquet"))
+    # Two flipped bytes at the end of the largest column chunk: page data, which every
+    # page's CRC covers (a flip in a page header's statistics can go unnoticed).
+    meta = pq.ParquetFile(shard).metadata.row_group(0)
+    chunk = max(
+        (meta.column(i) for i in range(meta.num_columns)), key=lambda c: c.total_compressed_size
+    )
+    start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+    at = start + chunk.total_compressed_size - 3
     data = bytearray(shard.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    data[len(data) // 2 + 1] ^= 0xFF
+    data[at] ^= 0xFF
+    data[at + 1] ^= 0xFF
     good = shard.read_bytes()
     shard.write_bytes(bytes(data))
     with pytest.raises(FolderError, match=r"references/train-00000-of-00001\.parquet"):

@@ -84,7 +84,9 @@ def validate_files(root: Path, meta: dict, files: list[Path]) -> dict[str, int]:
         counts[config] = 0
         for path in shards:
             try:
-                counts[config] += validate_rows(config, pq.read_table(path).to_pylist())
+                counts[config] += validate_rows(
+                    config, pq.read_table(path, page_checksum_verification=True).to_pylist()
+                )
             except (ValueError, OSError) as exc:
                 raise FolderError(f"{path.relative_to(root)}: {exc}") from None
         if config in expected and expected[config] != counts[config]:

@@ -40,6 +40,12 @@ class CritiqueBuilder(SampledParams):
     rewriter: str | None = Field(None, description="RG3 model types: rewriting engine")
     rewrite_prompt: str = Field("perturb_step@1")
     critic_prompt: str = Field("critique@1")
+    critic_max_tokens_per_step: int = Field(
+        160,
+        ge=8,
+        description="critique token cap: this many per step, plus one step's worth and 64 "
+        "for the verdict (a critique cut at the cap is rejected and counted)",
+    )
     rg2_tolerance: Literal["at_or_after", "exact"] = Field(
         "at_or_after", description="RG2: where the first Wrong step may be, relative to k"
     )

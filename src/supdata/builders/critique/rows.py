@@ -36,7 +36,13 @@ def critique_rows(
         k = t.sampling["known_error_step"]
         hint = {"hint_step": k + 1, "hint_type": t.sampling["error_type"]} if k >= 0 else {}
         jobs.append(_job(t, problems[t.problem_id], **hint))
-    results = critique_all(jobs, critic, prompt_ref=params.critic_prompt, seed=params.seed)
+    results = critique_all(
+        jobs,
+        critic,
+        prompt_ref=params.critic_prompt,
+        max_tokens_per_step=params.critic_max_tokens_per_step,
+        seed=params.seed,
+    )
     consistent = []
     for t, r in zip(paths, results, strict=True):
         if r.critique is None:
@@ -236,6 +242,7 @@ def selfimprove_sft(
         [_job(t, problems[t.problem_id]) for t in wrong],
         critic,
         prompt_ref=params.critic_prompt,
+        max_tokens_per_step=params.critic_max_tokens_per_step,
         seed=params.seed,
     )
     parsed = []

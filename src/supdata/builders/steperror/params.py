@@ -82,6 +82,7 @@ class Rephrase(BaseModel):
     question_prompt: str = Field("rephrase_question@1")
     solution_prompt: str = Field("rephrase_solution@1")
     temperature: float = Field(0.7, ge=0, le=10)
+    max_tokens: int = Field(1024, ge=1, description="token cap of each paraphrase")
     er_grid: list[float] = Field(
         default_factory=list, description="rephrased_erXX rates (none by default)"
     )

@@ -57,7 +57,7 @@ def rephrase_pairs(
     requests = []
     for pair in pairs:
         base = problem_seed(seed + 11, pair["id"], 3)
-        sampling = {"temperature": params.temperature, "max_tokens": 1024}
+        sampling = {"temperature": params.temperature, "max_tokens": params.max_tokens}
         requests += [
             Request(
                 q_prompt.render(question=pair["prompt"]),

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from supdata.core.records.problem import Problem
+from supdata.core.records.sampling import SamplingRow
 from supdata.core.records.trace import ORIGINS, VERIFY_STATUSES, Trace
 from supdata.core.rows import Int32, Row, Text
 from supdata.verify.extract import RULES
@@ -61,7 +62,7 @@ class TraceRow(Row):
     ]
     correct: bool | None
     model: str | None
-    sampling: Annotated[str, Field(description="sampling parameters as a JSON object")]
+    sampling: SamplingRow
     seed: int | None
     parent_id: str | None
     annotation: AnnotationRow | None

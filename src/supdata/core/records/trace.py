@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from supdata.core.records.annotation import StepAnnotation
+from supdata.core.records.sampling import sampling_from_row, sampling_to_row
 
 ORIGINS = ("sampled", "continued", "perturbed", "rephrased", "reference", "given")
 VERIFY_STATUSES = ("correct", "incorrect", "no_answer", "bad_reference", "timeout")
@@ -71,7 +71,7 @@ class Trace:
             "extraction": self.extraction,
             "correct": self.correct,
             "model": self.model,
-            "sampling": json.dumps(self.sampling, ensure_ascii=False),
+            "sampling": sampling_to_row(self.id, self.sampling),
             "seed": self.seed,
             "parent_id": self.parent_id,
             "annotation": None if self.annotation is None else self.annotation.to_row(),
@@ -90,7 +90,7 @@ class Trace:
             status=row["status"],
             extraction=row.get("extraction"),
             model=row["model"],
-            sampling=json.loads(row["sampling"]),
+            sampling=sampling_from_row(row.get("sampling")),
             seed=row["seed"],
             parent_id=row["parent_id"],
             annotation=None if ann is None else StepAnnotation.from_row(ann),
