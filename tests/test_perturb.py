@@ -8,8 +8,14 @@ from collections import Counter
 import pytest
 
 from supdata.core.records import StepAnnotation, Trace
-from supdata.ops.perturb import ERROR_TYPES, LEAKY_WORDS, CannotPerturb, perturb
-from supdata.ops.perturb.arithmetic import computations, evaluate
+from supdata.ops.perturb import (
+    ERROR_TYPES,
+    LEAKY_WORDS,
+    CannotPerturb,
+    given_quantities,
+    perturb,
+)
+from supdata.ops.perturb.arithmetic import computations, evaluate, to_number
 from supdata.ops.steps import segment
 from supdata.verify import VerifyConfig, verify_many
 
@@ -45,6 +51,51 @@ def test_carried_error_has_one_origin_and_reaches_the_answer(error_type):
     assert re.search(rf"= -?\$?{re.escape(new_value)}\b", "".join(p.steps[:-1]))
 
 
+# The issue's example: 5 children are given; 10/2 = 5 is computed. A changed 10/2 must
+# not rewrite 5 * 5 (the given 5 children times a given 5 each).
+DINO_Q = "A dinosaur has 10 eggs. It gives half away. It must feed 5 children 5 leaves each."
+DINO = [
+    "It keeps 10/2 = 5 eggs.\n",
+    "The children eat 5*5 = 25 leaves.\n",
+    "It has 5 + 25 = 30 things to care for.\n",
+    "#### 30",
+]
+
+
+def test_carry_never_rewrites_a_given_quantity():
+    givens = given_quantities(DINO_Q)
+    assert givens == {10, 5}
+    for seed in range(20):
+        try:
+            p = perturb(
+                DINO,
+                error_type="wrong_result",
+                target_swer=0.5,
+                position=1,
+                seed=seed,
+                givens=givens,
+            )
+        except CannotPerturb:
+            continue
+        assert p.steps[1] == DINO[1]  # 5*5 = 25 only uses given quantities
+    # Without givens the value-matching carry rewrites the given 5s too (the old bug).
+    bad = perturb(DINO, error_type="wrong_result", target_swer=1.0, position=1, seed=0)
+    assert bad.steps[1] != DINO[1]
+
+
+def test_answer_lines_and_one_paragraph_solutions_carry():
+    # GSM8K's published example format ends with "A: 42".
+    steps = ["He buys 3 * 4 = 12 apples.\n", "Then 12 + 2 = 14 in all.\n", "A: 14"]
+    p = perturb(steps, error_type="wrong_result", target_swer=1.0, position="first", seed=2)
+    assert p.final_changed and p.steps[-1] != "A: 14" and p.labels == [False] * 3
+    # One paragraph ending in \boxed{}: the carry stays inside the origin step.
+    one = ["We get $2 \\cdot 3 = 6$, so $6 + 1 = 7$ and the answer is $\\boxed{7}$."]
+    p = perturb(one, error_type="wrong_result", target_swer=1.0, position="first", seed=0)
+    assert p.final_changed and "\\boxed{7}" not in p.steps[0]
+    value = re.search(r"\\boxed\{(-?\d+)\}", p.steps[0]).group(1)
+    assert re.search(rf"= {value}\$", p.steps[0])  # 6 + 1 recomputed to the new answer
+
+
 def test_drop_term_needs_three_terms():
     p = perturb(GSM, error_type="drop_term", target_swer=1.0, position="first", seed=0)
     assert p.first_error == 0 and p.labels == [False, False, False]
@@ -71,15 +122,38 @@ def test_bad_specs_fail_clearly():
 
 
 GRID = (0.25, 0.5, 0.75, 1.0)
+NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+# What precedes a number that a computation or the final answer states.
+RESULT = re.compile(r"(=|####|\\boxed\{|answer is:?|\bA:|Answer:)\s*-?\$?$", re.IGNORECASE)
+
+
+def _given_operands_changed(steps, p, givens) -> list[tuple[str, str]]:
+    """Written without the perturbation code: after the origin step, the numbers keep
+    their places (a carry only rewrites values); those that are not results of a
+    computation and equal a quantity of the problem must be unchanged."""
+    changed = []
+    for old, new in zip(steps[p.first_error + 1 :], p.steps[p.first_error + 1 :], strict=True):
+        a, b = list(NUMBER.finditer(old)), list(NUMBER.finditer(new))
+        assert len(a) == len(b), (old, new)
+        for x, y in zip(a, b, strict=True):
+            operand = not RESULT.search(old[: x.start()])
+            if operand and x.group() != y.group() and to_number(x.group()) in givens:
+                changed.append((old, new))
+    return changed
 
 
 def _references(shared_data):
     gsm = [
-        (re.sub(r"<<[^>]*>>", "", r["answer"]), r["answer"].split("####")[-1].strip())
+        (
+            re.sub(r"<<[^>]*>>", "", r["answer"]),
+            r["answer"].split("####")[-1].strip(),
+            r["question"],
+        )
         for r in read_jsonl(shared_data / "gsm8k" / "test.jsonl")
     ]
     m500 = [
-        (r["solution"], r["answer"]) for r in read_jsonl(shared_data / "math500" / "test.jsonl")
+        (r["solution"], r["answer"], r["problem"])
+        for r in read_jsonl(shared_data / "math500" / "test.jsonl")
     ]
     return {"gsm8k": gsm, "math500": m500}
 
@@ -90,16 +164,24 @@ def test_rule_perturbation_on_all_gsm8k_and_math500_references(shared_data, caps
     for name, refs in _references(shared_data).items():
         for error_type, carry in [(t, c) for t in ERROR_TYPES for c in (True, False)]:
             made, to_verify, swer_error = 0, [], Counter()
-            for i, (text, answer) in enumerate(refs):
+            for i, (text, answer, question) in enumerate(refs):
                 steps = segment(text)
                 target = GRID[i % len(GRID)]
+                givens = given_quantities(question)
                 try:
                     p = perturb(
-                        steps, error_type=error_type, target_swer=target, seed=i, carry=carry
+                        steps,
+                        error_type=error_type,
+                        target_swer=target,
+                        seed=i,
+                        carry=carry,
+                        givens=givens,
                     )
                 except CannotPerturb:
                     continue
                 made += 1
+                if carry:  # independent check: no operand the problem gives changed
+                    assert not _given_operands_changed(steps, p, givens), question
                 assert p.steps[: p.first_error] == steps[: p.first_error]
                 assert "".join(p.steps[p.first_error :]) != "".join(steps[p.first_error :])
                 if not LEAKY_WORDS.search(text):

@@ -8,7 +8,7 @@ from supdata.builders.perturb.params import PerturbBuilder
 from supdata.core.records import Problem, StepAnnotation, Trace
 from supdata.core.stats import StageStats
 from supdata.engines import Engine
-from supdata.ops.perturb import LEAKY_WORDS, CannotPerturb, perturb
+from supdata.ops.perturb import LEAKY_WORDS, CannotPerturb, given_quantities, perturb
 from supdata.ops.perturb.generate import StepEdit, inject_errors
 from supdata.ops.perturb.rewrite import assemble, first_wrong_step
 from supdata.prompts import load_prompt
@@ -49,7 +49,10 @@ def plan_jobs(bases: list[Trace], params: PerturbBuilder, stats: StageStats) -> 
     return jobs
 
 
-def rule_trace(job: Job, params: PerturbBuilder, stats: StageStats) -> Trace | None:
+def rule_trace(
+    job: Job, params: PerturbBuilder, stats: StageStats, question: str = ""
+) -> Trace | None:
+    """The job's rule error; a carried chain never rewrites a quantity ``question`` gives."""
     if isinstance(job.position, int) and job.position > len(job.base.steps):
         n = len(job.base.steps)
         stats.drop(f"position {job.position} is past the last step", f"{job.base.id} ({n} steps)")
@@ -62,6 +65,7 @@ def rule_trace(job: Job, params: PerturbBuilder, stats: StageStats) -> Trace | N
             position=job.position,
             carry=params.carry,
             seed=job.seed,
+            givens=given_quantities(question),
         )
     except CannotPerturb as exc:
         stats.drop(f"{job.error_type}: {exc}", job.base.id)

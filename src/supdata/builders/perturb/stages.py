@@ -46,16 +46,16 @@ def _perturbed(builder: PerturbBuilder):
         if "correct_samples" in builder.apply_to:
             bases += [t for t in ctx.outputs["samples"] if t.status == "correct"]
         jobs = plan_jobs(bases, builder, stats)
-        traces = [
-            t
-            for j in jobs
-            if j.error_type in RULE_TYPES and (t := rule_trace(j, builder, stats)) is not None
-        ]
+        problems = {p.id: p for p in ctx.outputs["source"]}
+        traces = []
+        for j in (j for j in jobs if j.error_type in RULE_TYPES):
+            question = problems[j.base.problem_id].question
+            if (t := rule_trace(j, builder, stats, question)) is not None:
+                traces.append(t)
         model_jobs = [j for j in jobs if j.error_type in MODEL_TYPES]
         if model_jobs:
             actor = ctx.engines[builder.engine]
             rewriter = ctx.engines[builder.rewriter or builder.engine]
-            problems = {p.id: p for p in ctx.outputs["source"]}
             strategy = ctx.recipe.segmentation.strategy
             traces += model_traces(
                 model_jobs,

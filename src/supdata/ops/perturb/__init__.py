@@ -6,7 +6,16 @@ from supdata.ops.perturb.rules import (
     POSITIONS,
     CannotPerturb,
     Perturbation,
+    given_quantities,
     perturb,
 )
 
-__all__ = ["ERROR_TYPES", "LEAKY_WORDS", "POSITIONS", "CannotPerturb", "Perturbation", "perturb"]
+__all__ = [
+    "ERROR_TYPES",
+    "LEAKY_WORDS",
+    "POSITIONS",
+    "CannotPerturb",
+    "Perturbation",
+    "given_quantities",
+    "perturb",
+]

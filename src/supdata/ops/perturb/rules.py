@@ -5,6 +5,12 @@ flows through every later computation that used it (recomputed exactly) and into
 final answer, so the error has a single origin as a real mistake does; the steps it
 changes are the wrong steps. Without ``carry`` the error stays in its step. Steps before
 the first error are never touched, and no words are added.
+
+Carrying follows data flow: an operand is replaced only when it is a value the changed
+chain computed, never a quantity the problem gives (``givens``): in "10/2=5 ... feed 5
+children, 5*5=25" with 5 children given, a changed 10/2 leaves 5*5 alone, because the
+text cannot say which 5 is which. Later computations inside the origin step carry too,
+so a one-paragraph solution that ends in ``\boxed{..}`` can still change its answer.
 """
 
 from __future__ import annotations
@@ -28,7 +34,11 @@ from supdata.ops.perturb.arithmetic import (
 ERROR_TYPES = ("wrong_result", "swap_operator", "flip_sign", "drop_term")
 POSITIONS = ("first", "middle", "last", "random")
 LEAKY_WORDS = re.compile(r"\b(mistake|error|instead|however|actually)\b", re.IGNORECASE)
-_FINAL = re.compile(r"(####\s*|\\boxed\{\s*|answer is:?\s*\$?)(-?\$?[\d,]*\d(?:\.\d+)?)")
+_FINAL = re.compile(
+    r"(####\s*|\\boxed\{\s*|answer is:?\s*\$?|(?:^|\n)[ \t]*(?:A|Answer)[ \t]*:[ \t]*\$?)"
+    r"(-?\$?[\d,]*\d(?:\.\d+)?)",
+    re.IGNORECASE,
+)
 _SWAP = {
     "+": "-",
     "-": "+",
@@ -113,18 +123,24 @@ def _apply(step: str, c: Computation, expr: str, value: Fraction) -> str:
     return step[: c.start] + expr + between + render(value, c.result) + step[c.end :]
 
 
-def _carry(step: str, changed: dict[Fraction, Fraction]) -> str:
-    """Recompute this step's computations with the changed values; extend the map."""
+def _carry(
+    step: str, changed: dict[Fraction, Fraction], givens: frozenset[Fraction] = frozenset()
+) -> str:
+    """Recompute this step's computations with the changed values (never a given
+    quantity); extend the map."""
     edits = []
     for c in computations(step):
         operands = list(OPERAND.finditer(c.expr))
-        if not any(to_number(o.group()) in changed for o in operands):
+        flows = [
+            to_number(o.group()) in changed and to_number(o.group()) not in givens for o in operands
+        ]
+        if not any(flows):
             continue
         parts, last = [], 0
-        for o in operands:
+        for o, flow in zip(operands, flows, strict=True):
             old = to_number(o.group())
             parts.append(c.expr[last : o.start()])
-            parts.append(render(changed[old], o.group()) if old in changed else o.group())
+            parts.append(render(changed[old], o.group()) if flow else o.group())
             last = o.end()
         parts.append(c.expr[last:])
         new_expr = "".join(parts)
@@ -132,17 +148,19 @@ def _carry(step: str, changed: dict[Fraction, Fraction]) -> str:
         if value is None or render(value, c.result) is None:
             raise CannotPerturb("a carried value gives an unclean number")
         edits.append((c, new_expr, value))
-        if value != c.value:
+        if value != c.value and c.value not in givens:
             changed[c.value] = value
     for c, expr, value in reversed(edits):  # right to left keeps earlier spans valid
         step = _apply(step, c, expr, value)
     return step
 
 
-def _carry_final(step: str, changed: dict[Fraction, Fraction]) -> str:
+def _carry_final(
+    step: str, changed: dict[Fraction, Fraction], givens: frozenset[Fraction] = frozenset()
+) -> str:
     def swap(m: re.Match) -> str:
         old = to_number(m.group(2))
-        if old in changed:
+        if old in changed and old not in givens:
             return m.group(1) + render(changed[old], m.group(2))
         return m.group(0)
 
@@ -173,13 +191,15 @@ def perturb(
     position: str | int = "random",
     carry: bool = True,
     seed: int = 0,
+    givens: frozenset[Fraction] | set[Fraction] = frozenset(),
 ) -> Perturbation:
     """Inject ``error_type`` so that round(target_swer * n) steps (at least 1) are wrong.
 
     With ``carry`` the count comes from one origin's chain of consequences, so the origin
     is chosen (in ``position`` order, or the given 1-based step number) among those whose
     chain has exactly that length; without it, that many steps each get an independent
-    error, the first at ``position``.
+    error, the first at ``position``. ``givens`` are the problem's own quantities
+    (``given_quantities(question)``): a carried chain never rewrites one of them.
     """
     if error_type not in RULES:
         raise ValueError(f"unknown error type {error_type!r}; expected one of {ERROR_TYPES}")
@@ -206,7 +226,7 @@ def perturb(
     if carry:
         for k in origins:
             try:
-                result = _carried(steps, found, k, error_type, rng)
+                result = _carried(steps, found, k, error_type, rng, frozenset(givens))
             except CannotPerturb:
                 continue
             if result is not None and sum(1 for x in result.labels if not x) == want:
@@ -223,22 +243,31 @@ def _break(step: str, cs: list[Computation], error_type: str, rng: random.Random
     return None
 
 
-def _carried(steps, found, k, error_type, rng) -> Perturbation | None:
+def _carried(steps, found, k, error_type, rng, givens) -> Perturbation | None:  # noqa: PLR0917
     broken = _break(steps[k], found[k], error_type, rng)
     if broken is None:
         return None
     c, (expr, value) = broken
     new = list(steps)
-    new[k] = _apply(steps[k], c, expr, value)
-    changed = {c.value: value}
+    origin = _apply(steps[k], c, expr, value)
+    changed = {c.value: value} if c.value not in givens else {}
+    cut = c.end + len(origin) - len(steps[k])  # the origin's rest, after the broken result
+    rest = _carry_final(_carry(origin[cut:], changed, givens), changed, givens)
+    new[k] = origin[:cut] + rest
     for j in range(k + 1, len(steps)):
-        new[j] = _carry_final(_carry(steps[j], changed), changed)
+        new[j] = _carry_final(_carry(steps[j], changed, givens), changed, givens)
     final_changed = new[-1] != steps[-1] and _final_value(new[-1]) != _final_value(steps[-1])
     if not final_changed:
         return None
     labels = [a == b for a, b in zip(new, steps, strict=True)]
     types = [None if ok else error_type for ok in labels]
     return Perturbation(new, labels, types, k, True)
+
+
+def given_quantities(question: str) -> frozenset[Fraction]:
+    """The numbers a problem states (``$1,200`` -> 1200): quantities a carried error
+    must never rewrite."""
+    return frozenset(to_number(m.group("num")) for m in OPERAND.finditer(question))
 
 
 def _final_value(step: str) -> str | None:
