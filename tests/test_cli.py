@@ -198,8 +198,14 @@ def test_make_demo_from_the_makefile(tmp_path):
     rejected = sum(n for k, n in counts.items() if k.startswith("labels rejected"))
     assert counts.get("labels aligned", 0) == len(labelled)
     assert len(labelled) + rejected == len(samples)
-    # Sampling was capped relative to each reference's length.
-    assert len({r["sampling"]["max_tokens"] for r in samples}) > 1
+    # The prompt asked for the paper's length range; pairs take only complete samples.
+    assert {r["sampling"]["prompt"] for r in samples} == {"solve_length@1"}
+    by_id = {r["id"]: r for r in samples}
+    for pair in load("pairs") if "pairs" not in stats["empty_configs"] else []:
+        for trace_id in (pair["chosen_trace_id"], pair["rejected_trace_id"]):
+            if trace_id in by_id:  # a restyled reference is not a sample
+                assert by_id[trace_id]["sampling"]["finish_reason"] == "stop"
+                assert by_id[trace_id]["status"] in ("correct", "incorrect")
     # Every ER mixture, re-verified with math-verify, has exactly its target rate; named
     # mixtures have it per part.
     from supdata.builders.steperror.pairs import take_count

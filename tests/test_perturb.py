@@ -285,3 +285,22 @@ def test_er_mixture_takes_exactly_round_er_m_wrong(m):
         assert all(r["completion"] == "bad" for r in wrong)
         assert rows == er_mixture(pairs, er, 0, StageStats("mix"))  # seeded
     assert take_count(0.5, 7) == 4 and take_count(0.25, 6) == 2  # halves go up
+
+
+@pytest.mark.parametrize(
+    ("text", "leaks"),
+    [
+        ("There are two mistakes here.", True),
+        ("Fixing the errors gives 12.", True),
+        ("That step was erroneous.", True),
+        ("He miscomputed the total.", True),
+        ("This is incorrect, so", True),
+        ("We directly get 5.", True),
+        ("Instead, multiply.", True),
+        ("However, 3 + 4 = 7.", True),
+        ("The terror of 3 + 4 = 7.", False),  # whole words only
+        ("So 3 + 4 = 7 and the total is 12.", False),
+    ],
+)
+def test_leaky_words_cover_the_papers_list_with_inflections(text, leaks):
+    assert bool(LEAKY_WORDS.search(text)) is leaks

@@ -62,7 +62,9 @@ def test_math_hard_recipe_is_the_papers_setup():
     assert (source.filters.min_solution_tokens, source.filters.max_solution_tokens) == (500, 2000)
     (builder,) = [b for b in recipe.builders if b.kind == "steperror"]
     assert builder.n == 3 and builder.temperature == 1.0
-    assert builder.max_tokens_per_reference == 1.5
+    assert builder.max_tokens_per_reference is None and builder.max_tokens == 4096
+    assert builder.length_range == (0.5, 1.5) and builder.prompt == "solve_length@1"
+    assert builder.choose == "random" and builder.pools == "matched"
     assert builder.er_grid == [i / 10 for i in range(11)]
     assert (builder.decompose.min_subtasks, builder.decompose.max_subtasks) == (2, 3)
     assert builder.rephrase is not None

@@ -4,6 +4,7 @@ rewrites, reference-relative lengths. End to end they run in test_cli's `make` t
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -239,3 +240,175 @@ def test_max_tokens_follow_the_reference_length(vllm_backend):
     assert token_budget(Problem(id="c", question="q"), params, engine) == 400
     fixed = SampleBuilder(kind="sample", max_tokens=123)
     assert token_budget(short, fixed, engine) == 123
+
+
+def _trace(pid, i, text, status, finish="stop"):
+    from supdata.core.records import Trace
+
+    return Trace(
+        id=f"{pid}/sample-{i}",
+        problem_id=pid,
+        text=text,
+        steps=[text],
+        origin="sampled",
+        status=status,
+        sampling={"finish_reason": finish},
+    )
+
+
+def test_pairs_take_only_complete_samples(shared_data):
+    """A sample cut at max_tokens or without an answer is never chosen or rejected."""
+    from supdata.builders.steperror.pairs import build_pairs
+    from supdata.builders.steperror.params import SteperrorBuilder
+
+    from conftest import read_jsonl
+
+    row = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[0]
+    answer = row["answer"].split("####")[-1].strip()
+    p = Problem(
+        id="g0",
+        question=row["question"],
+        reference_solution=row["answer"],
+        reference_answer=answer,
+        source="gsm8k",
+    )
+    samples = [
+        _trace(
+            "g0",
+            0,
+            "She makes 16 - 3 - 4 = 9, and 9 * 2 = 18 ... 18 + 18 + 18 + 18",
+            "incorrect",
+            "length",
+        ),
+        _trace("g0", 1, "She sells the eggs at the market.", "no_answer"),
+        _trace("g0", 2, "9 * 3 = 27. The answer is 27.", "incorrect"),
+        _trace("g0", 3, "9 * 2 = 18. The answer is 18.", "correct", "length"),
+        _trace("g0", 4, "16 - 3 - 4 = 9; 9 * 2 = 18. The answer is 18.", "correct"),
+    ]
+    builder = SteperrorBuilder(kind="steperror")
+    stats = StageStats("pairs")
+    rows = build_pairs([p], [], samples, builder, None, VerifyConfig(), stats)
+    assert [(r["chosen_trace_id"], r["rejected_trace_id"]) for r in rows] == [
+        ("g0/sample-4", "g0/sample-2")
+    ]
+    assert stats.counts["sample not eligible: cut at max_tokens"] == 2
+    assert stats.counts["sample not eligible: no final answer"] == 1
+    # Only incomplete wrong samples: the problem is dropped, and says why.
+    stats = StageStats("pairs")
+    assert (
+        build_pairs([p], [], samples[:2] + samples[3:], builder, None, VerifyConfig(), stats) == []
+    )
+    assert stats.dropped == {"no complete wrong sample": 1}
+
+
+def test_pairs_choose_random_is_seeded_and_uses_every_sample():
+    from supdata.builders.steperror.pairs import build_pairs
+    from supdata.builders.steperror.params import SteperrorBuilder
+
+    problems = [
+        Problem(id=f"p{k}", question="q", reference_solution="", reference_answer="1", source="s")
+        for k in range(40)
+    ]
+    samples = [_trace(p.id, i, f"wrong {i}", "incorrect") for p in problems for i in range(3)] + [
+        _trace(p.id, 3, "right", "correct") for p in problems
+    ]
+    picks = []
+    for choose in ("first", "random", "random"):
+        builder = SteperrorBuilder(kind="steperror", choose=choose)
+        rows = build_pairs(problems, [], samples, builder, None, VerifyConfig(), StageStats("p"))
+        picks.append([r["rejected_trace_id"].rsplit("-", 1)[1] for r in rows])
+    assert set(picks[0]) == {"0"}
+    assert picks[1] == picks[2] and set(picks[1]) == {"0", "1", "2"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"length_range": [1.5, 0.5], "prompt": "solve_length@1"},
+            "must be [lo, hi] with 0 < lo <= hi",
+        ),
+        ({"length_range": [0.5, 1.5]}, "prompt solve@1 does not use ['max_words', 'min_words']"),
+        ({"choose": "best"}, "Input should be 'first' or 'random'"),
+        ({"pools": "matched"}, "pools: matched keeps problems with a subtask pair"),
+    ],
+)
+def test_length_range_and_choose_fail_at_validation(tmp_path, extra, message):
+    import yaml
+
+    from supdata.recipe import RecipeError, load_recipe
+
+    recipe = {
+        "name": "x",
+        "source": {"kind": "reasoning_gym", "name": "gsm_symbolic", "size": 4},
+        "builders": [{"kind": "steperror", **extra}],
+    }
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    with pytest.raises(RecipeError, match=re.escape(message)) as err:
+        load_recipe(path)
+    assert "r.yaml:" in str(err.value) and "builders[0]." in str(err.value)
+
+
+def test_length_range_reaches_the_prompt():
+    from supdata.ops.sampling import SamplingSection, length_words
+    from supdata.prompts import load_prompt
+
+    p = Problem(
+        id="p",
+        question="How many?",
+        reference_solution=" ".join(["w"] * 40),
+        reference_answer="1",
+        source="s",
+    )
+    params = SamplingSection(prompt="solve_length@1", length_range=(0.5, 1.5))
+    words = length_words(p, params)
+    assert words == {"min_words": 20, "max_words": 60}
+    system = load_prompt("solve_length@1").render(question=p.question, **words)[0]["content"]
+    assert "between 20 and 60 words" in system
+    # Without a range (a subproblem's reproduction, an export) it is solve@1.
+    bare = load_prompt("solve_length@1").render(question=p.question)
+    assert bare == load_prompt("solve@1").render(question=p.question)
+
+
+def test_matched_pools_keep_problems_with_a_subtask_pair():
+    """pools: matched -- hard_erXX and mixtures use only problems whose subtask kept a
+    pair, and run after sub_pairs; a problem outside is counted."""
+    from types import SimpleNamespace
+
+    from supdata.builders.steperror.params import SteperrorBuilder
+    from supdata.builders.steperror.stages import _pool, steperror_stages
+    from supdata.recipe import load_recipe
+
+    from conftest import REPO
+
+    builder = SteperrorBuilder(kind="steperror", pools="matched", decompose=Decompose())
+    recipe = load_recipe(REPO / "recipes" / "steperror" / "demo.yaml")
+    names = [s.name for s in steperror_stages(builder, recipe, {})]
+    assert names.index("sub_pairs") < names.index("hard_er00")
+    assert {"subtasks", "sub_pairs"} <= set(
+        next(s for s in steperror_stages(builder, recipe, {}) if s.name == "hard_er50").needs
+    )
+    subs = [
+        Problem(
+            id=f"p{k}/sub-1",
+            question="q",
+            reference_solution="",
+            reference_answer="1",
+            source="s",
+            meta={"parent_id": f"p{k}"},
+        )
+        for k in range(3)
+    ]
+    ctx = SimpleNamespace(
+        outputs={
+            "pairs": [{"problem_id": f"p{k}"} for k in range(5)],
+            "subtasks": subs,
+            "sub_pairs": [{"problem_id": "p0/sub-1"}, {"problem_id": "p2/sub-1"}],
+        }
+    )
+    stats = StageStats("hard_er50")
+    assert [r["problem_id"] for r in _pool(ctx, builder, "hard", stats)] == ["p0", "p2"]
+    assert stats.counts["hard: problems without a subtask pair (left out)"] == 3
+    everything = SteperrorBuilder(kind="steperror", decompose=Decompose())
+    assert len(_pool(ctx, everything, "hard", StageStats("x"))) == 5

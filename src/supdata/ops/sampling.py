@@ -32,6 +32,12 @@ class SamplingSection(BaseModel):
         "in the engine's tokens (the paper: 1.5); max_tokens stays the upper bound",
     )
     min_tokens: int = Field(64, ge=1, description="lower bound of a reference-relative cap")
+    length_range: tuple[float, float] | None = Field(
+        None,
+        description="ask, in the prompt, for lo-hi x the reference's length in words (the "
+        "weak-to-strong paper: [0.5, 1.5], a soft instruction; max_tokens stays the hard "
+        "cap); the prompt must use min_words and max_words (e.g. solve_length@1)",
+    )
     seed: int = Field(0, ge=0, description="base seed; each problem derives its own")
 
     @field_validator("prompt")
@@ -41,15 +47,35 @@ class SamplingSection(BaseModel):
 
     def sampling_errors(self) -> list[tuple[tuple, str]]:
         """Checks across the sampling fields: (field path, message) pairs."""
+        errors = []
         if self.max_tokens_per_reference is not None and self.min_tokens > self.max_tokens:
-            return [
+            errors.append(
                 (
                     ("min_tokens",),
                     f"min_tokens ({self.min_tokens}) > max_tokens ({self.max_tokens}): "
                     "a reference-relative cap lies within [min_tokens, max_tokens]",
                 )
-            ]
-        return []
+            )
+        if self.length_range is not None:
+            lo, hi = self.length_range
+            if not 0 < lo <= hi or math.isinf(hi):
+                errors.append(
+                    (
+                        ("length_range",),
+                        f"length_range [{lo}, {hi}] must be [lo, hi] with 0 < lo <= hi "
+                        "(multiples of the reference's length)",
+                    )
+                )
+            missing = {"min_words", "max_words"} - load_prompt(self.prompt).variables()
+            if missing:
+                errors.append(
+                    (
+                        ("prompt",),
+                        f"prompt {self.prompt} does not use {sorted(missing)}: length_range "
+                        "needs a prompt that states the range (e.g. solve_length@1)",
+                    )
+                )
+        return errors
 
 
 def problem_seed(base: int, problem_id: str, n: int) -> int:
@@ -65,6 +91,15 @@ def token_budget(problem: Problem, params: SamplingSection, engine: Engine) -> i
         return params.max_tokens
     wanted = math.ceil(factor * engine.count_tokens(problem.reference_solution))
     return max(params.min_tokens, min(params.max_tokens, wanted))
+
+
+def length_words(problem: Problem, params: SamplingSection) -> dict[str, int]:
+    """The prompt's length range in words (``length_range`` x the reference's words)."""
+    if params.length_range is None:
+        return {}
+    words = len(problem.reference_solution.split())
+    lo, hi = params.length_range
+    return {"min_words": max(1, round(lo * words)), "max_words": max(1, round(hi * words))}
 
 
 def sample_traces(
@@ -86,7 +121,11 @@ def sample_traces(
             seed=problem_seed(params.seed, p.id, params.n),
         )
         requests.append(
-            Request(messages=prompt.render(question=p.question), sampling=sampling, id=p.id)
+            Request(
+                messages=prompt.render(question=p.question, **length_words(p, params)),
+                sampling=sampling,
+                id=p.id,
+            )
         )
     stats.n_in = len(problems)
     completions = engine.generate(requests, desc=f"sample ({engine.name})")

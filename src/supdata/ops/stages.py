@@ -26,6 +26,7 @@ SAMPLING_FACTS = (
     "max_tokens",
     "max_tokens_per_reference",
     "min_tokens",
+    "length_range",
     "seed",
 )
 

@@ -39,6 +39,13 @@ class Prompt:
     def ref(self) -> str:
         return f"{self.id}@{self.version}"
 
+    def variables(self) -> frozenset[str]:
+        """The template variables the messages use and the file does not set."""
+        used = set()
+        for m in self.messages:
+            used |= meta.find_undeclared_variables(_ENV.parse(m["content"]))
+        return frozenset(used - set(self.extras))
+
     def render(self, **values: Any) -> tuple[dict[str, str], ...]:
         out = []
         for m in self.messages:

@@ -60,16 +60,27 @@ def build_pairs(  # noqa: PLR0917
     verify: VerifyConfig,
     stats: StageStats,
 ) -> list[dict]:
+    """One pair per problem: chosen = a correct sample (else the reference restyled by the
+    model and verified), rejected = a wrong sample. Only complete samples are eligible: a
+    sample cut at max_tokens or without a final answer is never chosen or rejected (the
+    paper's negatives are complete solutions with a wrong final answer); each is counted."""
     refs = {t.problem_id: t for t in references}
     by_problem: dict[str, list[Trace]] = defaultdict(list)
     for t in samples:
-        by_problem[t.problem_id].append(t)
+        if t.sampling.get("finish_reason") == "length":
+            stats.tally("sample not eligible: cut at max_tokens")
+        elif t.status == "no_answer":
+            stats.tally("sample not eligible: no final answer")
+        elif t.status in ("correct", "incorrect"):
+            by_problem[t.problem_id].append(t)
+        else:
+            stats.tally(f"sample not eligible: {t.status}")
     stats.n_in = len(problems)
     need = []
     for p in problems:
         traces = by_problem.get(p.id, [])
-        has_wrong = any(t.correct is False for t in traces)
-        has_right = any(t.correct is True for t in traces)
+        has_wrong = any(t.status == "incorrect" for t in traces)
+        has_right = any(t.status == "correct" for t in traces)
         ref = refs.get(p.id)
         if has_wrong and not has_right and ref is not None and ref.status == "correct":
             need.append((p, ref))
@@ -77,11 +88,12 @@ def build_pairs(  # noqa: PLR0917
     rows = []
     for p in problems:
         traces = by_problem.get(p.id, [])
-        wrong = next((t for t in traces if t.correct is False), None)
+        rng = random.Random(f"{params.seed}:pairs:{p.id}")
+        wrong = _pick([t for t in traces if t.status == "incorrect"], params.choose, rng)
         if wrong is None:
-            stats.drop("no wrong sample", p.id)
+            stats.drop("no complete wrong sample", p.id)
             continue
-        right = next((t for t in traces if t.correct is True), None)
+        right = _pick([t for t in traces if t.status == "correct"], params.choose, rng)
         if right is not None:
             chosen, origin, chosen_id = right.text, "sampled", right.id
         elif p.id in restyled:
@@ -110,6 +122,12 @@ def build_pairs(  # noqa: PLR0917
         )
     stats.n_out = len(rows)
     return rows
+
+
+def _pick(traces: list[Trace], how: str, rng: random.Random) -> Trace | None:
+    if not traces:
+        return None
+    return traces[0] if how == "first" else rng.choice(traces)
 
 
 def take_count(er: float, m: int) -> int:

@@ -128,6 +128,17 @@ class SteperrorBuilder(SampledParams):
 
     kind: Literal["steperror"]  # type: ignore[assignment]
     restyle_prompt: str = Field("restyle@1", description="prompt that restyles a reference")
+    pools: Literal["all", "matched"] = Field(
+        "all",
+        description="matched: hard_erXX and the mixtures' hard and rephrased parts use only "
+        "problems that kept a subtask pair, so hard and subtask supervision are compared on "
+        "the same problems (the paper's formulate_pref_pairs); needs decompose:",
+    )
+    choose: Literal["first", "random"] = Field(
+        "first",
+        description="which eligible correct / wrong sample a pair takes: the first, or one "
+        "at random, seeded per problem (the paper's formulate_pref_pairs picks at random)",
+    )
     er_grid: list[float] = Field(
         default_factory=_default_grid,
         min_length=1,
@@ -191,6 +202,10 @@ class SteperrorBuilder(SampledParams):
                             f"part {part!r} needs `{needs[pool][0]}:` in this builder",
                         )
                     )
+        if self.pools == "matched" and self.decompose is None:
+            errors.append(
+                (("pools",), "pools: matched keeps problems with a subtask pair: add `decompose:`")
+            )
         return errors
 
     def configs(self) -> tuple[str, ...]:

@@ -64,9 +64,12 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
             figures=pair_figures,
         )
     )
-    stages += _er_stages(builder, "hard", builder.er_grid)
+    if builder.pools == "all":
+        stages += _er_stages(builder, "hard", builder.er_grid)
     if builder.decompose is not None:
         stages += _decompose_stages(builder, base)
+    if builder.pools == "matched":  # after sub_pairs, which decides the matched problems
+        stages += _er_stages(builder, "hard", builder.er_grid)
     if builder.rephrase is not None:
 
         def rephrased(ctx: BuildContext, stats: StageStats) -> Output:
@@ -100,10 +103,10 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
         parsed = [parse_part(p) for p in parts]
 
         def mix(ctx: BuildContext, stats: StageStats, parsed=parsed) -> list[dict]:
-            pools = {pool: ctx.outputs[MIX_POOLS[pool]] for pool, _ in parsed}
+            pools = {pool: _pool(ctx, builder, pool, stats) for pool, _ in parsed}
             return named_mixture(pools, parsed, builder.er_seed, stats)
 
-        needs = tuple(sorted({MIX_POOLS[pool] for pool, _ in parsed}))
+        needs = tuple(sorted({n for pool, _ in parsed for n in _pool_needs(builder, pool)}))
         params = {"parts": parts, "seed": builder.er_seed}
         stages.append(
             Stage(
@@ -133,19 +136,42 @@ def _pairs(
     return build_pairs(problems, refs, ctx.outputs[samples], builder, engine, config, stats)
 
 
+def _matched(builder: SteperrorBuilder, pool: str) -> bool:
+    return builder.pools == "matched" and pool in ("hard", "rephrased")
+
+
+def _pool_needs(builder: SteperrorBuilder, pool: str) -> tuple[str, ...]:
+    extra = ("subtasks", "sub_pairs") if _matched(builder, pool) else ()
+    return (MIX_POOLS[pool], *extra)
+
+
+def _pool(ctx: BuildContext, builder: SteperrorBuilder, pool: str, stats: StageStats) -> list:
+    """A pool's rows; with ``pools: matched`` only problems that kept a subtask pair."""
+    rows = ctx.outputs[MIX_POOLS[pool]]
+    if not _matched(builder, pool):
+        return rows
+    parent = {s.id: s.meta["parent_id"] for s in ctx.outputs["subtasks"]}
+    kept = {parent[r["problem_id"]] for r in ctx.outputs["sub_pairs"]}
+    matched = [r for r in rows if r["problem_id"] in kept]
+    stats.tally(f"{pool}: problems in the matched pool", len(matched))
+    stats.tally(f"{pool}: problems without a subtask pair (left out)", len(rows) - len(matched))
+    return matched
+
+
 def _er_stages(builder: SteperrorBuilder, pool: str, grid: list[float]) -> list[Stage]:
     stages = []
     for er in grid:
 
         def mix(ctx: BuildContext, stats: StageStats, er: float = er) -> list[dict]:
-            return er_mixture(ctx.outputs[MIX_POOLS[pool]], er, builder.er_seed, stats, part=pool)
+            rows = _pool(ctx, builder, pool, stats)
+            return er_mixture(rows, er, builder.er_seed, stats, part=pool)
 
         name = er_name(er, pool)
         stages.append(
             Stage(
                 name,
                 MixRow,
-                (MIX_POOLS[pool],),
+                _pool_needs(builder, pool),
                 {"er": er, "seed": builder.er_seed},
                 mix,
                 description=er_description(pool, name.rpartition("_er")[2]),

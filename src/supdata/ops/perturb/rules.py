@@ -33,7 +33,14 @@ from supdata.ops.perturb.arithmetic import (
 
 ERROR_TYPES = ("wrong_result", "swap_operator", "flip_sign", "drop_term")
 POSITIONS = ("first", "middle", "last", "random")
-LEAKY_WORDS = re.compile(r"\b(mistake|error|instead|however|actually)\b", re.IGNORECASE)
+# Words that announce an error: the weak-to-strong paper's banned list for synthetic
+# negatives (mistake, error, incorrect, miscompute, however, instead, directly) with their
+# inflections and plurals, plus "actually".
+LEAKY_WORDS = re.compile(
+    r"\b(mistak(?:e|es|en|enly)|errors?|erroneous(?:ly)?|incorrect(?:ly|ness)?"
+    r"|miscomput(?:e|es|ed|ing|ation|ations)|however|instead|directly|actually)\b",
+    re.IGNORECASE,
+)
 _FINAL = re.compile(
     r"(####\s*|\\boxed\{\s*|answer is:?\s*\$?|(?:^|\n)[ \t]*(?:A|Answer)[ \t]*:[ \t]*\$?)"
     r"(-?\$?[\d,]*\d(?:\.\d+)?)",
