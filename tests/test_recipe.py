@@ -60,6 +60,8 @@ def test_math_hard_recipe_is_the_papers_setup():
     assert source.kind == "hf" and source.normalizer == "math"
     assert (source.filters.min_level, source.filters.max_level) == (4, 5)
     assert (source.filters.min_solution_tokens, source.filters.max_solution_tokens) == (500, 2000)
+    f = source.filters
+    assert f.no_figures and f.single_part and f.english_only
     (builder,) = [b for b in recipe.builders if b.kind == "steperror"]
     assert builder.n == 3 and builder.temperature == 1.0
     assert builder.max_tokens_per_reference is None and builder.max_tokens == 4096

@@ -186,3 +186,59 @@ def test_arithmetic_chains_get_a_computed_reference():
     assert judged.status == "correct"
     assert chain_steps("-5 + 3").startswith("-5 + 3 = -2")
     assert chain_steps("2 * 3") == chain_steps("(1 + 2)") == ""  # only +/- chains
+
+
+# The paper's pre-filter, table-driven on real MATH problems (hendrycks test, by index in
+# ../shared/data/math_full/hendrycks_test.jsonl) and hand-written non-MATH cases.
+PREFILTER_CASES = [
+    ("has a figure", "[asy] draw((0,0)--(1,1)); [/asy] What is the area?", True, False, True),
+    ("in the diagram", "In the diagram, $AB = 3$. Find $BC$.", True, False, True),
+    (
+        "array shown below",
+        "Rows of Pascal's triangle are shown below. How many rows?",
+        False,
+        False,
+        True,
+    ),
+    ("parts (a) (b)", "(a) Find $x$ if $2x=4$. (b) What is $3x$?", False, True, True),
+    ("options (A) (B)", "Which is larger? (A) 3 (B) 4", False, False, True),
+    (
+        "conditions a) b)",
+        "Find n.\na) Divided by 2, the remainder is 1.\nb) Divided by 3, the remainder is 2.",
+        False,
+        False,
+        True,
+    ),
+    ("French", "Janet a 16 œufs par jour. Combien en vend-elle au marché?", False, False, False),
+    ("Chinese", "珍妮每天有16个鸡蛋。她卖掉多少个？", False, False, False),
+    ("math only", "Compute: $0.\\overline{7}-0.\\overline{4}$.", False, False, True),
+]
+
+
+@pytest.mark.parametrize(("name", "question", "figure", "multi", "english"), PREFILTER_CASES)
+def test_prefilter_predicates(name, question, figure, multi, english):
+    from supdata.sources.prefilter import has_figure, is_english, is_multi_part
+
+    assert (has_figure(question), is_multi_part(question), is_english(question)) == (
+        figure,
+        multi,
+        english,
+    ), name
+
+
+@pytest.mark.shared_data
+def test_prefilter_on_math_and_gsm8k(shared_data, tmp_path):
+    """Through a real file source: every MATH problem with an [asy] figure is dropped and
+    counted; GSM8K test (English word problems, no parts) loses one (a "picture")."""
+    rows = read_jsonl(shared_data / "math_full" / "hendrycks_test.jsonl")
+    asy = sum("[asy]" in r["problem"] for r in rows)
+    path = shared_data / "math_full" / "hendrycks_test.jsonl"
+    filters = {"no_figures": True, "single_part": True, "english_only": True}
+    kept, stats = _load(FileSource(kind="file", path=str(path), normalizer="math", filters=filters))
+    assert not any("[asy]" in p.question for p in kept)
+    assert asy <= stats.dropped["pre-filter: has a figure"] <= asy + 20
+    assert stats.dropped.get("pre-filter: not English", 0) == 0
+    assert len(kept) + sum(stats.dropped.values()) == len(rows)
+    gsm = shared_data / "gsm8k" / "test.jsonl"
+    kept, stats = _load(FileSource(kind="file", path=str(gsm), normalizer="gsm8k", filters=filters))
+    assert len(kept) >= 1317 and set(stats.dropped) <= {"pre-filter: has a figure"}

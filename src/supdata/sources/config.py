@@ -33,6 +33,13 @@ class Filters(BaseModel):
     )
     max_solution_tokens: int | None = Field(None, ge=0, description="reference solution length cap")
     tokenizer: str | None = Field(None, description="tokenizer for solution lengths")
+    no_figures: bool = Field(
+        False, description="drop problems with a figure ([asy], 'the diagram', ...): the paper"
+    )
+    single_part: bool = Field(
+        False, description="drop multi-part questions ((a)/(b), two questions): the paper"
+    )
+    english_only: bool = Field(False, description="drop non-English problems: the paper")
 
     @model_validator(mode="after")
     def _bounds(self) -> Filters:

@@ -10,6 +10,7 @@ from supdata.core.records import Problem
 from supdata.core.stats import StageStats
 from supdata.sources.config import Filters, _Source
 from supdata.sources.normalize import NORMALIZERS, SkipRow
+from supdata.sources.prefilter import prefilter_reason
 from supdata.sources.rows import SourceError
 from supdata.sources.tokens import token_counter
 
@@ -28,7 +29,12 @@ def _filter_reason(problem: Problem, filters: Filters) -> str | None:
             return "reference solution too short"
         if filters.max_solution_tokens is not None and n > filters.max_solution_tokens:
             return "reference solution too long"
-    return None
+    return prefilter_reason(
+        problem.question,
+        figures=filters.no_figures,
+        multi_part=filters.single_part,
+        english=filters.english_only,
+    )
 
 
 def _normalized(source: _Source, stats: StageStats, strict: bool) -> Iterator[Problem]:
