@@ -68,7 +68,8 @@ def test_math_hard_recipe_is_the_papers_setup():
     assert builder.length_range == (0.5, 1.5) and builder.prompt == "solve_length@1"
     assert builder.choose == "random" and builder.pools == "matched"
     assert builder.er_grid == [i / 10 for i in range(11)]
-    assert (builder.decompose.min_subtasks, builder.decompose.max_subtasks) == (2, 3)
+    d = builder.decompose
+    assert [d.subtask_count(n) for n in (399, 700, 1200, 1700)] == [None, (2, 2), (3, 3), None]
     assert builder.rephrase is not None
     assert "mix_hard50_sub10" in builder.configs()
     assert recipe.engines[builder.engine].kind == "vllm"

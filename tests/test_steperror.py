@@ -159,12 +159,60 @@ def test_decomposition_is_parsed_strictly():
         ),
         ("What is 3 boxes of 10 pencils plus 48 pens in all?", "78", "same answer"),
         ("How many pens are in 5 boxes of 12 pens each?", "60", "not derived from the reference"),
+        ("From the previous solution, how many pens in all?", "48", "refers to the original"),
+        ("Using Problem 1, how many pens are there?", "48", "refers to the original"),
+        ("Combining both new problems, how many pens?", "48", "refers to the original"),
     ],
 )
 def test_subproblem_checks(question, answer, reason):
-    sub = {"question": question, "solution": f"So \\boxed{{{answer}}}", "answer": answer}
+    solution = f"Each of the 4 boxes holds 12 pens.\nSo 4 * 12 = {answer}, \\boxed{{{answer}}}."
+    sub = {"question": question, "solution": solution, "answer": answer}
     found = check_subproblem(sub, PARENT, Decompose())
     assert found == reason if reason is None else reason in found
+
+
+def test_subproblems_are_neither_one_step_nor_nearly_all():
+    """The paper's checks: a sub-solution of one step is too simple; one that is nearly
+    the whole reference is the full problem again."""
+    question = "How many pens are in 4 boxes of 12 pens each?"
+    one = {"question": question, "solution": "4 * 12 = 48, \\boxed{48}", "answer": "48"}
+    assert check_subproblem(one, PARENT, Decompose()) == "too simple: fewer than 2 steps"
+    assert check_subproblem(one, PARENT, Decompose(min_solution_steps=1)) is None
+    whole = {
+        "question": question,
+        "solution": PARENT.reference_solution.replace("78", "48"),
+        "answer": "48",
+    }
+    assert check_subproblem(whole, PARENT, Decompose()) == "nearly all of the reference solution"
+
+
+def test_subtask_count_follows_the_reference_length():
+    d = Decompose(
+        subtasks_by_reference_tokens=[
+            {"min_tokens": 400, "max_tokens": 1000, "subtasks": 2},
+            {"min_tokens": 1000, "max_tokens": 1600, "subtasks": 3},
+        ]
+    )
+    assert [d.subtask_count(n) for n in (399, 400, 999, 1000, 1599, 1600)] == [
+        None,
+        (2, 2),
+        (2, 2),
+        (3, 3),
+        (3, 3),
+        None,
+    ]
+    assert Decompose().subtask_count(5000) == (2, 3)
+    with pytest.raises(ValueError, match="ranges must ascend without overlap"):
+        Decompose(
+            subtasks_by_reference_tokens=[
+                {"min_tokens": 400, "max_tokens": 1000, "subtasks": 2},
+                {"min_tokens": 900, "max_tokens": 1600, "subtasks": 3},
+            ]
+        )
+    with pytest.raises(ValueError, match=r"min_tokens \(1000\) >= max_tokens \(400\)"):
+        Decompose(
+            subtasks_by_reference_tokens=[{"min_tokens": 1000, "max_tokens": 400, "subtasks": 2}]
+        )
 
 
 BASE = ["Tom has 3 + 4 = 7 apples.\n", "He eats 2, so 7 - 2 = 5 are left.\n", "#### 5"]

@@ -21,14 +21,19 @@ from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams, StructuredOutput
 from supdata.ops.numbers import signed
 from supdata.ops.sampling import problem_seed
+from supdata.ops.steps import segment
 from supdata.prompts import load_prompt
 from supdata.verify import VerifyConfig, verify_many
 
+# Phrases that make a subproblem lean on something it does not state; with the paper's
+# banned list (original problem/solution, previous problem/solution, problem 1/2, both
+# new problems).
 REFERS_BACK = re.compile(
-    r"original (problem|question)|(the|a|each|another|previous|next|first|second|third|other)"
-    r" sub-?(problem|question|task)s?|sub-?(problem|question|task) \d|\bpart \(?[a-z0-9]\)|"
-    r"(problem|question) above|previous (problem|question|part|step)|reference solution|"
-    r"from (above|before)",
+    r"original (problem|question|solution)|(the|a|each|another|previous|next|first|second"
+    r"|third|other) sub-?(problem|question|task)s?|sub-?(problem|question|task) \d|"
+    r"\bpart \(?[a-z0-9]\)|(problem|question) above|previous (problem|question|part|step"
+    r"|solution)|\bproblem [12]\b|\bboth (new )?problems\b|\bnew problems?\b|"
+    r"reference solution|from (above|before)",
     re.IGNORECASE,
 )
 _ASKS = re.compile(
@@ -129,6 +134,11 @@ def check_subproblem(sub: dict[str, str], parent: Problem, params: Decompose) ->
         return "variant of the full problem: same answer"
     if not _in_reference(answer, parent.reference_solution):
         return "answer not derived from the reference solution"
+    if len(segment(solution)) < params.min_solution_steps:
+        return f"too simple: fewer than {params.min_solution_steps} steps"
+    ref_words = len(parent.reference_solution.split())
+    if ref_words and len(solution.split()) > params.max_reference_share * ref_words:
+        return "nearly all of the reference solution"
     return None
 
 
@@ -151,24 +161,29 @@ def decompose_problems(
     if not problems:
         return []
     prompt = load_prompt(params.prompt)
-    structured = (
-        StructuredOutput(json_schema=decomposition_schema(params.min_subtasks, params.max_subtasks))
-        if engine.supports_structured
-        else None
-    )
+    counts: dict[str, tuple[int, int]] = {}
+    for p in problems:
+        count = params.subtask_count(engine.count_tokens(p.reference_solution))
+        if count is None:
+            stats.drop("reference length outside every subtask range", p.id)
+        else:
+            counts[p.id] = count
+    problems = [p for p in problems if p.id in counts]
     requests = [
         Request(
             prompt.render(
                 question=p.question,
                 solution=p.reference_solution,
-                min_subtasks=params.min_subtasks,
-                max_subtasks=params.max_subtasks,
+                min_subtasks=counts[p.id][0],
+                max_subtasks=counts[p.id][1],
             ),
             SamplingParams(
                 temperature=params.temperature,
                 max_tokens=params.max_tokens,
                 seed=problem_seed(seed + 13, p.id, 1),
-                structured=structured,
+                structured=StructuredOutput(json_schema=decomposition_schema(*counts[p.id]))
+                if engine.supports_structured
+                else None,
             ),
             id=p.id,
         )
@@ -178,9 +193,7 @@ def decompose_problems(
     candidates: list[tuple[Problem, int, dict[str, str]]] = []
     for parent, completion in zip(problems, completions, strict=True):
         try:
-            subs = parse_decomposition(
-                completion.texts[0], params.min_subtasks, params.max_subtasks
-            )
+            subs = parse_decomposition(completion.texts[0], *counts[parent.id])
         except Rejected as exc:
             stats.drop(str(exc), parent.id)
             continue

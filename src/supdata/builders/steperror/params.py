@@ -30,6 +30,22 @@ def _default_grid() -> list[float]:
     return [i / 10 for i in range(11)]
 
 
+class SubtaskCount(BaseModel):
+    """References of [min_tokens, max_tokens) tokens split into ``subtasks`` subproblems."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_tokens: int = Field(ge=0)
+    max_tokens: int = Field(gt=0)
+    subtasks: int = Field(ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _range(self) -> SubtaskCount:
+        if self.min_tokens >= self.max_tokens:
+            raise ValueError(f"min_tokens ({self.min_tokens}) >= max_tokens ({self.max_tokens})")
+        return self
+
+
 class Decompose(BaseModel):
     """Split each hard (paired) problem into self-contained subproblems whose solutions
     come from the reference; keep those that pass the checks and that the decomposer
@@ -46,6 +62,22 @@ class Decompose(BaseModel):
     reproduce_samples: int = Field(
         4, ge=1, le=64, description="m: a subproblem is kept if its answer comes back in m"
     )
+    subtasks_by_reference_tokens: list[SubtaskCount] | None = Field(
+        None,
+        description="the number of subproblems set by the reference's length in the "
+        "decomposer's tokens; a reference outside every range is skipped and counted (the "
+        "paper: 2 for 400-1000 tokens, 3 for 1000-1600); unset: min_subtasks-max_subtasks",
+    )
+    min_solution_steps: int = Field(
+        2, ge=1, description="a sub-solution of fewer steps is too simple (the paper: not one step)"
+    )
+    max_reference_share: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="a sub-solution longer than this share of the reference's words is "
+        "nearly all of it (the paper: neither one step nor nearly all)",
+    )
     max_similarity: float = Field(
         0.8, gt=0, le=1, description="a subproblem this similar to the full problem is a variant"
     )
@@ -57,6 +89,26 @@ class Decompose(BaseModel):
     @classmethod
     def _prompt(cls, ref: str) -> str:
         return check_prompt(ref)
+
+    @field_validator("subtasks_by_reference_tokens")
+    @classmethod
+    def _ordered(cls, ranges: list[SubtaskCount] | None) -> list[SubtaskCount] | None:
+        for a, b in zip(ranges or [], (ranges or [])[1:], strict=False):
+            if b.min_tokens < a.max_tokens:
+                raise ValueError(
+                    f"ranges must ascend without overlap: [{b.min_tokens}, {b.max_tokens}) "
+                    f"starts before [{a.min_tokens}, {a.max_tokens}) ends"
+                )
+        return ranges
+
+    def subtask_count(self, reference_tokens: int) -> tuple[int, int] | None:
+        """(low, high) subproblems for a reference this long; None: skip it."""
+        if self.subtasks_by_reference_tokens is None:
+            return self.min_subtasks, self.max_subtasks
+        for r in self.subtasks_by_reference_tokens:
+            if r.min_tokens <= reference_tokens < r.max_tokens:
+                return r.subtasks, r.subtasks
+        return None
 
     @field_validator("er_grid")
     @classmethod
