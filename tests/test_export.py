@@ -331,3 +331,59 @@ def test_verdict_reward():
     assert parse_verdict("no idea") is None
     feedback = ["All good.\nVerdict: Correct", "Verdict: Correct", "no verdict"]
     assert verdict_reward(feedback, answer=["Correct", "Wrong", "Wrong"]) == [1.0, 0.0, 0.0]
+
+
+def test_w2s_nested_layout(tmp_path):
+    """The paper's formulate_pref_pairs layout from real demo pairs: one entry per
+    original problem with a subtask pair, ``original`` and ``subtask_k`` holding task /
+    pos_ans / neg_ans; a problem without a subtask pair is left out and counted."""
+    from supdata.builders.steperror.models import PairRow
+    from supdata.publish import DatasetFolder
+
+    pairs = json.loads((REPO / "tests" / "data" / "export_rows.json").read_text())["configs"][
+        "pairs"
+    ]
+    first = pairs[0]
+    subs = [
+        {
+            **first,
+            "id": f"{first['problem_id']}/sub-{k}",
+            "problem_id": f"{first['problem_id']}/sub-{k}",
+            "prompt": f"How many in part {k}?",
+            "chosen": f"right {k}",
+            "rejected": f"wrong {k}",
+        }
+        for k in (2, 1)
+    ]
+    schema = PairRow.arrow_schema()
+    with DatasetFolder(tmp_path / "w2s") as folder:
+        folder.add_config("pairs", pa.Table.from_pylist(pairs, schema=schema))
+        folder.add_config("sub_pairs", pa.Table.from_pylist(subs, schema=schema))
+        root = folder.commit()
+    out = tmp_path / "pairs.json"
+    cmd = [sys.executable, "-m", "supdata", "export", str(root), "--config", "pairs"]
+    result = subprocess.run(
+        [*cmd, "--to", "w2s-nested", "--out", str(out)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no subtask pair (the paper drops the full task): 2" in result.stderr
+    (entry,) = json.loads(out.read_text())
+    assert list(entry) == ["ori_id", "original", "subtask_1", "subtask_2"]
+    assert entry["ori_id"] == first["problem_id"]
+    assert entry["original"] == {
+        "task": first["prompt"],
+        "pos_ans": first["chosen"],
+        "neg_ans": first["rejected"],
+    }
+    assert entry["subtask_1"] == {
+        "task": "How many in part 1?",
+        "pos_ans": "right 1",
+        "neg_ans": "wrong 1",
+    }
+    bad = subprocess.run(
+        [*cmd[:-1], "samples", "--to", "w2s-nested", "--out", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "built from the pairs config" in bad.stderr

@@ -13,7 +13,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-EXPORT_FORMATS = ("trl-sft", "trl-dpo", "trl-grpo", "stepwise", "distill", "verl", "llamafactory")
+EXPORT_FORMATS = (
+    "trl-sft",
+    "trl-dpo",
+    "trl-grpo",
+    "stepwise",
+    "distill",
+    "verl",
+    "llamafactory",
+    "w2s-nested",
+)
 
 
 class UsageError(ValueError):

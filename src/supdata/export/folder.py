@@ -62,6 +62,8 @@ def export_dir(
     questions from the folder's ``problems`` (``subtasks`` for sub_samples).
     """
     root, out = Path(root), Path(out)
+    if fmt == "w2s-nested":
+        return _export_w2s(root, config, out, split)
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
     ds = read_config(root, config, split)
@@ -80,6 +82,25 @@ def export_dir(
         table = table.select(verl.SCHEMA.names).cast(verl.SCHEMA)
     _atomic(out, lambda tmp: pq.write_table(_plain(table), tmp))
     return Exported(converted, [out])
+
+
+def _export_w2s(root: Path, config: str, out: Path, split: str) -> Exported:
+    from supdata.export.w2s import to_w2s_nested
+
+    if config != "pairs":
+        raise ExportError(
+            f"w2s-nested is built from the pairs config (with sub_pairs), not {config!r}"
+        )
+    if out.suffix != ".json":
+        raise ExportError(f"--out {out}: w2s-nested writes one JSON list; name it *.json")
+    has_subs = (root / "sub_pairs").is_dir()
+    sub_pairs = read_config(root, "sub_pairs", split) if has_subs else None
+    pairs = read_config(root, "pairs", split)
+    entries, skipped = to_w2s_nested(pairs, sub_pairs)
+    text = json.dumps(entries, indent=4, ensure_ascii=False) + "\n"
+    _atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    ids = Dataset.from_dict({"ori_id": [e["ori_id"] for e in entries]})  # for the counts
+    return Exported(Converted(ids, len(pairs), skipped, "pair"), [out])
 
 
 def _plain(table: pa.Table) -> pa.Table:
