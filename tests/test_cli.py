@@ -198,6 +198,10 @@ def test_make_demo_from_the_makefile(tmp_path):
     rejected = sum(n for k, n in counts.items() if k.startswith("labels rejected"))
     assert counts.get("labels aligned", 0) == len(labelled)
     assert len(labelled) + rejected == len(samples)
+    # The LLM judge judged every verified sample; the card reports its agreement.
+    judged = sum(n for k, n in counts.items() if k.startswith("judge: ") and "math-verify" not in k)
+    assert judged == sum(r["correct"] is not None for r in samples)
+    assert "**LLM judge** (`samples`)" in (out / "README.md").read_text()
     # The prompt asked for the paper's length range; pairs take only complete samples.
     assert {r["sampling"]["prompt"] for r in samples} == {"solve_length@1"}
     by_id = {r["id"]: r for r in samples}

@@ -460,3 +460,81 @@ def test_matched_pools_keep_problems_with_a_subtask_pair():
     assert stats.counts["hard: problems without a subtask pair (left out)"] == 3
     everything = SteperrorBuilder(kind="steperror", decompose=Decompose())
     assert len(_pool(ctx, everything, "hard", StageStats("x"))) == 5
+
+
+@pytest.mark.parametrize(
+    ("reply", "judgement"),
+    [
+        ("Correct", "Correct"),
+        (" wrong.", "Wrong"),
+        ("N/A", "N/A"),
+        ("**Correct**", "Correct"),
+        ("I think", None),
+        ("", None),
+    ],
+)
+def test_parse_judgement(reply, judgement):
+    from supdata.ops.judge import parse_judgement
+
+    assert parse_judgement(reply) == judgement
+
+
+def test_judge_agreement_table_is_exact(shared_data):
+    """A scripted judge (the real part here is math-verify, on real GSM8K answers): its
+    agreement with math-verify is counted exactly, N/A and unreadable replies excluded."""
+    from supdata.core.records import Trace
+    from supdata.engines import Completion, Engine
+    from supdata.ops.judge import judge_traces
+
+    from conftest import read_jsonl
+
+    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:6]
+    problems, traces = {}, []
+    for i, row in enumerate(rows):
+        answer = row["answer"].split("####")[-1].strip()
+        problems[f"g{i}"] = Problem(
+            id=f"g{i}",
+            question=row["question"],
+            reference_solution=row["answer"],
+            reference_answer=answer,
+            source="gsm8k",
+        )
+        given = answer if i % 2 == 0 else str(int(answer.replace(",", "")) + 1)
+        text = f"So the answer is {given}."
+        traces.append(
+            Trace(id=f"g{i}/s", problem_id=f"g{i}", text=text, steps=[text], origin="sampled")
+        )
+    for t, j in zip(
+        traces,
+        verify_many(
+            [(t.text, problems[t.problem_id].reference_answer) for t in traces], VerifyConfig()
+        ),
+        strict=True,
+    ):
+        t.status = j.status
+    assert [t.correct for t in traces] == [True, False] * 3
+    # judge replies: agree, agree, Wrong on a right answer, N/A, garbage, Correct on a wrong one
+    replies = iter(["Correct", "Wrong", "Wrong", "N/A", "hmm", "Correct"])
+
+    class Scripted:
+        kind, fingerprint = "scripted", "scripted-judge"
+
+        def stream(self, requests):
+            for i, r in enumerate(requests):
+                assert r.sampling.structured.choice == ("Correct", "Wrong", "N/A")
+                yield i, Completion(r.id, [next(replies)], ["stop"], 10, [1], [False])
+
+        def close(self):
+            pass
+
+    stats = StageStats("samples")
+    facts = judge_traces(traces, problems, Engine(Scripted(), name="judge"), "judge@1", stats)
+    assert facts["judged"] == 6 and facts["na"] == 1 and facts["unreadable"] == 1
+    assert facts["compared"] == 4 and facts["agreement"] == 0.5
+    assert facts["table"] == {
+        "both correct": 1,
+        "both wrong": 1,
+        "judge correct only": 1,
+        "math-verify only": 1,
+    }
+    assert stats.counts["judge: agrees with math-verify"] == 2

@@ -11,6 +11,7 @@ from supdata.core.runner import BuildContext
 from supdata.core.stats import StageStats
 from supdata.hygiene.screen import ContaminationReport, Decontaminator, dedup_solutions
 from supdata.ops.annotate import annotate
+from supdata.ops.judge import judge_traces
 from supdata.ops.references import reference_traces
 from supdata.ops.sampling import SamplingSection, sample_traces
 from supdata.ops.verification import verify_traces
@@ -97,8 +98,11 @@ def sample(
     dedup: bool = True,
     annotator: str | None = None,
     label_prompt: str = "label_steps@1",
+    judge: str | None = None,
+    judge_prompt: str = "judge@1",
 ) -> tuple[list[Trace], dict[str, Any]]:
-    """Sample, segment and verify; ``annotator`` (an engine name) labels every step.
+    """Sample, segment and verify; ``annotator`` (an engine name) labels every step;
+    ``judge`` (an engine name) judges every answer beside math-verify (card facts only).
     Returns the traces and the stage's facts (engine, model, prompt, sampling)."""
     engine = ctx.engines[params.engine]
     facts: dict[str, Any] = {
@@ -116,4 +120,7 @@ def sample(
     if annotator is not None:
         by_id = {p.id: p for p in problems}
         annotate(traces, by_id, ctx.engines[annotator], label_prompt, stats)
+    if judge is not None:
+        by_id = {p.id: p for p in problems}
+        facts["judge"] = judge_traces(traces, by_id, ctx.engines[judge], judge_prompt, stats)
     return traces, facts

@@ -25,6 +25,8 @@ def samples_stage(
     annotator: str | None = None,
     label_prompt: str = "label_steps@1",
     dedup: bool = True,
+    judge: str | None = None,
+    judge_prompt: str = "judge@1",
 ) -> Stage:
     """N sampled, segmented, verified solutions per source problem."""
 
@@ -37,6 +39,8 @@ def samples_stage(
             dedup=dedup,
             annotator=annotator,
             label_prompt=label_prompt,
+            judge=judge,
+            judge_prompt=judge_prompt,
         )
         return Output(traces, facts)
 

@@ -201,6 +201,13 @@ class SteperrorBuilder(SampledParams):
         None, description="engine that labels every sampled step, given the reference"
     )
     label_prompt: str = Field("label_steps@1", description="prompt for the step labels")
+    judge: str | None = Field(
+        None,
+        description="an engine that also judges every sampled answer (the paper's LLM "
+        "judge rules: rounding and equivalent forms equal, N/A excluded); math-verify stays "
+        "the verdict, the card reports their agreement",
+    )
+    judge_prompt: str = Field("judge@1", description="prompt for the judge")
     decompose: Decompose | None = Field(None, description="subtask decomposition")
     rephrase: Rephrase | None = Field(None, description="rephrased pairs")
     mixtures: dict[str, list[str]] = Field(
@@ -213,7 +220,7 @@ class SteperrorBuilder(SampledParams):
     def _er_range(cls, grid: list[float]) -> list[float]:
         return _er_grid(grid, "hard")
 
-    @field_validator("restyle_prompt", "label_prompt")
+    @field_validator("restyle_prompt", "label_prompt", "judge_prompt")
     @classmethod
     def _restyle_exists(cls, ref: str) -> str:
         return check_prompt(ref)
@@ -235,6 +242,8 @@ class SteperrorBuilder(SampledParams):
         refs = {"engine": self.engine}
         if self.annotator is not None:
             refs["annotator"] = self.annotator
+        if self.judge is not None:
+            refs["judge"] = self.judge
         if self.decompose is not None and self.decompose.engine is not None:
             refs["decompose.engine"] = self.decompose.engine
         if self.rephrase is not None and self.rephrase.engine is not None:

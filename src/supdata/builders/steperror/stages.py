@@ -46,7 +46,14 @@ def er_description(pool: str, rate: str = "XX") -> str:
 def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> list[Stage]:
     base = stage_params(builder, recipe, check)
     stages = [
-        samples_stage(builder, base, annotator=builder.annotator, label_prompt=builder.label_prompt)
+        samples_stage(
+            builder,
+            base,
+            annotator=builder.annotator,
+            label_prompt=builder.label_prompt,
+            judge=builder.judge,
+            judge_prompt=builder.judge_prompt,
+        )
     ]
 
     def pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
