@@ -538,3 +538,90 @@ def test_judge_agreement_table_is_exact(shared_data):
         "math-verify only": 1,
     }
     assert stats.counts["judge: agrees with math-verify"] == 2
+
+
+def test_synthetic_negatives_keep_only_believable_wrong_rewrites(shared_data):
+    """Scripted rewrites of real GSM8K reference solutions (math-verify is real): a wrong
+    answer at a similar length is kept; a copy, a short one, a banned word, a right
+    answer or no answer are dropped, each counted by kind and reason."""
+    from supdata.builders.steperror.negatives import synthetic_negatives
+    from supdata.builders.steperror.params import Negatives
+    from supdata.engines import Completion, Engine
+
+    from conftest import read_jsonl
+
+    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:3]
+    pairs = []
+    for i, row in enumerate(rows):
+        solution = re.sub(r"<<[^>]*>>", "", row["answer"])
+        answer = solution.split("####")[-1].strip()
+        body = solution.split("####")[0].strip()
+        pairs.append(
+            {
+                "id": f"g{i}",
+                "problem_id": f"g{i}",
+                "prompt": row["question"],
+                "chosen": f"{body}\nThe answer is \\boxed{{{answer}}}.",
+                "chosen_origin": "sampled",
+                "chosen_trace_id": f"g{i}/sample-0",
+                "rejected": "x",
+                "rejected_trace_id": "y",
+                "reference_answer": answer,
+            }
+        )
+
+    def rewrite(pair, kind):
+        wrong = str(int(pair["reference_answer"].replace(",", "")) + 7)
+        body = pair["chosen"].rsplit("\\boxed", 1)[0]
+        return {
+            ("g0", "computation"): f"{body}\\boxed{{{wrong}}}.",  # kept
+            ("g0", "wrong_method"): f"{body.replace('.', ', however.', 1)}\\boxed{{{wrong}}}.",
+            ("g1", "computation"): pair["chosen"],  # a copy
+            ("g1", "wrong_method"): f"So \\boxed{{{wrong}}}.",  # far too short
+            ("g2", "computation"): body + "\\boxed{" + pair["reference_answer"] + "} .",
+            ("g2", "wrong_method"): " ".join(["eggs"] * len(body.split())),  # no answer
+        }[(pair["id"], kind)]
+
+    class Scripted:
+        kind, fingerprint = "scripted", "scripted-rewriter"
+
+        def stream(self, requests):
+            for i, r in enumerate(requests):
+                pid, _, kind = r.id.partition("/negative-")
+                text = rewrite(next(p for p in pairs if p["id"] == pid), kind)
+                yield i, Completion(r.id, [text], ["stop"], 10, [1], [False])
+
+        def close(self):
+            pass
+
+    stats = StageStats("negatives")
+    kept = synthetic_negatives(
+        pairs,
+        Negatives(),
+        Engine(Scripted(), name="rewriter"),
+        verify=VerifyConfig(),
+        seed=0,
+        stats=stats,
+    )
+    assert [(r["id"], r["error_kind"]) for r in kept] == [
+        ("g0/negative-computation", "computation")
+    ]
+    assert kept[0]["chosen"] == pairs[0]["chosen"] and kept[0]["rejected"] != kept[0]["chosen"]
+    reasons = {r.split(": ", 1)[1].split(" ")[0] for r in stats.dropped}
+    assert stats.dropped["wrong_method: announces the error (a banned word)"] == 1
+    assert stats.dropped["computation: empty or a copy of the correct solution"] == 1
+    assert stats.dropped["computation: final answer not wrong (correct)"] == 1
+    assert stats.dropped["wrong_method: no final answer"] == 1
+    assert any(r.startswith("wrong_method: length 0.") for r in stats.dropped), reasons
+    assert stats.n_in == 6 and stats.n_out == 1
+
+
+def test_negatives_in_the_recipe():
+    from supdata.builders.steperror.params import Negatives, SteperrorBuilder
+
+    builder = SteperrorBuilder(kind="steperror", negatives=Negatives())
+    assert "negatives" in builder.configs()
+    with pytest.raises(ValueError, match=r"length_ratio \[1.3, 0.7\]"):
+        Negatives(length_ratio=(1.3, 0.7))
+    with pytest.raises(ValueError, match="no prompt for kinds"):
+        Negatives(prompts={"computation": "negative_computation@1"})

@@ -52,7 +52,7 @@ CONFIGS: list[tuple[re.Pattern[str], str]] = [
     for p, kind in (
         (r"critic_sft|refine_sft|selfimprove_sft", "sft"),
         (r"(hard|sub|rephrased)_er\d+|mix_\w+", "mixture"),
-        (r"pairs|sub_pairs|rephrased", "pair"),
+        (r"pairs|sub_pairs|rephrased|negatives", "pair"),
         (r"problems|subtasks", "problem"),
         (r"samples|sub_samples|perturbed|references", "trace"),
         (r"critiques", "critique"),

@@ -8,7 +8,7 @@ from supdata.builders.papers import GUIDING
 from supdata.builders.sample.stages import SAMPLES
 from supdata.builders.spec import BuilderSpec
 from supdata.builders.steperror import stages as _stages
-from supdata.builders.steperror.models import MixRow, PairRow, RephrasedRow
+from supdata.builders.steperror.models import MixRow, NegativeRow, PairRow, RephrasedRow
 from supdata.builders.steperror.params import SteperrorBuilder
 from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.rows import ConfigSpec
@@ -27,6 +27,7 @@ SPEC = BuilderSpec(
         "sub_er*": ConfigSpec(MixRow, _stages.er_description("sub")),
         "rephrased": ConfigSpec(RephrasedRow, _stages.REPHRASED),
         "rephrased_er*": ConfigSpec(MixRow, _stages.er_description("rephrased")),
+        "negatives": ConfigSpec(NegativeRow, _stages.NEGATIVES),
         "mix_*": ConfigSpec(MixRow, _stages.MIXTURE),
     },
     card=Path(__file__).with_name("card.md.j2"),
@@ -38,6 +39,10 @@ SPEC = BuilderSpec(
         "decompose@1",
         "rephrase_question@1",
         "rephrase_solution@1",
+        "negative_computation@1",
+        "negative_method@1",
+        "judge@1",
+        "solve_length@1",
     ),
 )
 

@@ -30,6 +30,13 @@ class RephrasedRow(PairRow):
     original_prompt: Text
 
 
+class NegativeRow(PairRow):
+    """A pair whose rejected solution is a synthetic negative: the chosen (correct)
+    solution rewritten as a whole with a computation error or a wrong method."""
+
+    error_kind: Literal["computation", "wrong_method"]
+
+
 class MixRow(Row):
     """One solution per problem of a pool; exactly round(ER x M) of the M rows take the
     wrong (rejected) solution."""

@@ -150,6 +150,47 @@ class Rephrase(BaseModel):
         return _er_grid(grid, "rephrased")
 
 
+class Negatives(BaseModel):
+    """Synthetic negatives (the paper's earlier route): whole-solution rewrites of each
+    pair's correct solution, with a computation error or a wrong method."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str | None = Field(None, description="rewriting engine (default: the actor)")
+    kinds: list[Literal["computation", "wrong_method"]] = Field(
+        default_factory=lambda: ["computation", "wrong_method"], min_length=1
+    )
+    length_ratio: tuple[float, float] = Field(
+        (0.7, 1.3), description="kept when its words are lo-hi x the correct solution's"
+    )
+    temperature: float = Field(0.7, ge=0, le=10)
+    max_tokens: int = Field(1024, ge=1)
+    prompts: dict[str, str] = Field(
+        default_factory=lambda: {
+            "computation": "negative_computation@1",
+            "wrong_method": "negative_method@1",
+        },
+        description="the rewrite prompt per kind",
+    )
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompts(cls, prompts: dict[str, str]) -> dict[str, str]:
+        for ref in prompts.values():
+            check_prompt(ref)
+        return prompts
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Negatives:
+        lo, hi = self.length_ratio
+        if not 0 < lo <= hi:
+            raise ValueError(f"length_ratio [{lo}, {hi}] must be [lo, hi] with 0 < lo <= hi")
+        missing = sorted(set(self.kinds) - set(self.prompts))
+        if missing:
+            raise ValueError(f"no prompt for kinds {missing}")
+        return self
+
+
 MIX_POOLS = {"hard": "pairs", "sub": "sub_pairs", "rephrased": "rephrased"}
 _PART = re.compile(r"^(?P<pool>[a-z]+)@(?P<er>[0-9.]+)$")
 
@@ -210,6 +251,7 @@ class SteperrorBuilder(SampledParams):
     judge_prompt: str = Field("judge@1", description="prompt for the judge")
     decompose: Decompose | None = Field(None, description="subtask decomposition")
     rephrase: Rephrase | None = Field(None, description="rephrased pairs")
+    negatives: Negatives | None = Field(None, description="synthetic negatives (rewrites)")
     mixtures: dict[str, list[str]] = Field(
         default_factory=dict,
         description="config mix_<name>: the rows of each part POOL@ER (hard, sub, rephrased)",
@@ -248,6 +290,8 @@ class SteperrorBuilder(SampledParams):
             refs["decompose.engine"] = self.decompose.engine
         if self.rephrase is not None and self.rephrase.engine is not None:
             refs["rephrase.engine"] = self.rephrase.engine
+        if self.negatives is not None and self.negatives.engine is not None:
+            refs["negatives.engine"] = self.negatives.engine
         return refs
 
     def config_errors(self) -> list[tuple[tuple, str]]:
@@ -276,5 +320,7 @@ class SteperrorBuilder(SampledParams):
             made += [er_name(g, "sub") for g in self.decompose.er_grid]
         if self.rephrase is not None:
             made += ["rephrased", *(er_name(g, "rephrased") for g in self.rephrase.er_grid)]
+        if self.negatives is not None:
+            made.append("negatives")
         made += [f"mix_{name}" for name in self.mixtures]
         return tuple(made)

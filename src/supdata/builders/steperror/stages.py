@@ -16,7 +16,8 @@ from supdata.builders.steperror.figures import (
     pair_figures,
     subtask_figures,
 )
-from supdata.builders.steperror.models import MixRow, PairRow, RephrasedRow
+from supdata.builders.steperror.models import MixRow, NegativeRow, PairRow, RephrasedRow
+from supdata.builders.steperror.negatives import synthetic_negatives
 from supdata.builders.steperror.pairs import build_pairs, er_mixture, named_mixture
 from supdata.builders.steperror.params import MIX_POOLS, SteperrorBuilder, er_name, parse_part
 from supdata.builders.steperror.rephrase import rephrase_pairs
@@ -35,6 +36,10 @@ SUBTASKS = "a self-contained subproblem of a hard problem, solution taken from i
 SUB_SAMPLES = "a sampled solution of a subproblem, split into steps and verified"
 SUB_PAIRS = "a preference pair on a subproblem (chosen correct, rejected wrong)"
 REPHRASED = "a pair with task, chosen and rejected paraphrased; answers verified unchanged"
+NEGATIVES = (
+    "a pair whose rejected solution is a synthetic negative: the chosen solution rewritten "
+    "with a computation error or a wrong method (0.7-1.3x its words, answer verified wrong)"
+)
 MIXTURE = "a named mixture: each part's rows at its own exact outcome error rate"
 _POOL_WHAT = {"hard": "paired problem", "sub": "paired subproblem", "rephrased": "rephrased pair"}
 
@@ -106,6 +111,30 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
             )
         )
         stages += _er_stages(builder, "rephrased", builder.rephrase.er_grid)
+    if builder.negatives is not None:
+
+        def negatives(ctx: BuildContext, stats: StageStats) -> list[dict]:
+            params = builder.negatives
+            return synthetic_negatives(
+                ctx.outputs["pairs"],
+                params,
+                ctx.engines[params.engine or builder.engine],
+                verify=ctx.recipe.verification.to_config(),
+                seed=builder.seed,
+                stats=stats,
+            )
+
+        stages.append(
+            Stage(
+                "negatives",
+                NegativeRow,
+                ("pairs",),
+                base,
+                negatives,
+                description=NEGATIVES,
+                figures=pair_figures,
+            )
+        )
     for name, parts in builder.mixtures.items():
         parsed = [parse_part(p) for p in parts]
 
