@@ -256,7 +256,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     import os
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # supdata's own lines at INFO; other libraries only from WARNING up (matplotlib's
+    # "generated new fontManager" and the like are not the user's business) unless
+    # --verbose.
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+    )
+    logging.getLogger("supdata").setLevel(logging.INFO)
     if args.verbose:
         os.environ["SUPDATA_VERBOSE"] = "1"
     try:
