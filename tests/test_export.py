@@ -111,8 +111,42 @@ def test_grpo_and_verl_from_stv(stv_rows):
     ]
     rows = to_verl(stv_rows["verifier_rl"], config="verifier_rl")
     assert set(rows["ability"]) == {"verification"}
+    # STV trains per bin: data_source is the row's bin ([0, 0], (0, 0.2], ...).
+    assert rows["data_source"] == stv_rows["verifier_rl"]["bin"]
+    assert to_verl(stv_rows["vil"], config="vil")["data_source"] == stv_rows["vil"]["bin"]
     # unnamed: recognised by columns
     assert to_trl_grpo(stv_rows["vil"])["answer"] == vil["answer"]
+
+
+def test_verl_from_distill_for_stv_training(stv_demo, tmp_path):
+    """distill -> verl: student prompt, the informed teacher's ref_prompt, the true verdict
+    as the rule reward's ground truth, the bin as data_source; the file's schema is
+    verl's plus ref_prompt."""
+    out = tmp_path / "distill.parquet"
+    cmd = [sys.executable, "-m", "supdata", "export", str(stv_demo), "--config", "distill"]
+    done = subprocess.run(
+        [*cmd, "--to", "verl", "--out", str(out)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    table = pq.read_table(out)
+    assert table.schema.names == [
+        "data_source",
+        "prompt",
+        "ability",
+        "reward_model",
+        "extra_info",
+        "ref_prompt",
+    ]
+    distill = read_config(stv_demo, "distill")
+    rows = table.to_pylist()
+    assert [r["data_source"] for r in rows] == distill["bin"]
+    assert [r["ref_prompt"] for r in rows] == distill["ref_prompt"]
+    assert [r["prompt"] for r in rows] == distill["prompt"]
+    truth = ["Correct" if t else "Wrong" for t in distill["truth"]]
+    assert [r["reward_model"] for r in rows] == [
+        {"style": "rule", "ground_truth": t} for t in truth
+    ]
+    assert [r["extra_info"]["id"] for r in rows] == distill["id"]
 
 
 def test_stepwise_from_critiques_samples_and_perturbed(model_build, tiny_build):

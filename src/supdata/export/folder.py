@@ -79,7 +79,8 @@ def export_dir(
     converted = convert(ds, fmt, config=config, prompt=prompt, problems=problems, **options)
     table = converted.dataset.data.table
     if fmt == "verl":
-        table = table.select(verl.SCHEMA.names).cast(verl.SCHEMA)
+        schema = verl.DISTILL_SCHEMA if converted.kind == "distill" else verl.SCHEMA
+        table = table.select(schema.names).cast(schema)
     _atomic(out, lambda tmp: pq.write_table(_plain(table), tmp))
     return Exported(converted, [out])
 

@@ -115,6 +115,7 @@ FORMATS = {
                 "trace": verl.verl_from_trace,
                 "vil": verl.verl_from_vil,
                 "verifier_rl": verl.verl_from_verifier_rl,
+                "distill": verl.verl_from_distill,
             },
             finish=verl.number_rows,
             options=("data_source", "split"),

@@ -4,7 +4,12 @@ Columns and types (``SCHEMA``, what verl's RLHFDataset and reward manager read):
 
 - ``data_source``: string; verl's default scorer dispatches on it, so either name a source
   it knows (``--data-source lighteval/MATH``) or point ``custom_reward_function`` at
-  ``supdata.export.rewards.verl_compute_score``. Default ``supdata/<config>``.
+  ``supdata.export.rewards.verl_compute_score``. Default ``supdata/<config>``; for the
+  stv configs (distill, verifier_rl, vil) the row's bin (``[0, 0]``, ``(0, 0.2]``), as
+  STV's training reads it.
+- ``ref_prompt`` (distill only, ``DISTILL_SCHEMA``): the informed teacher's messages
+  (problem, attempt, reference solution) for on-policy distillation: the student
+  samples from ``prompt``, the teacher scores with ``ref_prompt``.
 - ``prompt``: list<struct<role: string, content: string>> (chat messages).
 - ``ability``: string (``math``; ``verification`` for verifier_rl).
 - ``reward_model``: struct<style: string (``rule``), ground_truth: string>.
@@ -47,9 +52,13 @@ SCHEMA = pa.schema(
 )
 
 
+DISTILL_SCHEMA = pa.schema([*SCHEMA, pa.field("ref_prompt", MESSAGES_TYPE)])
+
+
 def _verl(grpo: Row, row: Row, ctx: Context, ability: str = "math") -> Row:
+    default = row.get("bin") or f"supdata/{ctx.config or 'export'}"  # stv rows: their bin
     return {
-        "data_source": ctx.options.get("data_source") or f"supdata/{ctx.config or 'export'}",
+        "data_source": ctx.options.get("data_source") or default,
         "prompt": grpo["prompt"],
         "ability": ability,
         "reward_model": {"style": "rule", "ground_truth": grpo["answer"]},
@@ -76,6 +85,15 @@ def verl_from_vil(row: Row, ctx: Context) -> Row:
 
 def verl_from_verifier_rl(row: Row, ctx: Context) -> Row:
     return _verl(trl.grpo_from_verifier_rl(row, ctx), row, ctx, ability="verification")
+
+
+def verl_from_distill(row: Row, ctx: Context) -> Row:
+    """stv distill for STV's own training: the student prompt, the informed teacher's
+    ``ref_prompt``, and the true verdict as the rule reward's ground truth."""
+    grpo = {"id": row["id"], "prompt": row["prompt"], "answer": trl.verdict_word(row["truth"])}
+    out = _verl(grpo, row, ctx, ability="verification")
+    out["ref_prompt"] = row["ref_prompt"]
+    return out
 
 
 def number_rows(rows: list[Row]) -> list[Row]:
