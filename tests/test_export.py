@@ -289,7 +289,7 @@ def test_a_config_names_the_formats_it_supports():
     assert formats_for("pairs") == ["trl-dpo", "llamafactory"]
     assert formats_for("samples") == ["trl-grpo", "stepwise", "verl"]
     assert formats_for("vil") == ["trl-grpo", "verl"]
-    assert formats_for("distill") == ["trl-sft", "distill", "llamafactory"]
+    assert formats_for("distill") == ["trl-sft", "distill", "verl", "llamafactory"]
 
 
 def test_bad_export_requests_fail_clearly(model_build, tmp_path):

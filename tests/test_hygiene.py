@@ -462,10 +462,10 @@ def test_contaminated_subproblems_are_rejected_before_the_reproduce_samples(tmp_
     subs = [
         {
             "question": "How many eggs are left if a farm has 16 eggs and uses 7?",
-            "solution": "16 - 7 = 9",
+            "solution": "The farm starts with 16 eggs.\nIt uses 7: 16 - 7 = 9",
             "answer": "9",
         },
-        {"question": GSM_JANET, "solution": "9 * 2 = 18", "answer": "18"},
+        {"question": GSM_JANET, "solution": "9 eggs are left.\n9 * 2 = 18", "answer": "18"},
     ]
 
     def respond(request, k):
@@ -486,8 +486,8 @@ def test_contaminated_subproblems_are_rejected_before_the_reproduce_samples(tmp_
         stats=stats,
         screen=report.check,
     )
-    assert [p.question for p in kept] == [subs[0]["question"]]
-    assert stats.counts["subproblem rejected: contaminated: gsm"] == 1
+    assert [p.question for p in kept] == [subs[0]["question"]], stats.counts
+    assert stats.counts["subproblem rejected: contaminated: gsm"] == 1, stats.counts
     reproduce = [r for r in backend.requests if "/sub-" in r.id]
     assert [r.id for r in reproduce] == ["p/sub-1"], "no samples spent on the contaminated one"
     assert report.to_dict()["removed"] == {"gsm": 1}

@@ -163,7 +163,11 @@ def decompose_problems(
     prompt = load_prompt(params.prompt)
     counts: dict[str, tuple[int, int]] = {}
     for p in problems:
-        count = params.subtask_count(engine.count_tokens(p.reference_solution))
+        # the decomposer's tokenizer is needed only when the count depends on length
+        tokens = (
+            engine.count_tokens(p.reference_solution) if params.subtasks_by_reference_tokens else 0
+        )
+        count = params.subtask_count(tokens)
         if count is None:
             stats.drop("reference length outside every subtask range", p.id)
         else:
