@@ -28,6 +28,45 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+class FakeBackend:
+    """Stands in for a model where a test must assert exact arithmetic: records every
+    request and answers from ``respond(request, k)`` (a text, or (text, finish_reason))."""
+
+    kind = "fake"
+    fingerprint = "fake-model"
+
+    def __init__(self, respond):
+        self.respond = respond
+        self.requests = []
+
+    def stream(self, requests):
+        from supdata.engines import Completion
+
+        for i, request in enumerate(requests):
+            self.requests.append(request)
+            replies = [self.respond(request, k) for k in range(request.sampling.n)]
+            replies = [r if isinstance(r, tuple) else (r, "stop") for r in replies]
+            texts, finishes = [r[0] for r in replies], [r[1] for r in replies]
+            n = len(texts)
+            yield i, Completion(request.id, texts, finishes, 10, [5] * n, [False] * n)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """Every vllm engine a build starts is one shared FakeBackend: ``install(respond)``."""
+    from supdata import engines
+
+    def install(respond):
+        backend = FakeBackend(respond)
+        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config: backend)
+        return backend
+
+    return install
+
+
 @pytest.fixture(scope="session")
 def vllm_backend():
     """One real vLLM engine (CPU build here) with the embedded default model per session."""

@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from supdata.engines import Completion
 from supdata.hygiene import (
     Benchmark,
     BenchmarkError,
@@ -29,7 +28,7 @@ from supdata.hygiene import (
 from supdata.hygiene.normalize import words
 from supdata.recipe import RecipeError, load_recipe
 
-from conftest import read_jsonl, write_jsonl
+from conftest import FakeBackend, read_jsonl, write_jsonl
 
 
 def _bench(path, field):
@@ -114,43 +113,6 @@ def _rewrite(text: str) -> str:
     text = text.replace("^", " ^ ").replace("=", " = ").replace(",", " ,")
     text = "\n  ".join(text.split(" "))
     return text.upper() if len(text) % 2 else text.swapcase()
-
-
-class FakeBackend:
-    """Stands in for a model: records every request, answers from ``respond``."""
-
-    kind = "fake"
-    fingerprint = "fake-model"
-
-    def __init__(self, respond):
-        self.respond = respond
-        self.requests = []
-
-    def stream(self, requests):
-        for i, request in enumerate(requests):
-            self.requests.append(request)
-            texts = [self.respond(request, k) for k in range(request.sampling.n)]
-            n = len(texts)
-            yield i, Completion(request.id, texts, ["stop"] * n, 10, [5] * n, [False] * n)
-
-    def close(self):
-        pass
-
-
-@pytest.fixture
-def fake_engine(monkeypatch):
-    """Every engine a build starts is a FakeBackend (one shared instance)."""
-    from supdata import engines
-
-    holder = {}
-
-    def install(respond):
-        backend = FakeBackend(respond)
-        holder["backend"] = backend
-        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config: backend)
-        return backend
-
-    return install
 
 
 @pytest.mark.shared_data

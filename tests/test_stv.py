@@ -17,6 +17,7 @@ from supdata.builders.stv.leak import leak, mention
 from supdata.builders.stv.rows import distill_rows
 from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
+from supdata.export.folder import read_config
 from supdata.ops.verdict import parse_verdict
 from supdata.recipe import RecipeError, load_recipe
 
@@ -70,6 +71,17 @@ def test_default_bins_are_the_papers():
             "    feedback_min_tokens: 600\n    feedback_max_tokens: 500\n",
             r"builders\[0\]\.feedback_min_tokens: feedback_min_tokens \(600\) > ",
         ),
+        (
+            '    n: 8\n    bins: {rare: "(0, 0.1]"}\n',
+            r"recipe\.yaml:8: builders\[0\]\.bins\.rare: \(0, 0\.1\] holds no pass rate "
+            r"reachable with n=8",
+        ),
+        ("    vil: {engine: judge}\n", r"builders\[0\]\.vil\.engine: no engine named 'judge'"),
+        (
+            "    vil: {feedback: informed_teacher, engine: actor}\n",
+            r"builders\[0\]\.vil\.engine: vil\.engine names the verifier",
+        ),
+        ("    vil: {feedback: critic}\n", r"builders\[0\]\.vil\.feedback: Input should be"),
     ],
 )
 def test_bad_stv_settings_fail_before_any_work(tmp_path, builder, expected):
@@ -132,12 +144,12 @@ def _attempt(text: str, truth: bool, answer: str = "18") -> Attempt:
     return Attempt(trace, problem, truth, "hardest", 0.0)
 
 
-def _feedback(attempt: Attempt, text: str, i: int, **extra) -> dict:
+def _feedback(attempt: Attempt, text: str, i: int, role: str = "informed_verdict", **extra):
     return {
-        "id": f"{attempt.trace.id}/informed/{i}",
+        "id": f"{attempt.trace.id}/{role}/{i}",
         "attempt_id": attempt.trace.id,
         "problem_id": "p1",
-        "role": "informed",
+        "role": role,
         "sample": i,
         "feedback": text,
         "verdict": parse_verdict(text),
@@ -177,10 +189,11 @@ def test_leak_filter_rejects_planted_leaks_and_keeps_clean_feedback():
     stats = StageStats("distill")
     params = StvBuilder(kind="stv", feedback_min_tokens=8)
     rows = distill_rows(verdicts, [attempt], params, stats)
-    assert [r["id"] for r in rows] == ["p1/s0/informed/0"]
+    assert [r["id"] for r in rows] == ["p1/s0/informed_verdict/0"]
     assert rows[0]["completion"] == [{"role": "assistant", "content": clean}]
     assert rows[0]["verdict"] is False and rows[0]["truth"] is False
     assert "Reference solution" in rows[0]["ref_prompt"][-1]["content"]
+    assert "final answer is wrong" in rows[0]["ref_prompt"][-1]["content"]
     assert "Reference" not in rows[0]["prompt"][-1]["content"]
     assert dict(stats.dropped) == {
         "states the reference answer the attempt does not contain": 1,
@@ -191,6 +204,25 @@ def test_leak_filter_rejects_planted_leaks_and_keeps_clean_feedback():
         "no verdict line": 1,
         "duplicate feedback for the attempt": 1,
     }
+
+
+def test_targets_come_from_the_teacher_the_recipe_names():
+    """Both teachers are asked; informed_verdict picks whose feedback becomes targets, and
+    the ref_prompt is that teacher's prompt (with or without the stated verdict)."""
+    attempt = _attempt("7 + 11 = 17\nThe answer is \\boxed{17}.", truth=False)
+    text = "Step 1 adds 7 and 11 but writes 17: 7 + 11 is not 17.\nVerdict: Wrong"
+    verdicts = [
+        _feedback(attempt, text, 0, role="informed"),
+        _feedback(attempt, text + " ", 0, role="informed_verdict"),
+        _feedback(attempt, text, 0, role="student"),
+    ]
+    for told, role in ((True, "informed_verdict"), (False, "informed")):
+        params = StvBuilder(kind="stv", feedback_min_tokens=8, informed_verdict=told)
+        (row,) = distill_rows(verdicts, [attempt], params, StageStats("distill"))
+        assert row["id"] == f"p1/s0/{role}/0"
+        teacher = row["ref_prompt"][-1]["content"]
+        assert "Reference solution" in teacher
+        assert ("final answer is wrong" in teacher) is told
 
 
 def test_binned_attempts_and_accuracy_figures():
@@ -220,19 +252,24 @@ def test_binned_attempts_and_accuracy_figures():
         return {"attempt_id": a.trace.id, "role": role, "verdict": verdict, "truth": a.truth,
                 "bin": a.bin}  # fmt: skip
 
-    rows = [row(a, "informed", a.truth) for a in attempts]  # always right
+    rows = [row(a, "informed_verdict", a.truth) for a in attempts]  # always right
+    rows += [row(a, "informed", a.truth if a.bin == "hard" else True) for a in attempts]
     rows += [row(a, "student", None if a.bin == "hard" else True) for a in attempts]
     acc = accuracy_figures(rows, ["hardest", "hard"])
+    assert acc["all"]["informed_verdict"]["accuracy"] == 1.0
+    # the reference-only teacher says Correct to the 5 wrong hardest attempts
     assert acc["all"]["informed"] == {
         "n": 10,
-        "correct": 10,
-        "accuracy": 1.0,
+        "correct": 5,
+        "accuracy": 0.5,
         "parsed": 10,
         "attempts": 10,
     }
     assert acc["bin:hardest"]["uninformed"]["accuracy"] == 0.0  # says Correct to wrong ones
     assert acc["bin:hard"]["uninformed"]["parsed"] == 0  # no verdict = a miss
-    assert acc["all"]["gap"] == 1.0
+    # the headline gap is the reference's effect; the verdict's is reported beside it
+    assert acc["all"]["gap"] == 0.5 and acc["all"]["gap_with_verdict"] == 1.0
+    assert acc["bin:hardest"]["gap"] == 0.0 and acc["bin:hard"]["gap"] == 1.0
 
 
 # -- the demo, built with the real engine ------------------------------------------------
@@ -292,10 +329,12 @@ def test_stv_demo(stv_demo):
         assert [m["role"] for m in r["prompt"]] == ["system", "user", "assistant", "user"]
         assert r["answer"] == problems[r["problem_id"]]["reference_answer"]
         assert r["attempt_correct"] == truth[r["id"]]
+        assert r["feedback_source"] == "verifier_engine:actor"
     # the card prints both accuracies, measured, with counts
     acc = stats["verifier_accuracy"]["all"]
     counts = stats["stages"]["verdicts"]["counts"]
-    for role, key in (("informed", "informed"), ("uninformed", "student")):
+    roles = ("informed", "informed_verdict", "uninformed")
+    for role, key in zip(roles, ("informed", "informed_verdict", "student"), strict=True):
         assert acc[role]["n"] == len(binned) * builder.samples_per_attempt
         assert acc[role]["correct"] == counts.get(f"{key}: verdict matches the truth", 0)
     card = (demo / "README.md").read_text()
@@ -303,3 +342,88 @@ def test_stv_demo(stv_demo):
     i, u = acc["informed"], acc["uninformed"]
     assert f"| all | {i['attempts']} | {i['accuracy']} ({i['correct']}/{i['n']}," in card
     assert f"| {u['accuracy']} ({u['correct']}/{u['n']}," in card
+
+
+# -- the stages' arithmetic, the model scripted --------------------------------------------
+
+
+def _gsm_source(shared_data: Path, tmp_path: Path, count: int) -> tuple[Path, dict[str, str]]:
+    """The first ``count`` GSM8K test problems as a file source; question -> answer."""
+    from conftest import read_jsonl, write_jsonl
+
+    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:count]
+    path = write_jsonl(tmp_path / "source.jsonl", rows)
+    return path, {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}
+
+
+def _question_of(request, answers: dict[str, str]) -> str:
+    text = " ".join(m["content"] for m in request.messages)
+    return next(q for q in answers if q in text)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("source", ["verifier_engine", "informed_teacher"])
+def test_stv_stages_on_a_scripted_model(shared_data, tmp_path, fake_engine, source):
+    """Two real GSM8K problems, the model scripted so every figure is exact: problem 1 is
+    solved by 1 rollout of 8 (bin hard), problem 2 never (hardest). The teacher told the
+    verdict repeats it; the reference-only teacher and the student say Correct to all.
+    The headline gap is then 0 (the reference did not help) while the gap with the stated
+    verdict is 15/16: the number the old card reported as the gap."""
+    from supdata.build import build
+    from supdata.export import export_dir
+
+    path, answers = _gsm_source(shared_data, tmp_path, 2)
+    first = next(iter(answers))
+
+    def respond(request, k):
+        if "/verify-informed_verdict" in request.id:
+            told_right = "solution's final answer is right." in request.messages[-1]["content"]
+            return f"Checked each step.\nVerdict: {'Correct' if told_right else 'Wrong'}"
+        if "/verify-" in request.id:
+            return "Checked each step.\nVerdict: Correct"
+        question = _question_of(request, answers)
+        answer = int(answers[question]) + (0 if question == first and k == 0 else 1)
+        return f"Step 1: work it out.\nThe answer is \\boxed{{{answer}}}."
+
+    backend = fake_engine(respond)
+    vil = "" if source == "verifier_engine" else "    vil: {feedback: informed_teacher}\n"
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe_path.write_text(
+        f"name: scripted\nsource: {{kind: file, path: {path}, normalizer: gsm8k}}\n"
+        "engines:\n  actor: {kind: vllm}\nbuilders:\n  - kind: stv\n    n: 8\n"
+        "    samples_per_attempt: 1\n    feedback_min_tokens: 1\n" + vil
+    )
+    stats = build(load_recipe(recipe_path), tmp_path / "out", cache_path=tmp_path / "c.sqlite")
+    acc = stats["verifier_accuracy"]["all"]
+    assert acc["uninformed"]["correct"] == acc["informed"]["correct"] == 1
+    assert acc["informed_verdict"]["correct"] == acc["informed_verdict"]["n"] == 16
+    assert acc["gap"] == 0.0 and acc["gap_with_verdict"] == 0.9375
+    assert stats["verifier_accuracy"]["bin:hard"]["informed"]["accuracy"] == 0.125
+
+    out = tmp_path / "out"
+    distill = read_config(out, "distill").to_list()
+    assert len(distill) == 16 and all(r["verdict"] == r["truth"] for r in distill)
+    assert all("solution's final answer is" in r["ref_prompt"][-1]["content"] for r in distill)
+    rows = read_config(out, "vil").to_list()
+    assert len(rows) == 16
+    if source == "verifier_engine":
+        # the verifier's feedback as it is: Correct also on the 15 wrong attempts
+        assert {r["feedback_source"] for r in rows} == {"verifier_engine:actor"}
+        assert sum(r["feedback_verdict"] for r in rows) == 16
+        asked = [r.id for r in backend.requests if r.id.endswith("/verify-student")]
+        assert len(asked) == 16, "the vil stage's requests came from the request cache"
+    else:
+        assert {r["feedback_source"] for r in rows} == {"informed_teacher"}
+        assert all(r["feedback_verdict"] == r["attempt_correct"] for r in rows)
+    card = (out / "README.md").read_text()
+    assert f"feedback by {rows[0]['feedback_source']} (16 rows)" in card
+    assert "| all | 16 | 0.0625 (1/16, 16 with a verdict) | 1.0 (16/16," in card
+
+    # the oracle-solution files STV consumes, one per bin
+    done = export_dir(out, "verifier_rl", "stv-oracle", tmp_path / "oracle")
+    files = {p.name: [json.loads(x) for x in p.read_text().splitlines()] for p in done.written}
+    assert sorted(files) == ["train_problems_hard.jsonl", "train_problems_hardest.jsonl"]
+    (hard,) = files["train_problems_hard.jsonl"]
+    assert hard["problem"] == first and hard["answer"] == answers[first]
+    assert hard["pass_rate"] == 0.125 and "<<" not in hard["solution"]
+    assert hard["solution"] and hard["bin"] == "hard"

@@ -22,6 +22,7 @@ EXPORT_FORMATS = (
     "verl",
     "llamafactory",
     "w2s-nested",
+    "stv-oracle",
 )
 
 

@@ -64,6 +64,8 @@ def export_dir(
     root, out = Path(root), Path(out)
     if fmt == "w2s-nested":
         return _export_w2s(root, config, out, split)
+    if fmt == "stv-oracle":
+        return _export_stv_oracle(root, config, out, split)
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
     ds = read_config(root, config, split)
@@ -102,6 +104,29 @@ def _export_w2s(root: Path, config: str, out: Path, split: str) -> Exported:
     _atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     ids = Dataset.from_dict({"ori_id": [e["ori_id"] for e in entries]})  # for the counts
     return Exported(Converted(ids, len(pairs), skipped, "pair"), [out])
+
+
+def _export_stv_oracle(root: Path, config: str, out: Path, split: str) -> Exported:
+    from supdata.export.stv import to_stv_oracle
+
+    if config != "verifier_rl":
+        raise ExportError(
+            f"stv-oracle is built from the verifier_rl config (bins) with problems, not {config!r}"
+        )
+    if out.exists() and not out.is_dir():
+        raise ExportError(
+            f"--out {out}: stv-oracle writes {{split}}_problems_{{bin}}.jsonl files into a folder"
+        )
+    attempts = read_config(root, config, split)
+    by_bin = to_stv_oracle(attempts, read_config(root, "problems", split))
+    written = []
+    for name, rows in sorted(by_bin.items()):
+        target = out / f"{split}_problems_{name}.jsonl"
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        _atomic(target, lambda tmp, lines=lines: tmp.write_text(lines, encoding="utf-8"))
+        written.append(target)
+    ids = Dataset.from_dict({"id": [r["id"] for rows in by_bin.values() for r in rows]})
+    return Exported(Converted(ids, len(attempts), {}, "verifier"), written)
 
 
 def _plain(table: pa.Table) -> pa.Table:

@@ -201,7 +201,8 @@ def plot_swer(swers: list[float], path: Path, title: str) -> Path:
 
 
 def plot_accuracy_gap(accuracy: dict[str, Any], path: Path) -> Path:
-    """Grouped bars: informed vs uninformed verdict accuracy per scope (all, bins, truth)."""
+    """Grouped bars: informed (reference; reference + verdict) vs uninformed verdict
+    accuracy per scope (all, bins, truth)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -209,10 +210,15 @@ def plot_accuracy_gap(accuracy: dict[str, Any], path: Path) -> Path:
 
     scopes = list(accuracy)
     xs = range(len(scopes))
-    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(scopes)), 3), dpi=110)
-    for offset, role, color in ((-0.2, "informed", "#4C72B0"), (0.2, "uninformed", "#DD8452")):
+    fig, ax = plt.subplots(figsize=(max(4, 1.5 * len(scopes)), 3), dpi=110)
+    bars = (
+        (-0.27, "informed", "informed (reference)", "#4C72B0"),
+        (0.0, "informed_verdict", "informed (reference + verdict)", "#8EA9D8"),
+        (0.27, "uninformed", "uninformed", "#DD8452"),
+    )
+    for offset, role, label, color in bars:
         values = [accuracy[s][role]["accuracy"] or 0 for s in scopes]
-        ax.bar([x + offset for x in xs], values, width=0.4, label=role, color=color)
+        ax.bar([x + offset for x in xs], values, width=0.27, label=label, color=color)
     ax.set_xticks(list(xs), [s.replace(":", "\n") for s in scopes], fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("verdict accuracy")

@@ -9,23 +9,34 @@ from supdata.ops.sampling import problem_seed
 from supdata.ops.verdict import parse_verdict
 from supdata.prompts import load_prompt
 
-ROLES = ("informed", "student")
-_SEED_OFFSET = {"informed": 31, "student": 37}
+ROLES = ("informed", "informed_verdict", "student")
+"""Who judges: the teacher shown the reference only, the teacher also told the true
+verdict, and the student (problem and attempt only). Both teachers are always measured:
+the headline gap (informed - student) is the reference's effect, not obedience to a
+stated verdict; the recipe's ``informed_verdict`` picks which teacher writes the targets."""
+_SEED_OFFSET = {"informed": 31, "informed_verdict": 41, "student": 37}
 _VERDICT_CUE = "\n\nVerdict:"
+
+
+def target_role(params: StvBuilder) -> str:
+    """The teacher whose feedback becomes the distillation targets."""
+    return "informed_verdict" if params.informed_verdict else "informed"
 
 
 def messages(attempt: Attempt, params: StvBuilder, role: str) -> list[dict[str, str]]:
     """The verifier's prompt: the student's sees problem and attempt; the teacher's also
-    the reference solution (and the true verdict when the recipe says so)."""
+    the reference solution, and ``informed_verdict``'s the true verdict too."""
     question, text = attempt.problem.question, attempt.trace.text
     if role == "student":
         return list(load_prompt(params.student_prompt).render(question=question, attempt=text))
+    if role not in ("informed", "informed_verdict"):
+        raise ValueError(f"unknown verifier role {role!r}; known: {list(ROLES)}")
     return list(
         load_prompt(params.informed_prompt).render(
             question=question,
             attempt=text,
             reference=attempt.problem.reference_solution,
-            verdict=attempt.truth if params.informed_verdict else None,
+            verdict=attempt.truth if role == "informed_verdict" else None,
         )
     )
 

@@ -12,9 +12,11 @@ from supdata.ops.verdict import verdict_word
 
 
 def accuracy_figures(verdicts: list[dict], bins: list[str]) -> dict[str, Any]:
-    """Verdict accuracy of the informed and the uninformed verifier on the same attempts,
-    overall and per bin (and per true verdict): the gap is what STV distills. A feedback
-    without a verdict counts as a miss."""
+    """Verdict accuracy of the informed verifier (shown the reference only; and shown it
+    with the true verdict) and of the uninformed one on the same attempts, overall, per bin
+    and per true verdict. ``gap`` (reference only - uninformed) is what seeing the
+    reference is worth, the signal STV distills; ``gap_with_verdict`` mostly measures
+    obedience to a stated verdict. A feedback without a verdict counts as a miss."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in verdicts:
         for scope in ("all", f"bin:{r['bin']}", f"truth:{'correct' if r['truth'] else 'wrong'}"):
@@ -35,16 +37,29 @@ def accuracy_figures(verdicts: list[dict], bins: list[str]) -> dict[str, Any]:
     scopes = ["all", *(f"bin:{b}" for b in bins), "truth:correct", "truth:wrong"]
     out = {}
     for scope in scopes:
-        informed, student = acc(groups[(scope, "informed")]), acc(groups[(scope, "student")])
-        if not informed["n"] and not student["n"]:
+        measured = {name: acc(groups[(scope, role)]) for name, role in _ACCURACY_ROLES}
+        if not any(m["n"] for m in measured.values()):
             continue
-        gap = (
-            round(informed["accuracy"] - student["accuracy"], 4)
-            if informed["n"] and student["n"]
-            else None
-        )
-        out[scope] = {"informed": informed, "uninformed": student, "gap": gap}
+        student = measured["uninformed"]
+        out[scope] = {
+            **measured,
+            "gap": _gap(measured["informed"], student),
+            "gap_with_verdict": _gap(measured["informed_verdict"], student),
+        }
     return out
+
+
+_ACCURACY_ROLES = (
+    ("informed", "informed"),  # reference only: the headline
+    ("informed_verdict", "informed_verdict"),  # reference and the true verdict
+    ("uninformed", "student"),
+)
+
+
+def _gap(teacher: dict[str, Any], student: dict[str, Any]) -> float | None:
+    if not (teacher["n"] and student["n"]):
+        return None
+    return round(teacher["accuracy"] - student["accuracy"], 4)
 
 
 def config_figures(config: str, rows: list[dict]) -> dict[str, Any]:
@@ -60,6 +75,10 @@ def config_figures(config: str, rows: list[dict]) -> dict[str, Any]:
         figures["truth"] = dict(Counter(verdict_word(r["truth"]) for r in rows))
     elif config == "vil":
         figures["attempts_correct"] = sum(1 for r in rows if r["attempt_correct"])
+        figures["feedback_sources"] = dict(Counter(r["feedback_source"] for r in rows))
+        figures["feedback_right"] = sum(
+            1 for r in rows if r["feedback_verdict"] == r["attempt_correct"]
+        )
     return figures
 
 

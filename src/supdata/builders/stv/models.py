@@ -22,7 +22,7 @@ class VerdictRow(Row):
     id: Text
     problem_id: Text
     attempt_id: Text
-    role: Literal["informed", "student"]
+    role: Literal["informed", "informed_verdict", "student"]
     sample: Int32
     feedback: str
     verdict: bool | None
@@ -77,5 +77,14 @@ class VilRow(Row):
     answer: Annotated[str, Field(min_length=1, description="ground-truth final answer")]
     bin: Bin
     pass_rate: PassRate
-    feedback_verdict: bool
+    feedback_verdict: Annotated[
+        bool, Field(description="the feedback's verdict (a verifier's may be wrong)")
+    ]
+    feedback_source: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="who wrote the feedback: verifier_engine:<engine> or informed_teacher",
+        ),
+    ]
     attempt_correct: bool

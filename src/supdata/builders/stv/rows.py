@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from supdata.builders.stv.attempts import Attempt
-from supdata.builders.stv.feedback import messages
+from supdata.builders.stv.feedback import messages, target_role
 from supdata.builders.stv.leak import leak
 from supdata.builders.stv.params import StvBuilder
 from supdata.core.records import Problem, Trace
@@ -31,7 +31,8 @@ def distill_rows(
     """Informed feedback that matches the truth, leaks nothing, and fits the length bounds;
     identical feedback for one attempt is kept once."""
     by_id = {a.trace.id: a for a in attempts}
-    informed = [r for r in verdicts if r["role"] == "informed"]
+    role = target_role(params)
+    informed = [r for r in verdicts if r["role"] == role]
     stats.n_in = len(informed)
     seen: set[tuple[str, str]] = set()
     rows = []
@@ -53,7 +54,7 @@ def distill_rows(
                 "question": a.problem.question,
                 "attempt": a.trace.text,
                 "prompt": messages(a, params, "student"),
-                "ref_prompt": messages(a, params, "informed"),
+                "ref_prompt": messages(a, params, role),
                 "completion": [{"role": "assistant", "content": r["feedback"]}],
                 "verdict": r["verdict"],
                 "truth": a.truth,
@@ -85,41 +86,71 @@ def verifier_rl_rows(attempts: list[Attempt], params: StvBuilder, stats: StageSt
     ]
 
 
-def vil_rows(
-    distill: list[dict], attempts: list[Attempt], params: StvBuilder, stats: StageStats
-) -> list[dict]:
-    """[problem, attempt, feedback] generator prompts with the ground-truth answer. The
-    feedback is each attempt's first distillation target: what the trained verifier is
-    taught to say, so the generator learns to act on that verifier's words."""
-    by_id = {a.trace.id: a for a in attempts}
-    solve = load_prompt(params.prompt)
-    turn = load_prompt(params.vil_prompt)
-    stats.n_in = len(attempts)
-    first: dict[str, dict] = {}
+def teacher_feedback(distill: list[dict]) -> dict[str, tuple[str, bool]]:
+    """ViL feedback from the informed teacher: each attempt's first distillation target."""
+    first: dict[str, tuple[str, bool]] = {}
     for r in distill:
-        first.setdefault(r["attempt_id"], r)
+        first.setdefault(r["attempt_id"], (r["completion"][0]["content"], r["verdict"]))
+    return first
+
+
+def verifier_feedback(rows: list[dict], stats: StageStats) -> dict[str, tuple[str, bool]]:
+    """ViL feedback from a verifier engine: per attempt, its first finished feedback with a
+    verdict, kept as it is, right or wrong (what the frozen verifier says in the loop)."""
+    first: dict[str, tuple[str, bool]] = {}
+    for r in rows:
+        if r["attempt_id"] in first:
+            continue
+        if r["finish_reason"] == "length":
+            stats.tally("verifier feedback cut at feedback_max_tokens")
+        elif r["verdict"] is None:
+            stats.tally("verifier feedback without a verdict")
+        else:
+            first[r["attempt_id"]] = (r["feedback"], r["verdict"])
+    return first
+
+
+def vil_rows(
+    feedback: dict[str, tuple[str, bool]],
+    source: str,
+    attempts: list[Attempt],
+    params: StvBuilder,
+    stats: StageStats,
+) -> list[dict]:
+    """[problem, attempt, feedback] generator prompts with the ground-truth answer, for
+    every attempt that has a feedback (attempt id -> (text, verdict)); ``source`` names
+    who wrote it (``verifier_engine:<name>`` or ``informed_teacher``)."""
+    solve = load_prompt(params.prompt)
+    turn = load_prompt(params.vil.prompt)
+    stats.n_in = len(attempts)
     rows = []
-    for attempt_id, r in first.items():
-        a = by_id[attempt_id]
-        feedback = r["completion"][0]["content"]
+    for a in attempts:
+        if a.trace.id not in feedback:
+            why = (
+                "no distillation target for the attempt"
+                if source == "informed_teacher"
+                else "no usable verifier feedback for the attempt"
+            )
+            stats.drop(why, a.trace.id)
+            continue
+        text, verdict = feedback[a.trace.id]
+        stats.tally(f"feedback verdict {'matches' if verdict == a.truth else 'misses'} the truth")
         rows.append(
             {
-                "id": attempt_id,
+                "id": a.trace.id,
                 "problem_id": a.problem.id,
                 "prompt": [
                     *solve.render(question=a.problem.question),
                     {"role": "assistant", "content": a.trace.text},
-                    *turn.render(feedback=feedback),
+                    *turn.render(feedback=text),
                 ],
                 "answer": a.problem.reference_answer or "",
                 "bin": a.bin,
                 "pass_rate": a.pass_rate,
-                "feedback_verdict": r["verdict"],
+                "feedback_verdict": verdict,
+                "feedback_source": source,
                 "attempt_correct": a.truth,
             }
         )
-    for a in attempts:
-        if a.trace.id not in first:
-            stats.drop("no distillation target for the attempt", a.trace.id)
     stats.n_out = len(rows)
     return rows

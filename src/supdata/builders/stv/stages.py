@@ -1,7 +1,9 @@
 """Stages of the ``stv`` builder.
 
-samples (rollouts) -> verdicts (internal: S informed + S uninformed feedbacks per binned
-attempt) -> distill -> vil; samples -> verifier_rl.
+samples (rollouts) -> verdicts (internal: S feedbacks per binned attempt from each of the
+informed teacher, the teacher told the verdict, and the uninformed student) -> distill;
+samples -> verifier_rl; samples -> vil (the verifier engine's feedback) or distill -> vil
+(the informed teacher's).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from supdata.builders.stv.models import DistillRow, VerdictRow, VerifierRlRow, V
 from supdata.builders.stv.params import StvBuilder
 from supdata.builders.stv.rows import (
     distill_rows,
+    teacher_feedback,
+    verifier_feedback,
     verifier_rl_rows,
     vil_rows,
 )
@@ -33,7 +37,7 @@ DISTILL = (
     "STV targets: informed-verifier feedback matching the truth, with student and teacher prompts"
 )
 VERIFIER_RL = "student verifier prompts with the true verdict (RL on verdict reward)"
-VIL = "verifier-in-the-loop prompts: problem, attempt, feedback; ground-truth answer"
+VIL = "verifier-in-the-loop prompts: problem, attempt, a verifier's feedback; ground-truth answer"
 
 
 def stv_stages(builder: StvBuilder, recipe: Recipe, check: dict) -> list[Stage]:
@@ -69,7 +73,15 @@ def stv_stages(builder: StvBuilder, recipe: Recipe, check: dict) -> list[Stage]:
         return verifier_rl_rows(attempts(ctx), builder, stats)
 
     def vil(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return vil_rows(ctx.outputs["distill"], attempts(ctx), builder, stats)
+        todo = attempts(ctx)
+        if builder.vil.feedback == "informed_teacher":
+            feedback = teacher_feedback(ctx.outputs["distill"])
+            return vil_rows(feedback, "informed_teacher", todo, builder, stats)
+        # the student prompt: the trained verifier sees no reference. With the build's own
+        # verifier as the engine these are the verdicts stage's requests, served by the cache
+        engine = ctx.engines[builder.vil_engine]
+        feedback = verifier_feedback(feedback_rows(todo, builder, engine, "student"), stats)
+        return vil_rows(feedback, f"verifier_engine:{builder.vil_engine}", todo, builder, stats)
 
     return [
         Stage(
@@ -111,7 +123,9 @@ def stv_stages(builder: StvBuilder, recipe: Recipe, check: dict) -> list[Stage]:
         Stage(
             "vil",
             VilRow,
-            ("source", "samples", "distill"),
+            ("source", "samples", "distill")
+            if builder.vil.feedback == "informed_teacher"
+            else ("source", "samples"),
             params,
             vil,
             description=VIL,
