@@ -30,6 +30,16 @@ class UsageError(ValueError):
     """A command line that cannot run (exit 2)."""
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 class _Lazy:
     """A subcommand's function, imported from cli.commands only when it runs."""
 
@@ -38,7 +48,7 @@ class _Lazy:
 
     def __call__(self, args: argparse.Namespace) -> int:
         recipes = getattr(args, "recipe", None)
-        if self.name in ("cmd_build", "cmd_peek") and recipes:
+        if self.name in ("cmd_build", "cmd_peek", "cmd_eval_vr") and recipes:
             from pathlib import Path
 
             for recipe in [recipes] if isinstance(recipes, str) else recipes:
@@ -90,6 +100,29 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write scores and every prediction to this JSON file")
     _engine_flags(p)
     p.set_defaults(fn=_cmd("cmd_eval_critic"))
+
+    p = sub.add_parser(
+        "eval-vr",
+        help="the verification-refinement loop: generator answers, verifier judges, "
+        "generator revises, for R rounds; pass@1 and verifier inflation per round",
+    )
+    p.add_argument("recipe", help="a recipe: its source (problems), engines and verification")
+    p.add_argument("--generator", help="engine that answers (default: the stv builder's engine)")
+    p.add_argument(
+        "--verifier", help="engine that verifies (default: the stv builder's vil.engine)"
+    )
+    p.add_argument("--rounds", type=_at_least_one, default=3, help="revision rounds R (>= 1)")
+    p.add_argument("--samples", type=_at_least_one, default=4, help="trajectories per problem")
+    p.add_argument("--limit", type=_at_least_one, help="first N problems of the source")
+    p.add_argument(
+        "--revise-accepted",
+        action="store_true",
+        help="revise every answer each round, also those the verifier called Correct",
+    )
+    p.add_argument("--out", help="write the report (figures and every turn) to this JSON file")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.set_defaults(fn=_cmd("cmd_eval_vr"))
 
     p = sub.add_parser("cache", help="request cache: stats or clear")
     p.add_argument("action", choices=["stats", "clear"])

@@ -341,6 +341,93 @@ def cmd_eval_critic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_vr(args: argparse.Namespace) -> int:
+    from supdata.engines import RequestCache
+    from supdata.engines.registry import Engines
+    from supdata.eval.vr import report, run_vr
+    from supdata.recipe import load_recipe
+    from supdata.sources import load_problems
+
+    recipe = load_recipe(args.recipe)
+    params, generator, verifier = _vr_roles(recipe, args)
+    source = recipe.source.model_copy(update={"limit": args.limit or recipe.source.limit})
+    problems = [p for p in load_problems(source) if p.reference_answer]  # before any model
+    if not problems:
+        raise ValueError(f"{args.recipe}: the source gave no problem with a reference answer")
+    cache = None if args.no_cache else RequestCache(args.cache)
+    with Engines(recipe.engines, cache, recipe.runner) as engines:
+        trajectories = run_vr(
+            problems,
+            engines[generator],
+            engines[verifier],
+            params,
+            rounds=args.rounds,
+            samples=args.samples,
+            verify=recipe.verification.to_config(),
+            revise_accepted=args.revise_accepted,
+        )
+        setup = {
+            "recipe": str(args.recipe),
+            "generator": {"engine": generator, "model": engines[generator].fingerprint},
+            "verifier": {"engine": verifier, "model": engines[verifier].fingerprint},
+            "problems": len(problems),
+            "samples": args.samples,
+            "rounds": args.rounds,
+            "revise_accepted": args.revise_accepted,
+            "prompts": {"solve": params.prompt, "verify": params.student_prompt,
+                        "revise": params.vil.prompt},
+        }  # fmt: skip
+    result = report(trajectories, setup)
+    out.print(_vr_table("V-R loop: all problems", result["rounds"]))
+    for name, rounds in result["by_bin"].items():
+        out.print(_vr_table(f"bin {name}", rounds))
+    if args.out:
+        target = Path(args.out)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        out.print(f"wrote {target}")
+    return 0
+
+
+def _vr_roles(recipe, args: argparse.Namespace):
+    """The stv settings (the recipe's stv builder, else defaults), generator and verifier:
+    unknown engines fail here, before any model loads."""
+    from supdata.builders.stv import StvBuilder
+
+    stv = next((b for b in recipe.builders if b.kind == "stv"), None)
+    only = next(iter(recipe.engines)) if len(recipe.engines) == 1 else None
+    generator = args.generator or (stv.engine if stv else only)
+    verifier = args.verifier or (stv.vil_engine if stv else generator)
+    for flag, name in (("--generator", generator), ("--verifier", verifier)):
+        if name is None:
+            raise ValueError(
+                f"{args.recipe}: name the engine with {flag} (engines: {sorted(recipe.engines)})"
+            )
+        if name not in recipe.engines:
+            raise ValueError(
+                f"{args.recipe}: {flag} {name!r} is not an engine of the recipe "
+                f"(engines: {sorted(recipe.engines)})"
+            )
+    params = stv if stv is not None else StvBuilder(kind="stv", engine=generator)
+    return params, generator, verifier
+
+
+def _vr_table(title: str, rounds: list[dict]) -> Table:
+    table = Table(title=title)
+    columns = ("round", "pass@1", "claimed correct", "precision", "recall", "inflation",
+               "no verdict", "revised", "right->wrong", "wrong->right")  # fmt: skip
+    keys = ("round", "pass@1", "claimed_correct", "precision", "recall", "inflation",
+            "no_verdict", "revised", "right_to_wrong", "wrong_to_right")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r in rounds:
+        cells = [r[k] for k in keys]
+        table.add_row(*("n/a" if c is None else f"{c:.3f}" if isinstance(c, float) else str(c)
+                        for c in cells))  # fmt: skip
+    return table
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     from supdata.engines import RequestCache
 
