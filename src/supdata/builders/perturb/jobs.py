@@ -91,7 +91,7 @@ def rule_trace(
     sampling = {
         "method": "rule",
         "rule": job.error_type,
-        "position": job.position,
+        "position": str(job.position),  # the struct's field is a string
         "carry": params.carry,
         "target_swer": job.target,
     }
@@ -169,7 +169,7 @@ def model_traces(
             "method": "model",
             "error_type": j.error_type,
             "target_swer": j.target,
-            "position": j.position,
+            "position": str(j.position),
             "first_error_step": k,
             "rewriter": rewriter.fingerprint,
             "rewrite_prompt": load_prompt(params.rewrite_prompt).ref,
