@@ -121,7 +121,8 @@ CASES = [
 ]  # fmt: skip
 
 
-def _run(shared_data, index, position, error_type, rewrite, continuation, target, **params):
+def _run(shared_data, case, *, target, **params):
+    index, position, error_type, rewrite, continuation = case
     problem, base = _gsm8k(shared_data, index)
     job = Job(base, target, position, error_type, seed=7)
     said = {f"{job.id}/rewrite": rewrite, f"{job.id}/continue": continuation}
@@ -139,13 +140,12 @@ def _run(shared_data, index, position, error_type, rewrite, continuation, target
 @pytest.mark.parametrize(
     ("index", "position", "error_type", "rewrite", "continuation", "expected"), CASES
 )
-def test_model_rows_label_only_erroneous_steps(
+def test_model_rows_label_only_erroneous_steps(  # noqa: PLR0917
     shared_data, index, position, error_type, rewrite, continuation, expected
 ):
     n, wrong = len(expected), expected.count(False)
-    problem, base, builder, traces, stats = _run(
-        shared_data, index, position, error_type, rewrite, continuation, target=wrong / n
-    )
+    case = (index, position, error_type, rewrite, continuation)
+    problem, base, builder, traces, stats = _run(shared_data, case, target=wrong / n)
     assert len(traces) == 1, stats.dropped
     t = traces[0]
     k = position - 1
@@ -165,7 +165,7 @@ def test_model_rows_label_only_erroneous_steps(
 
 @pytest.mark.shared_data
 def test_a_later_step_without_the_wrong_value_stays_correct(shared_data):
-    _, _, _, traces, _ = _run(shared_data, *[CASES[0].values[i] for i in range(5)], target=0.67)
+    _, _, _, traces, _ = _run(shared_data, CASES[0].values[:5], target=0.67)
     (t,) = traces
     regular = next(i for i, s in enumerate(t.steps) if "8 * 5 = $40" in s)
     assert t.annotation.labels[regular] is True
@@ -180,7 +180,7 @@ def test_the_target_is_checked_on_the_measured_swer(shared_data):
     # first error on counted as wrong), unless the tolerance allows 0.34 off.
     for tolerance, kept in ((0.0, False), (0.34, True)):
         _, _, builder, traces, stats = _run(
-            shared_data, *[CASES[0].values[i] for i in range(5)], target=1.0,
+            shared_data, CASES[0].values[:5], target=1.0,
             swer_tolerance=tolerance,
         )  # fmt: skip
         assert meets_target(traces[0], builder, stats) is kept
@@ -189,7 +189,7 @@ def test_the_target_is_checked_on_the_measured_swer(shared_data):
 
 @pytest.mark.shared_data
 def test_annotator_labels_the_continuation(shared_data):
-    problem, _, _, traces, _ = _run(shared_data, *[CASES[2].values[i] for i in range(5)], 0.5)
+    problem, _, _, traces, _ = _run(shared_data, CASES[2].values[:5], target=0.5)
     (t,) = traces
     # The annotator calls step 4 (regular pay) Wrong too, and step 1 (the base's) Wrong:
     # the prefix and the rewritten step stay as constructed; later steps are its call.
