@@ -252,3 +252,65 @@ def test_chain_labels_agree_with_carried_rule_errors_on_gsm8k(shared_data, capsy
             f"{sum(a != b for a, b in zip(swers, from_first, strict=True))}"
         )
     assert total > 1000 and agree / total >= 0.99
+
+
+MODEL_RECIPE = """\
+name: perturbed-model
+source: {{kind: file, path: {path}, normalizer: gsm8k, limit: 6}}
+engines:
+  actor: {{kind: vllm}}
+builders:
+  - kind: perturb
+    swer_grid: [0.5]
+    positions: [first]
+    types: [calculation]
+    engine: actor
+    annotator: {annotator}
+    length_ratio: [0.01, 100]
+    swer_tolerance: 0.5
+verification: {{workers: 1}}
+"""
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("annotator", ["null", "actor"])
+def test_model_rows_through_the_build(shared_data, tmp_path, monkeypatch, annotator):
+    """The stage end to end with a fake engine: the rewritten first step is Wrong; the
+    fake actor's two continuation steps use no wrong value of the chain, so only the
+    final answer step (off the reference's) is Wrong, or, with the annotator (which
+    calls every step Correct), none of them."""
+    from supdata import engines
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    def respond(request):
+        if request.id.endswith("/rewrite"):
+            return "It comes to 1000 + 1 = 1001."
+        if request.id.endswith("/continue"):
+            return "We keep going from there.\n#### 1001"
+        n = int(re.search(r"exactly (\d+) entries", request.messages[-1]["content"])[1])
+        return json.dumps({"steps": ["Correct"] * n})
+
+    backend = Scripted(respond)
+    monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config: backend)
+    path = tmp_path / "r.yaml"
+    gsm = shared_data / "gsm8k" / "test.jsonl"
+    path.write_text(MODEL_RECIPE.format(path=gsm, annotator=annotator))
+    stats = build(load_recipe(path), tmp_path / "out")
+    import datasets
+
+    rows = datasets.load_dataset(str(tmp_path / "out"), "perturbed", split="train")
+    assert len(rows) >= 3
+    source = CHAIN if annotator == "null" else "construction+annotator:scripted-model"
+    for row in rows:
+        ann = row["annotation"]
+        expected = [False, True, False] if annotator == "null" else [False, True, True]
+        assert ann["labels"] == expected and ann["first_error_step"] == 0
+        assert ann["source"] == source and row["sampling"]["position"] == "first"
+    measured = stats["measured"]["perturbed"]
+    by_target = measured["swer_by_target"]["0.5"]
+    assert by_target["measured_mean"] == (0.6667 if annotator == "null" else 0.3333)
+    assert by_target["from_first_error_mean"] == 1.0 and by_target["first_error_step_mean"] == 1
+    assert measured["first_error_step"] == {"step 1": len(rows)}
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "share of steps from the first error on" in card and "by step: step 1" in card
