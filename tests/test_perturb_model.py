@@ -66,14 +66,16 @@ def _gsm8k(shared_data, index: int) -> tuple[Problem, Trace]:
 # (GSM8K test index, step rewritten (1-based), error type, the rewriter's step, the
 # actor's continuation, expected labels). Steps that only use the problem's quantities
 # or values the reference also computed stay Correct.
+KYLAR_REWRITE = "The discount price of one glass is 60/100 * 5 = $4."
+KYLAR = (
+    "If every second glass is cheaper, that means Kylar is going to buy 16 / 2 = 8 "
+    "cheaper glasses.\nSo for the cheaper glasses, Kylar is going to pay 8 * 4 = $32.\n"
+    "And for the regular-priced glasses, Kylar will pay 8 * 5 = $40.\n"
+    "So in total Kylar needs to pay 32 + 40 = $72 for the glasses he wants to buy.\n#### 72"
+)
 CASES = [
     pytest.param(
-        5, 1, "calculation",
-        "The discount price of one glass is 60/100 * 5 = $4.",
-        "If every second glass is cheaper, that means Kylar is going to buy 16 / 2 = 8 "
-        "cheaper glasses.\nSo for the cheaper glasses, Kylar is going to pay 8 * 4 = $32.\n"
-        "And for the regular-priced glasses, Kylar will pay 8 * 5 = $40.\n"
-        "So in total Kylar needs to pay 32 + 40 = $72 for the glasses he wants to buy.\n#### 72",
+        5, 1, "calculation", KYLAR_REWRITE, KYLAR,
         [False, True, False, True, False, False],
         id="kylar-first-step-two-independent-steps",
     ),
@@ -109,12 +111,9 @@ CASES = [
         id="carla-value-stated-without-arithmetic",
     ),
     pytest.param(
-        5, 1, "calculation",
-        "The discount price of one glass is 60/100 * 5 = $4.",
-        "If every second glass is cheaper, that means Kylar is going to buy 16 / 2 = 8 "
-        "cheaper glasses.\nSo for the cheaper glasses, Kylar is going to pay 8 * 4 = $32.\n"
-        "And for the regular-priced glasses, Kylar will pay 8 * 5 = $45.\n"
-        "So in total Kylar needs to pay 32 + 45 = $77 for the glasses he wants to buy.\n#### 77",
+        5, 1, "calculation", KYLAR_REWRITE,
+        KYLAR.replace("8 * 5 = $40", "8 * 5 = $45").replace("32 + 40 = $72", "32 + 45 = $77")
+        .replace("#### 72", "#### 77"),
         [False, True, False, False, False, False],
         id="kylar-actor-slips-on-its-own",
     ),
