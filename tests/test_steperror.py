@@ -21,7 +21,8 @@ from supdata.builders.steperror.rephrase import _solution_problem, question_prob
 from supdata.core.records import Problem
 from supdata.core.stats import StageStats
 from supdata.ops.perturb import CannotPerturb
-from supdata.ops.perturb.rewrite import assemble, clean_rewrite, first_wrong_step, swer_meets
+from supdata.ops.perturb.rewrite import assemble, clean_rewrite, rewrite_position
+from supdata.ops.perturb.target import swer_meets
 from supdata.publish.schemas import RowSchemaError, validate_rows
 from supdata.verify import VerifyConfig, verify_many
 
@@ -218,8 +219,8 @@ def test_subtask_count_follows_the_reference_length():
 BASE = ["Tom has 3 + 4 = 7 apples.\n", "He eats 2, so 7 - 2 = 5 are left.\n", "#### 5"]
 
 
-def test_rewrite_keeps_the_prefix_and_labels_the_rest():
-    k = first_wrong_step(3, 0.67)
+def test_rewrite_keeps_the_prefix_and_labels_the_chain():
+    k = rewrite_position(3, 0.67, "last", seed=0)
     assert k == 1
     made = assemble(
         BASE,
@@ -227,8 +228,6 @@ def test_rewrite_keeps_the_prefix_and_labels_the_rest():
         "He eats 2, so 7 - 2 = 4 are left.",
         "#### 4",
         error_type="calculation",
-        target=0.67,
-        tolerance=0.0,
         length_ratio=(0.7, 1.3),
         strategy="auto",
     )
@@ -245,7 +244,6 @@ def test_rewrite_keeps_the_prefix_and_labels_the_rest():
         ("He eats 2, so  7 - 2 = 5 are left.", "#### 5", "rewrite: unchanged"),
         ("He eats 2, so 7 - 2 = 4 are left.", "Actually #### 4", "leaks the error"),
         ("He eats 2, so 7 - 2 = 4 are left.", "So 4.\n" * 20 + "#### 4", "length"),
-        ("He eats 2, so 7 - 2 = 4 are left.", "So 4.\n\nIt is 4.\n\n#### 4", "SWER"),
     ],
 )
 def test_rewrite_rejections(rewrite, continuation, reason):
@@ -256,8 +254,6 @@ def test_rewrite_rejections(rewrite, continuation, reason):
             rewrite,
             continuation,
             error_type="calculation",
-            target=0.67,
-            tolerance=0.0,
             length_ratio=(0.7, 1.3),
             strategy="auto",
         )
@@ -267,9 +263,12 @@ def test_rewrite_cleaning_and_swer_rule():
     assert clean_rewrite("Rewritten step: 7 - 2 = 4.\nThis is wrong.", "7 - 2 = 5.\n") == (
         "7 - 2 = 4."
     )
-    assert first_wrong_step(10, 0.05) == 9  # at least one wrong step
-    assert swer_meets(2, 6, 0.34, 0.0) and not swer_meets(3, 6, 0.34, 0.0)
-    assert swer_meets(3, 6, 0.34, 0.2)
+    assert rewrite_position(10, 0.05, "last", seed=0) == 9  # room for one wrong step
+    assert rewrite_position(10, 0.5, "last", seed=0) == 5  # room for five
+    two, three = [False, False] + [True] * 4, [False] * 3 + [True] * 3
+    assert swer_meets(two, 0.34) and not swer_meets(three, 0.34)
+    assert swer_meets(three, 0.34, 0.2)
+    assert swer_meets([True] * 9 + [False], 0.05)  # at least one wrong step
 
 
 def test_max_tokens_follow_the_reference_length(vllm_backend):

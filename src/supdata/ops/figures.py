@@ -53,17 +53,17 @@ def trace_figures(traces: list[Trace]) -> dict[str, Any]:
         figures["first_error_position"] = dict(
             Counter(_position_bin(k, n) for k, n, _ in first_errors)
         )
+        figures["first_error_step"] = {
+            f"step {k + 1}": v for k, v in sorted(Counter(k for k, _, _ in first_errors).items())
+        }
         figures["_first_error_relative"] = [k / max(n - 1, 1) for k, n, _ in first_errors]
-    by_target: dict[float, list[float]] = defaultdict(list)
+    by_target: dict[float, list[Any]] = defaultdict(list)
     for t in traces:
         target = t.sampling.get("target_swer")
         if target is not None and t.annotation is not None and t.annotation.swer is not None:
-            by_target[float(target)].append(t.annotation.swer)
+            by_target[float(target)].append(t.annotation)
     if by_target:
-        figures["swer_by_target"] = {
-            f"{k:g}": {"rows": len(v), "measured_mean": round(statistics.fmean(v), 4)}
-            for k, v in sorted(by_target.items())
-        }
+        figures["swer_by_target"] = {f"{k:g}": _by_target(v) for k, v in sorted(by_target.items())}
     figures["_pass_rates"] = pass_rates
     figures["_steps"] = steps
     return figures
@@ -108,6 +108,23 @@ def trace_config(*, pass_rate_plot: bool = False):
         return Figures(measured=measured, plots=plots, steps=steps)
 
     return figures
+
+
+def _by_target(annotations: list[Any]) -> dict[str, Any]:
+    """Rows at one target SWER: their measured SWER (wrong / all steps) beside the first
+    error: its step (1-based) and the share of steps from it on, which is what SWER
+    would be if every step after the first error counted as wrong."""
+    firsts = [(a.first_error_step, len(a.labels)) for a in annotations if a.first_error_step >= 0]
+    return {
+        "rows": len(annotations),
+        "measured_mean": round(statistics.fmean(a.swer for a in annotations), 4),
+        "first_error_step_mean": round(statistics.fmean(k + 1 for k, _ in firsts), 2)
+        if firsts
+        else None,
+        "from_first_error_mean": round(statistics.fmean((n - k) / n for k, n in firsts), 4)
+        if firsts
+        else None,
+    }
 
 
 def _position_bin(k: int, n: int) -> str:

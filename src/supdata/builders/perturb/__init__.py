@@ -1,5 +1,5 @@
 """``perturb``: step errors injected into correct solutions with exact control (SWER
-grid, positions, rule or model error types); labels known by construction."""
+grid, positions, rule or model error types); only erroneous steps labelled Wrong."""
 
 from supdata.builders.papers import GUIDING
 from supdata.builders.perturb.params import PerturbBuilder
@@ -14,7 +14,7 @@ SPEC = BuilderSpec(
     stages=perturb_stages,
     configs={"perturbed": ConfigSpec(PerturbedRow, PERTURBED)},
     paper=GUIDING,
-    prompts=("perturb_step@1", "solve@1"),
+    prompts=("perturb_step@1", "solve@1", "label_steps@1"),
 )
 
 __all__ = ["SPEC", "PerturbBuilder"]

@@ -1,4 +1,10 @@
-"""Perturbed solutions: step errors injected by rule or by model, labels by construction."""
+"""Perturbed solutions: step errors injected by rule or by model.
+
+Labels: a rule row's Wrong steps are the steps its edit changed (``construction``); a
+model row's rewritten step is Wrong by construction and a later step is Wrong only on
+evidence: the carried chain (``construction+chain``) or the recipe's annotator
+(``construction+annotator:<model>``). SWER (wrong / all steps) is measured on those
+labels and checked against the target in one place, ``meets_target``."""
 
 from __future__ import annotations
 
@@ -8,10 +14,14 @@ from supdata.builders.perturb.params import PerturbBuilder
 from supdata.core.records import Problem, StepAnnotation, Trace
 from supdata.core.stats import StageStats
 from supdata.engines import Engine
+from supdata.ops.annotate import annotate
 from supdata.ops.perturb import LEAKY_WORDS, CannotPerturb, given_quantities, perturb
 from supdata.ops.perturb.generate import StepEdit, inject_errors
-from supdata.ops.perturb.rewrite import assemble, first_wrong_step
+from supdata.ops.perturb.rewrite import assemble, rewrite_position
+from supdata.ops.perturb.target import swer_meets
 from supdata.prompts import load_prompt
+
+CHAIN = "construction+chain"
 
 
 @dataclass(frozen=True)
@@ -49,13 +59,20 @@ def plan_jobs(bases: list[Trace], params: PerturbBuilder, stats: StageStats) -> 
     return jobs
 
 
+def _past_end(job: Job, stats: StageStats) -> bool:
+    """A step-number position beyond the base's last step: counted, not tried."""
+    n = len(job.base.steps)
+    if isinstance(job.position, int) and job.position > n:
+        stats.drop(f"position {job.position} is past the last step", f"{job.base.id} ({n} steps)")
+        return True
+    return False
+
+
 def rule_trace(
     job: Job, params: PerturbBuilder, stats: StageStats, question: str = ""
 ) -> Trace | None:
     """The job's rule error; a carried chain never rewrites a quantity ``question`` gives."""
-    if isinstance(job.position, int) and job.position > len(job.base.steps):
-        n = len(job.base.steps)
-        stats.drop(f"position {job.position} is past the last step", f"{job.base.id} ({n} steps)")
+    if _past_end(job, stats):
         return None
     try:
         p = perturb(
@@ -66,6 +83,7 @@ def rule_trace(
             carry=params.carry,
             seed=job.seed,
             givens=given_quantities(question),
+            tolerance=params.swer_tolerance,
         )
     except CannotPerturb as exc:
         stats.drop(f"{job.error_type}: {exc}", job.base.id)
@@ -73,7 +91,7 @@ def rule_trace(
     sampling = {
         "method": "rule",
         "rule": job.error_type,
-        "position": job.position,
+        "position": str(job.position),  # the struct's field is a string
         "carry": params.carry,
         "target_swer": job.target,
     }
@@ -104,12 +122,15 @@ def model_traces(
     strategy: str,
     stats: StageStats,
 ) -> list[Trace]:
-    """Rewrite step k of each base with the job's error type, then let the actor go on.
+    """Rewrite step k of each base with the job's error type (k from the job's position),
+    then let the actor go on; label the result by the carried chain.
 
-    The final answer is checked afterwards, by the stage's verification."""
+    The final answer is checked afterwards, by the stage's verification, and the SWER
+    after the labels are final (``meets_target``)."""
+    jobs = [j for j in jobs if not _past_end(j, stats)]
     if not jobs:
         return []
-    ks = [first_wrong_step(len(j.base.steps), j.target) for j in jobs]
+    ks = [rewrite_position(len(j.base.steps), j.target, j.position, j.seed) for j in jobs]
     questions = [problems[j.base.problem_id].question for j in jobs]
     injected = inject_errors(
         [
@@ -125,7 +146,7 @@ def model_traces(
         desc="continue after rewrite",
     )
     out = []
-    for j, k, x in zip(jobs, ks, injected, strict=True):
+    for j, k, q, x in zip(jobs, ks, questions, injected, strict=True):
         step, c = x.step, x.completion
         if c.finish_reasons[0] == "length":
             stats.drop(f"{j.error_type}: continuation hit max_tokens", j.base.id)
@@ -137,10 +158,9 @@ def model_traces(
                 step,
                 c.texts[0],
                 error_type=j.error_type,
-                target=j.target,
-                tolerance=params.swer_tolerance,
                 length_ratio=params.length_ratio,
                 strategy=strategy,
+                givens=given_quantities(q),
             )
         except CannotPerturb as exc:
             stats.drop(f"{j.error_type}: {exc}", j.base.id)
@@ -149,6 +169,7 @@ def model_traces(
             "method": "model",
             "error_type": j.error_type,
             "target_swer": j.target,
+            "position": str(j.position),
             "first_error_step": k,
             "rewriter": rewriter.fingerprint,
             "rewrite_prompt": load_prompt(params.rewrite_prompt).ref,
@@ -156,8 +177,57 @@ def model_traces(
             "temperature": params.temperature,
         }
         trace = _trace(
-            j, made.steps, StepAnnotation(made.labels, "construction", made.error_types), sampling
+            j, made.steps, StepAnnotation(made.labels, CHAIN, made.error_types), sampling
         )
         trace.model = actor.fingerprint
         out.append(trace)
     return out
+
+
+def annotate_continuations(
+    traces: list[Trace],
+    problems: dict[str, Problem],
+    annotator: Engine,
+    prompt_ref: str,
+    stats: StageStats,
+) -> list[Trace]:
+    """Model rows labelled by ``annotator`` (``ops.annotate``, given the reference) after
+    the rewritten step: the base's prefix stays Correct and the rewritten step Wrong (by
+    construction), every later step takes the annotator's label. A row whose labels do
+    not align is dropped and counted; where the annotator and the carried chain differ
+    is counted too. Error types stay on the rewritten step and on later Wrong steps the
+    chain also marks."""
+    chains = {t.id: t.annotation for t in traces}
+    for t in traces:
+        t.annotation = None
+    annotate(traces, problems, annotator, prompt_ref, stats)
+    kept = []
+    for t in traces:
+        chain, judged = chains[t.id], t.annotation
+        if judged is None:
+            stats.drop(f"{t.sampling['error_type']}: annotator labels rejected", t.parent_id)
+            continue
+        k = chain.first_error_step
+        labels = [True] * k + [False] + judged.labels[k + 1 :]
+        if judged.labels[: k + 1] != labels[: k + 1]:
+            stats.tally("annotator overruled on the prefix or the rewritten step")
+        differ = sum(a != b for a, b in zip(labels[k + 1 :], chain.labels[k + 1 :], strict=True))
+        if differ:
+            stats.tally("annotator and chain differ on a later step", differ)
+        types = [
+            chain.error_types[i] if ok is False else None  # type: ignore[index]
+            for i, ok in enumerate(labels)
+        ]
+        t.annotation = StepAnnotation(labels, f"construction+{judged.source}", types)
+        kept.append(t)
+    return kept
+
+
+def meets_target(trace: Trace, params: PerturbBuilder, stats: StageStats) -> bool:
+    """The row's measured SWER (wrong / all steps) meets its target (``swer_meets``);
+    a row that misses is counted."""
+    if swer_meets(trace.annotation.labels, trace.sampling["target_swer"], params.swer_tolerance):
+        return True
+    kind = trace.sampling.get("rule") or trace.sampling.get("error_type")
+    stats.drop(f"{kind}: measured SWER off target", trace.parent_id)
+    return False

@@ -18,22 +18,27 @@ class PerturbBuilder(BuilderParams):
 
     Every base solution (a verified reference, or a correct sample) is tried at every
     target SWER of the grid, cycling through (position, type) pairs, so each grid value
-    gets its own rows. Rule types edit one computation (and carry it); model types have
-    a rewriter model put that kind of mistake into step k and the actor continue from
-    there. Labels are known by construction.
+    gets its own rows. SWER is wrong steps / all steps, measured on each row's labels;
+    ``positions`` sets where the first error goes. Rule types edit one computation (and
+    carry it): the labels mark the steps the edit changed. Model types have a rewriter
+    put that kind of mistake into step k and the actor continue from there: step k is
+    Wrong by construction, a later step only where the carried chain (or the
+    ``annotator``) says so. A row is kept only when its measured SWER meets its target.
     """
 
     kind: Literal["perturb"]
     swer_grid: list[float] = Field(
         default_factory=lambda: [0.25, 0.5, 0.75, 1.0],
         min_length=1,
-        description="target step-wise error rates, each in (0, 1]",
+        description="target step-wise error rates (wrong steps / all steps, measured on each "
+        "row's labels), each in (0, 1]; a row is kept only when it meets its target",
     )
     positions: list[str | int] = Field(
         default_factory=lambda: ["random"],
         min_length=1,
-        description="where the first rule error goes: first, middle, last, random or a step "
-        "number (1-based); model types: set by the SWER target",
+        description="where the first error goes (rule and model types): first, middle, last, "
+        "random or a step number (1-based); a named position is taken among the steps that "
+        "can still meet the SWER target",
     )
     types: list[ErrorType] = Field(
         default_factory=lambda: list(RULE_TYPES),
@@ -50,6 +55,12 @@ class PerturbBuilder(BuilderParams):
     rewriter: str | None = Field(
         None, description="model types: engine that rewrites step k (default: engine)"
     )
+    annotator: str | None = Field(
+        None,
+        description="model types: engine that labels the steps after the rewritten one, "
+        "given the reference (label_prompt); default: the carried chain, no model",
+    )
+    label_prompt: str = Field("label_steps@1", description="prompt for the annotator's labels")
     rewrite_prompt: str = Field("perturb_step@1", description="prompt that rewrites step k")
     continue_prompt: str = Field("solve@1", description="prompt the actor continues under")
     temperature: float = Field(0.7, ge=0, le=10, description="model types: rewrite/continue")
@@ -61,7 +72,8 @@ class PerturbBuilder(BuilderParams):
         0.0,
         ge=0,
         le=1,
-        description="model types: accept |SWER - target| up to this (0: exactly round(t x n))",
+        description="accept a measured SWER (wrong / all steps) within this of the target; "
+        "0: exactly round(target x steps) wrong steps, at least one (rule and model types)",
     )
     seed: int = Field(0, ge=0)
 
@@ -85,7 +97,7 @@ class PerturbBuilder(BuilderParams):
                 )
         return positions
 
-    @field_validator("rewrite_prompt", "continue_prompt")
+    @field_validator("rewrite_prompt", "continue_prompt", "label_prompt")
     @classmethod
     def _prompts(cls, ref: str) -> str:
         return check_prompt(ref)
@@ -107,6 +119,8 @@ class PerturbBuilder(BuilderParams):
             refs["engine"] = self.engine
         if self.rewriter is not None:
             refs["rewriter"] = self.rewriter
+        if self.annotator is not None:
+            refs["annotator"] = self.annotator
         return refs
 
     def config_errors(self) -> list[tuple[tuple, str]]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from supdata.builders.perturb.jobs import model_traces, plan_jobs, rule_trace
+from supdata.builders.perturb.jobs import (
+    annotate_continuations,
+    meets_target,
+    model_traces,
+    plan_jobs,
+    rule_trace,
+)
 from supdata.builders.perturb.params import PerturbBuilder
 from supdata.builders.sample.stages import stage_params
 from supdata.core.records import Trace
@@ -18,7 +24,10 @@ from supdata.ops.stages import verify
 if TYPE_CHECKING:
     from supdata.recipe import Recipe
 
-PERTURBED = "a correct solution with step errors injected (rule or model), labelled per step"
+PERTURBED = (
+    "a correct solution with step errors injected (rule or model), labelled per step: "
+    "only erroneous steps are Wrong"
+)
 
 
 def perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list[Stage]:
@@ -66,12 +75,27 @@ def _perturbed(builder: PerturbBuilder):
                 strategy=strategy,
                 stats=stats,
             )
-        kept = []
+        checked = []
         for t in verify(ctx, traces, stats, "verify perturbed"):
-            kind = t.sampling.get("rule") or t.sampling.get("error_type")
             if t.sampling["method"] == "model" and t.status != "incorrect":
+                kind = t.sampling["error_type"]
                 stats.drop(f"{kind}: final answer not wrong ({t.status})", t.parent_id)
                 continue
+            checked.append(t)
+        if builder.annotator is not None:
+            model_rows = [t for t in checked if t.sampling["method"] == "model"]
+            labelled = annotate_continuations(
+                model_rows, problems, ctx.engines[builder.annotator], builder.label_prompt, stats
+            )
+            keep = {t.id for t in labelled} | {
+                t.id for t in checked if t.sampling["method"] != "model"
+            }
+            checked = [t for t in checked if t.id in keep]
+        kept = []
+        for t in checked:
+            if not meets_target(t, builder, stats):
+                continue
+            kind = t.sampling.get("rule") or t.sampling.get("error_type")
             stats.tally(f"type:{kind}")
             stats.tally(f"method:{t.sampling['method']}")
             stats.tally(f"swer target:{t.sampling['target_swer']:g}")

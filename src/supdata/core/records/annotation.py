@@ -6,13 +6,29 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def swer(labels: list[bool | None]) -> float | None:
+    """SWER as the weak-to-strong paper defines it: erroneous steps / all (judged) steps.
+    The one place it is computed; None when no step is judged."""
+    judged = [label for label in labels if label is not None]
+    if not judged:
+        return None
+    return sum(1 for label in judged if label is False) / len(judged)
+
+
 @dataclass(slots=True)
 class StepAnnotation:
     """Step-level supervision for one trace.
 
     ``labels[i]`` is True (step i is right), False (wrong) or None (not judged, e.g. the
     steps after the first error in ProcessBench). ``source`` says who labelled them:
-    ``human:<dataset>``, ``construction`` (perturbed on purpose) or ``annotator:<model>``.
+    ``human:<dataset>``, ``annotator:<model>``, ``construction`` (a rule perturbation:
+    the edited step and the steps its carried value changed), ``construction+chain`` (a
+    model perturbation: the rewritten step by construction, later steps Wrong only where
+    they use the carried chain, state false arithmetic or a final answer off the base's;
+    ``ops/perturb/chain.py``) or ``construction+annotator:<model>`` (the rewritten step by
+    construction, later steps by that annotator). ``first_error_step`` (0-based, -1 none)
+    and ``swer`` (wrong / judged steps) are separate measures: SWER is never derived from
+    the first error's position.
     """
 
     labels: list[bool | None]
@@ -36,11 +52,8 @@ class StepAnnotation:
 
     @property
     def swer(self) -> float | None:
-        """Step-wise error rate over the judged steps (None when none is judged)."""
-        judged = [label for label in self.labels if label is not None]
-        if not judged:
-            return None
-        return sum(1 for label in judged if label is False) / len(judged)
+        """Step-wise error rate: wrong steps / judged steps (None when none is judged)."""
+        return swer(self.labels)
 
     @classmethod
     def from_first_error(

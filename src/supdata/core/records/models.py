@@ -106,15 +106,32 @@ class SampleRow(TraceRow):
 
 
 class ConstructionLabels(AnnotationRow):
-    """Labels known by construction (the error was put there on purpose)."""
+    """Labels of a perturbed solution: only erroneous steps are Wrong (False).
+
+    ``first_error_step`` is the first error (0-based), where the error was put on
+    purpose; SWER (wrong / all steps) is counted on ``labels``, never derived from it.
+    ``error_types`` names the injected type on the first error and on the later steps
+    its value was carried into (null on Correct steps and on steps Wrong for another
+    reason)."""
 
     first_error_step: Annotated[Int32, Field(ge=0)]
     error_types: list[str | None]
-    source: Literal["construction"]
+    source: Annotated[
+        str,
+        Field(
+            pattern=r"^construction(\+chain|\+annotator:.+)?$",
+            description="construction: a rule edit, Wrong = the steps it changed (the edited "
+            "step and the steps its carried value changed); construction+chain: a model "
+            "rewrite, Wrong = the rewritten step and later steps that use a value it "
+            "produced, state false arithmetic or a final answer other than the base's; "
+            "construction+annotator:<model>: the rewritten step, and later steps as that "
+            "annotator labelled them",
+        ),
+    ]
 
 
 class PerturbedRow(TraceRow):
-    """A correct solution with step errors injected, labelled by construction."""
+    """A correct solution with step errors injected; only erroneous steps labelled Wrong."""
 
     origin: Literal["perturbed"]
     parent_id: Text

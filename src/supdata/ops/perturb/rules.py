@@ -30,6 +30,7 @@ from supdata.ops.perturb.arithmetic import (
     render,
     to_number,
 )
+from supdata.ops.perturb.target import swer_meets, wrong_wanted
 
 ERROR_TYPES = ("wrong_result", "swap_operator", "flip_sign", "drop_term")
 POSITIONS = ("first", "middle", "last", "random")
@@ -174,9 +175,7 @@ def _carry_final(
     return _FINAL.sub(swap, step)
 
 
-def _origin_order(
-    eligible: list[int], n: int, position: str | int, rng: random.Random
-) -> list[int]:
+def origin_order(eligible: list[int], n: int, position: str | int, rng: random.Random) -> list[int]:
     if isinstance(position, int):  # a step number, 1-based
         if position - 1 not in eligible:
             raise CannotPerturb(f"step {position} has no checkable computation")
@@ -199,14 +198,17 @@ def perturb(
     carry: bool = True,
     seed: int = 0,
     givens: frozenset[Fraction] | set[Fraction] = frozenset(),
+    tolerance: float = 0.0,
 ) -> Perturbation:
-    """Inject ``error_type`` so that round(target_swer * n) steps (at least 1) are wrong.
+    """Inject ``error_type`` so that round(target_swer * n) steps (at least 1) are wrong
+    (SWER = wrong steps / all steps; with ``tolerance``, a SWER that close is kept too).
 
     With ``carry`` the count comes from one origin's chain of consequences, so the origin
     is chosen (in ``position`` order, or the given 1-based step number) among those whose
-    chain has exactly that length; without it, that many steps each get an independent
-    error, the first at ``position``. ``givens`` are the problem's own quantities
-    (``given_quantities(question)``): a carried chain never rewrites one of them.
+    chain meets the target (``swer_meets``); without it, round(target_swer * n) steps each
+    get an independent error, the first at ``position``. ``givens`` are the problem's own
+    quantities (``given_quantities(question)``): a carried chain never rewrites one of
+    them. The labels mark exactly the steps the edit changed.
     """
     if error_type not in RULES:
         raise ValueError(f"unknown error type {error_type!r}; expected one of {ERROR_TYPES}")
@@ -221,7 +223,7 @@ def perturb(
     if not 0 < target_swer <= 1:
         raise ValueError(f"target SWER must be in (0, 1], got {target_swer}")
     n = len(steps)
-    want = max(1, round(target_swer * n))
+    want = wrong_wanted(n, target_swer)
     rng = random.Random(seed)
     found = [computations(s) for s in steps]
     eligible = [i for i, cs in enumerate(found) if cs]
@@ -229,14 +231,14 @@ def perturb(
         raise CannotPerturb("no checkable computation")
     if want > n:
         raise CannotPerturb("target SWER needs more steps than the solution has")
-    origins = _origin_order(eligible, n, position, rng)
+    origins = origin_order(eligible, n, position, rng)
     if carry:
         for k in origins:
             try:
                 result = _carried(steps, found, k, error_type, rng, frozenset(givens))
             except CannotPerturb:
                 continue
-            if result is not None and sum(1 for x in result.labels if not x) == want:
+            if result is not None and swer_meets(result.labels, target_swer, tolerance):
                 return result
         raise CannotPerturb("no origin gives the target SWER with a changed final answer")
     return _independent(steps, found, origins, want, error_type, rng)
@@ -263,7 +265,7 @@ def _carried(steps, found, k, error_type, rng, givens) -> Perturbation | None:  
     new[k] = origin[:cut] + rest
     for j in range(k + 1, len(steps)):
         new[j] = _carry_final(_carry(steps[j], changed, givens), changed, givens)
-    final_changed = new[-1] != steps[-1] and _final_value(new[-1]) != _final_value(steps[-1])
+    final_changed = new[-1] != steps[-1] and final_value(new[-1]) != final_value(steps[-1])
     if not final_changed:
         return None
     labels = [a == b for a, b in zip(new, steps, strict=True)]
@@ -277,7 +279,7 @@ def given_quantities(question: str) -> frozenset[Fraction]:
     return frozenset(to_number(m.group("num")) for m in OPERAND.finditer(question))
 
 
-def _final_value(step: str) -> str | None:
+def final_value(step: str) -> str | None:
     m = list(_FINAL.finditer(step))
     return m[-1].group(2) if m else None
 
