@@ -5,6 +5,7 @@ cache), bad input refused before any model loads, and the real engine end to end
 from __future__ import annotations
 
 import json
+import os
 import re
 from contextlib import nullcontext
 
@@ -51,7 +52,10 @@ def _recipe(tmp_path, path, extra=""):
 def test_the_loop_figures_per_round_are_exact(shared_data, tmp_path, fake_engine, capsys):
     path, gold = _source(shared_data, tmp_path)
 
+    logs = set()
+
     def respond(request, k):
+        logs.add(os.environ.get("SUPDATA_ENGINE_LOG"))
         m = ROUND.match(request.id)
         traj, r = m["traj"], int(m["r"])
         right, verdict = SCRIPT[traj][r]
@@ -92,6 +96,9 @@ def test_the_loop_figures_per_round_are_exact(shared_data, tmp_path, fake_engine
     assert len(backend.requests) == 18
     shown = capsys.readouterr().out
     assert "V-R loop: all problems" in shown and "bin hardest" in shown
+    # engine start-up output goes to a log under the cache folder, for this command only
+    (log,) = logs
+    assert "/supdata/logs/eval-vr-" in log and "SUPDATA_ENGINE_LOG" not in os.environ
 
     # a second run is served by the request cache: no request reaches the model
     backend.requests.clear()

@@ -10,8 +10,9 @@ datasets.load_dataset. Exit codes: 0 ok, 1 a failure while running, 2 bad input
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 EXPORT_FORMATS = (
     "trl-sft",
@@ -24,6 +25,31 @@ EXPORT_FORMATS = (
     "w2s-nested",
     "stv-oracle",
 )
+
+
+# commands that start engines outside a build (a build logs into its work folder)
+_ENGINE_COMMANDS = ("generate", "eval-critic", "eval-vr")
+
+
+@contextlib.contextmanager
+def _engine_log(args: argparse.Namespace) -> Iterator[None]:
+    """Engine start-up output of a command outside a build goes to a log file under the
+    cache folder (a build logs into its work folder), for this command only."""
+    import os
+    import time
+    from pathlib import Path
+
+    if args.verbose or args.command not in _ENGINE_COMMANDS or os.environ.get("SUPDATA_ENGINE_LOG"):
+        yield
+        return
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{args.command}-{stamp}-{os.getpid()}.log"
+    os.environ["SUPDATA_ENGINE_LOG"] = str(root / "supdata" / "logs" / name)
+    try:
+        yield
+    finally:
+        del os.environ["SUPDATA_ENGINE_LOG"]
 
 
 class UsageError(ValueError):
@@ -300,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         os.environ["SUPDATA_VERBOSE"] = "1"
     try:
-        return args.fn(args)
+        with _engine_log(args):
+            return args.fn(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
