@@ -196,3 +196,63 @@ def test_eval_critic_on_processbench_gsm8k(shared_data, actor, tmp_path):
     assert (score.erroneous_hit, score.correct_hit) == hits
     assert d["f1"] is not None and 0 <= d["f1"] <= 1
     assert d["unparsed"] == sum(p["rejected"] is not None for p in predictions)
+
+
+@pytest.mark.shared_data
+def test_eval_critic_reads_the_hub_layouts_and_averages_f1(shared_data, tmp_path, capsys):
+    """The olympiadbench / omnimath splits as the Hub publishes them (a JSON array, and
+    the parquet conversion ``default/<split>/0000.parquet``), real ProcessBench items
+    (MATH's, renamed), a scripted critic that finds the first error on every other item:
+    per-split F1 and ProcessBench's average F1 over splits, exact."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from supdata.cli import main
+    from supdata.eval.critic import average_f1, split_name
+
+    from conftest import FakeBackend
+
+    items = json.loads((shared_data / "processbench" / "math.json").read_text())
+    wrong = [r for r in items if r["label"] >= 0][:4]
+    right = [r for r in items if r["label"] == -1][:4]
+    olympiad = [{**r, "id": f"olympiadbench-{i}"} for i, r in enumerate(wrong + right)]
+    omni = [{**r, "id": f"omnimath-{i}"} for i, r in enumerate(wrong[:2] + right)]
+    (tmp_path / "olympiadbench.json").write_text(json.dumps(olympiad, indent=2))
+    omni_path = tmp_path / "default" / "omnimath" / "0000.parquet"
+    omni_path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(omni), omni_path)
+    assert [split_name(p) for p in (tmp_path / "olympiadbench.json", omni_path)] == [
+        "olympiadbench",
+        "omnimath",
+    ]
+    hits = {r["id"] for r in wrong[:2] + right[:3]}  # the critic gets these right
+    # one problem has several solutions: an item is its problem and its steps
+    key = {(r["problem"], r["steps"][-1].strip()): r for r in wrong + right}
+    assert len(key) == 8
+
+    def respond(request, k):
+        text = request.messages[-1]["content"]
+        item = next(r for (q, last), r in key.items() if q in text and last in text)
+        n, truth = len(item["steps"]), item["label"]
+        first = truth if item["id"] in hits else (-1 if truth >= 0 else 0)
+        steps = [{"correctness": "Wrong" if i == first else "Correct", "explanation": "."}
+                 for i in range(n)]  # fmt: skip
+        final = {"correctness": "Correct" if first == -1 else "Wrong", "explanation": "."}
+        return json.dumps({"steps": steps, "final_answer": final})
+
+    backend = FakeBackend(respond)
+    from supdata import engines
+
+    report = tmp_path / "report.json"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(engines.BACKENDS, "vllm", lambda config: backend)
+        argv = ["eval-critic", str(tmp_path / "olympiadbench.json"), str(omni_path)]
+        assert main([*argv, "--kind", "vllm", "--no-cache", "--out", str(report)]) == 0
+    result = json.loads(report.read_text())
+    f1 = {s["split"]: s["f1"] for s in result["splits"]}
+    # olympiadbench: errors found 2/4, correct ones passed 3/4 -> F1 = 2 * .5 * .75 / 1.25
+    # omnimath: errors found 2/2, correct ones passed 3/4 -> F1 = 2 * 1 * .75 / 1.75
+    assert f1 == {"olympiadbench": 0.6, "omnimath": 0.8571}
+    assert result["average_f1"] == 0.7286
+    assert average_f1([]) is None
+    assert "average F1" in capsys.readouterr().out

@@ -299,7 +299,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_eval_critic(args: argparse.Namespace) -> int:
 
     from supdata.engines import RequestCache, create_engine
-    from supdata.eval.critic import evaluate, load_items
+    from supdata.eval.critic import average_f1, evaluate, load_items
 
     for path in args.data:  # bad input fails before any model loads
         load_items(path, args.limit, sample=args.sample, seed=args.seed)
@@ -325,12 +325,16 @@ def cmd_eval_critic(args: argparse.Namespace) -> int:
         figures = [d[k] for k in ("error_acc", "correct_acc", "f1")]
         shown = ["n/a" if x is None else f"{x:.3f}" for x in figures]
         table.add_row(s.split, str(d["items"]), *shown, str(d["unparsed"]))
+    average = average_f1(scores)
+    if len(scores) > 1:
+        table.add_row("average F1", "", "", "", "n/a" if average is None else f"{average:.3f}", "")
     out.print(table)
     if args.out:
         report = {
             "model": engine.fingerprint,
             "prompt": args.prompt,
             "splits": [s.to_dict() for s in scores],
+            "average_f1": average,
             "predictions": predictions,
         }
         target = Path(args.out)

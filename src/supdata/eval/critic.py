@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,28 +71,53 @@ class SplitScore:
         }
 
 
+def average_f1(scores: list[SplitScore]) -> float | None:
+    """ProcessBench's headline: the mean of the splits' F1 (splits without one left out)."""
+    f1s = [s.f1 for s in scores if s.f1 is not None]
+    return _round(sum(f1s) / len(f1s)) if f1s else None
+
+
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
 
-def load_items(
-    path: str | Path, limit: int | None = None, *, sample: int | None = None, seed: int = 0
-) -> list[dict[str, Any]]:
-    """A ProcessBench file: a JSON array (or jsonl) of id, problem, steps, label; the
-    first ``limit`` items, or a seeded random ``sample`` of them (files are sorted by
-    label, so a prefix may hold no correct items)."""
+def split_name(path: str | Path) -> str:
+    """A file's split: its name (``olympiadbench.json``), or its folder's for the Hub's
+    parquet conversion (``default/omnimath/0000.parquet``)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    return path.parent.name if re.fullmatch(r"(\w+-)?\d+(-of-\d+)?", path.stem) else path.stem
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_table(path).to_pylist()
+        except Exception as exc:  # a broken file names itself
+            raise DataError(f"{path}: not a readable parquet file ({exc})") from None
     text = path.read_text(encoding="utf-8")
     try:
-        rows = (
+        return (
             json.loads(text)
             if text.lstrip().startswith("[")
             else [json.loads(line) for line in text.splitlines() if line.strip()]
         )
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not JSON or jsonl ({exc})") from None
+
+
+def load_items(
+    path: str | Path, limit: int | None = None, *, sample: int | None = None, seed: int = 0
+) -> list[dict[str, Any]]:
+    """A ProcessBench file: a JSON array as published (gsm8k, math, olympiadbench,
+    omnimath), jsonl, or the Hub's parquet conversion, of id, problem, steps, label; the
+    first ``limit`` items, or a seeded random ``sample`` of them (files are sorted by
+    label, so a prefix may hold no correct items)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    rows = _read_rows(path)
     for i, row in enumerate(rows):
         missing = [k for k in ("id", "problem", "steps", "label") if k not in row]
         if missing:
@@ -122,7 +148,10 @@ def evaluate(
     prompt: str = "critique@1",
 ) -> tuple[list[SplitScore], list[dict[str, Any]]]:
     """Scores per split, and one prediction row per item."""
-    splits = [(Path(p).stem, load_items(p, limit, sample=sample, seed=seed)) for p in paths]
+    splits = [(split_name(p), load_items(p, limit, sample=sample, seed=seed)) for p in paths]
+    names = [name for name, _ in splits]
+    if len(set(names)) < len(names):
+        raise DataError(f"two files give the same split name: {names}")
     scores, predictions = [], []
     for split, items in splits:
         jobs = [
