@@ -28,7 +28,7 @@ EXPORT_FORMATS = (
 
 
 # commands that start engines outside a build (a build logs into its work folder)
-_ENGINE_COMMANDS = ("generate", "eval-critic", "eval-vr")
+_ENGINE_COMMANDS = ("generate", "eval-critic", "eval-vr", "eval-refine")
 
 
 @contextlib.contextmanager
@@ -74,7 +74,7 @@ class _Lazy:
 
     def __call__(self, args: argparse.Namespace) -> int:
         recipes = getattr(args, "recipe", None)
-        if self.name in ("cmd_build", "cmd_peek", "cmd_eval_vr") and recipes:
+        if self.name in ("cmd_build", "cmd_peek", "cmd_eval_vr", "cmd_eval_refine") and recipes:
             from pathlib import Path
 
             for recipe in [recipes] if isinstance(recipes, str) else recipes:
@@ -149,6 +149,29 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.set_defaults(fn=_cmd("cmd_eval_vr"))
+
+    p = sub.add_parser(
+        "eval-refine",
+        help="AutoMathCritique's test-time loop: actor answers, critic critiques, actor "
+        "refines, for R rounds; accuracy and majority vote per round",
+    )
+    p.add_argument("recipe", help="a recipe: its source (problems), engines and verification")
+    p.add_argument("--actor", help="engine that answers (default: the critique builder's engine)")
+    p.add_argument("--critic", help="engine that critiques (default: the builder's critic)")
+    p.add_argument("--rounds", type=_at_least_one, default=3, help="refinement rounds R (>= 1)")
+    p.add_argument(
+        "--votes", type=_at_least_one, default=4, help="K samples per problem (majority vote)"
+    )
+    p.add_argument("--limit", type=_at_least_one, help="first N problems of the source")
+    p.add_argument(
+        "--know-answer",
+        action="store_true",
+        help="the paper's oracle setting: answers math-verify finds right are final",
+    )
+    p.add_argument("--out", help="write the report (figures and every turn) to this JSON file")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+    p.set_defaults(fn=_cmd("cmd_eval_refine"))
 
     p = sub.add_parser("cache", help="request cache: stats or clear")
     p.add_argument("action", choices=["stats", "clear"])

@@ -346,20 +346,11 @@ def cmd_eval_critic(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_vr(args: argparse.Namespace) -> int:
-    from supdata.engines import RequestCache
-    from supdata.engines.registry import Engines
-    from supdata.eval.vr import report, run_vr
-    from supdata.recipe import load_recipe
-    from supdata.sources import load_problems
+    from supdata.builders.stv import StvBuilder
+    from supdata.eval.vr import run_vr
 
-    recipe = load_recipe(args.recipe)
-    params, generator, verifier = _vr_roles(recipe, args)
-    source = recipe.source.model_copy(update={"limit": args.limit or recipe.source.limit})
-    problems = [p for p in load_problems(source) if p.reference_answer]  # before any model
-    if not problems:
-        raise ValueError(f"{args.recipe}: the source gave no problem with a reference answer")
-    cache = None if args.no_cache else RequestCache(args.cache)
-    with Engines(recipe.engines, cache, recipe.runner) as engines:
+    def run(recipe, params, engines, names, problems):
+        generator, verifier = names
         trajectories = run_vr(
             problems,
             engines[generator],
@@ -370,40 +361,72 @@ def cmd_eval_vr(args: argparse.Namespace) -> int:
             verify=recipe.verification.to_config(),
             revise_accepted=args.revise_accepted,
         )
-        setup = {
-            "recipe": str(args.recipe),
-            "generator": {"engine": generator, "model": engines[generator].fingerprint},
-            "verifier": {"engine": verifier, "model": engines[verifier].fingerprint},
-            "problems": len(problems),
-            "samples": args.samples,
-            "rounds": args.rounds,
-            "revise_accepted": args.revise_accepted,
-            "prompts": {"solve": params.prompt, "verify": params.student_prompt,
-                        "revise": params.vil.prompt},
-        }  # fmt: skip
-    result = report(trajectories, setup)
-    out.print(_vr_table("V-R loop: all problems", result["rounds"]))
-    for name, rounds in result["by_bin"].items():
-        out.print(_vr_table(f"bin {name}", rounds))
-    if args.out:
-        target = Path(args.out)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(target)
-        out.print(f"wrote {target}")
-    return 0
+        setup = {"samples": args.samples, "revise_accepted": args.revise_accepted,
+                 "prompts": {"solve": params.prompt, "verify": params.student_prompt,
+                             "revise": params.vil.prompt}}  # fmt: skip
+        return trajectories, setup
+
+    roles = {
+        "generator": lambda stv: stv.engine if stv else None,
+        "verifier": lambda stv: stv.vil_engine if stv else None,
+    }
+    return _run_loop_command(
+        args, kind="stv", params_cls=StvBuilder, roles=roles, run=run, title="V-R loop",
+        reviewer="verifier",
+    )  # fmt: skip
 
 
-def _vr_roles(recipe, args: argparse.Namespace):
-    """The stv settings (the recipe's stv builder, else defaults), generator and verifier:
-    unknown engines fail here, before any model loads."""
-    from supdata.builders.stv import StvBuilder
+def cmd_eval_refine(args: argparse.Namespace) -> int:
+    from supdata.builders.critique import CritiqueBuilder
+    from supdata.eval.refine import run_refine
 
-    stv = next((b for b in recipe.builders if b.kind == "stv"), None)
+    def run(recipe, params, engines, names, problems):
+        actor, critic = names
+        trajectories = run_refine(
+            problems,
+            engines[actor],
+            engines[critic],
+            params,
+            rounds=args.rounds,
+            votes=args.votes,
+            verify=recipe.verification.to_config(),
+            strategy=recipe.segmentation.strategy,
+            know_answer=args.know_answer,
+        )
+        setup = {"votes": args.votes, "know_answer": args.know_answer,
+                 "prompts": {"solve": params.prompt, "critique": params.critic_prompt,
+                             "refine": params.refine_prompt}}  # fmt: skip
+        return trajectories, setup
+
+    roles = {
+        "actor": lambda b: b.engine if b else None,
+        "critic": lambda b: b.critic if b else None,
+    }
+    return _run_loop_command(
+        args, kind="critique", params_cls=CritiqueBuilder, roles=roles, run=run,
+        title="critique-refine", reviewer="critic",
+    )  # fmt: skip
+
+
+def _run_loop_command(args, *, kind, params_cls, roles, run, title: str, reviewer: str) -> int:
+    """eval-vr / eval-refine: settings from the recipe's ``kind`` builder (defaults
+    without one), engines by flag or from that builder, the source's problems with a
+    reference answer; everything checked before a model loads."""
+    from supdata.engines import RequestCache
+    from supdata.engines.registry import Engines
+    from supdata.eval.loop import report
+    from supdata.recipe import load_recipe
+    from supdata.sources import load_problems
+
+    recipe = load_recipe(args.recipe)
+    builder = next((b for b in recipe.builders if b.kind == kind), None)
+    # without the builder: the engine named actor (the recipes' default), or the only one
     only = next(iter(recipe.engines)) if len(recipe.engines) == 1 else None
-    generator = args.generator or (stv.engine if stv else only)
-    verifier = args.verifier or (stv.vil_engine if stv else generator)
-    for flag, name in (("--generator", generator), ("--verifier", verifier)):
+    only = "actor" if "actor" in recipe.engines else only
+    names = []
+    for role, default in roles.items():
+        name = getattr(args, role) or default(builder) or (names[0] if names else only)
+        flag = f"--{role}"
         if name is None:
             raise ValueError(
                 f"{args.recipe}: name the engine with {flag} (engines: {sorted(recipe.engines)})"
@@ -413,22 +436,60 @@ def _vr_roles(recipe, args: argparse.Namespace):
                 f"{args.recipe}: {flag} {name!r} is not an engine of the recipe "
                 f"(engines: {sorted(recipe.engines)})"
             )
-    params = stv if stv is not None else StvBuilder(kind="stv", engine=generator)
-    return params, generator, verifier
+        names.append(name)
+    params = builder if builder is not None else params_cls(kind=kind, engine=names[0])
+    source = recipe.source.model_copy(update={"limit": args.limit or recipe.source.limit})
+    problems, without = [], 0
+    for p in load_problems(source):
+        if p.reference_answer:
+            problems.append(p)
+        else:
+            without += 1
+    if not problems:
+        raise ValueError(
+            f"{args.recipe}: source: no problem has a reference answer (the answer field), "
+            "and the loop judges answers against it"
+        )
+    if without:
+        err.print(f"{without} problem(s) without a reference answer left out")
+    cache = None if args.no_cache else RequestCache(args.cache)
+    with Engines(recipe.engines, cache, recipe.runner) as engines:
+        trajectories, setup = run(recipe, params, engines, names, problems)
+        engines_used = {role: {"engine": n, "model": engines[n].fingerprint}
+                        for role, n in zip(roles, names, strict=True)}  # fmt: skip
+    setup = {"recipe": str(args.recipe), **engines_used, "problems": len(problems),
+             "rounds": args.rounds, **setup}  # fmt: skip
+    result = report(trajectories, setup)
+    out.print(_loop_table(f"{title}: all problems", result["rounds"], reviewer))
+    for name, rounds in result["by_bin"].items():
+        out.print(_loop_table(f"bin {name}", rounds, reviewer))
+    if args.out:
+        target = Path(args.out)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        out.print(f"wrote {target}")
+    return 0
 
 
-def _vr_table(title: str, rounds: list[dict]) -> Table:
+def _loop_table(title: str, rounds: list[dict], reviewer: str) -> Table:
+    """Figures as rows, rounds as columns: stays readable at any terminal width."""
+    figures = {"trajectories": "trajectories", "pass@1": "pass@1",
+               "majority": "majority vote accuracy",
+               "claimed_correct": f"{reviewer} says correct", "precision": "  precision",
+               "recall": "  recall", "inflation": "  inflation (says correct - pass@1)",
+               "verdict_accuracy": f"{reviewer} verdict accuracy (fresh answers)",
+               "no_verdict": "no verdict", "revised": "revised this round",
+               "right_to_wrong": "  right -> wrong",
+               "wrong_to_right": "  wrong -> right"}  # fmt: skip
     table = Table(title=title)
-    columns = ("round", "pass@1", "claimed correct", "precision", "recall", "inflation",
-               "no verdict", "revised", "right->wrong", "wrong->right")  # fmt: skip
-    keys = ("round", "pass@1", "claimed_correct", "precision", "recall", "inflation",
-            "no_verdict", "revised", "right_to_wrong", "wrong_to_right")  # fmt: skip
-    for column in columns:
-        table.add_column(column, justify="right")
+    table.add_column("")
     for r in rounds:
-        cells = [r[k] for k in keys]
-        table.add_row(*("n/a" if c is None else f"{c:.3f}" if isinstance(c, float) else str(c)
-                        for c in cells))  # fmt: skip
+        table.add_column(f"round {r['round']}", justify="right")
+    for key, label in figures.items():
+        cells = [r[key] for r in rounds]
+        table.add_row(label, *("n/a" if c is None else f"{c:.3f}" if isinstance(c, float)
+                               else str(c) for c in cells))  # fmt: skip
     return table
 
 
