@@ -63,7 +63,7 @@ def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, monkeyp
         return order.index(q), answers[q]
 
     def actor(request, k):
-        i, a = problem(request)
+        _, a = problem(request)
         return _text(a + k, k)  # sample 0 right, sample 1 wrong
 
     def ta(request, k):
@@ -150,7 +150,10 @@ def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, monkeyp
         "unfilled_right": 0,
     }
     dropped = stats["stages"]["teacher_er90_ta"]["dropped"]
-    assert dropped == {"no complete sample": 1, "teacher:ta: no complete wrong sample for its slot": 1}
+    assert dropped == {
+        "no complete sample": 1,
+        "teacher:ta: no complete wrong sample for its slot": 1,
+    }
 
     samples = read_config(out, "teacher_samples").to_list()
     assert [r["teacher"] for r in samples] == ["ta"] * 12 + ["tb"] * 24
@@ -253,3 +256,24 @@ def test_unknown_teacher_engine_fails_at_validation_with_its_line(tmp_path):
 def test_bad_teacher_options_fail_at_validation(tmp_path, builder, message):
     text = _load(tmp_path, builder)
     assert message in text and "r.yaml:" in text
+
+
+def test_card_says_swer_needs_an_annotator():
+    from supdata.builders.steperror import SPEC, SteperrorBuilder
+    from supdata.publish.card import render_section
+
+    builder = SteperrorBuilder(kind="steperror", teachers=[{"engine": "ta"}])
+    teacher = {
+        "model": "m",
+        "samples": 4,
+        "judged": 4,
+        "outcome_error_rate": 0.75,
+        "labelled": 0,
+        "swer_mean": None,
+        "finish": {"stop": 4},
+        "no_answer": 0,
+    }
+    measured = {"teacher_samples": {"samples": 4, "teachers": {"ta": teacher}}}
+    text = render_section(SPEC.card, stats={}, measured=measured, params=builder)
+    assert "SWER needs an annotator (`annotator:` in this builder)" in text
+    assert "| `ta` | m | 4 | 4 | 0.75 | n/a | 0 | stop: 4 | 0 |" in text

@@ -46,6 +46,7 @@ from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
+from supdata.ops.sampling import SamplingSection
 from supdata.ops.stages import contamination_report, references, report_facts, sample
 
 if TYPE_CHECKING:
@@ -187,6 +188,24 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
     return stages
 
 
+def _labelled_samples(builder: SteperrorBuilder, params: SamplingSection, problems: str):
+    """A stage's run: ``params`` samples the problems of output ``problems``, and the
+    builder's annotator (if any) labels every step."""
+
+    def run(ctx: BuildContext, stats: StageStats) -> Output:
+        traces, facts = sample(
+            ctx,
+            params,
+            ctx.outputs[problems],
+            stats,
+            annotator=builder.annotator,
+            label_prompt=builder.label_prompt,
+        )
+        return Output(traces, facts)
+
+    return run
+
+
 def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
     """Each teacher samples the source problems like the actor (one intermediate stage
     per teacher, with its own sampling facts and resume marker), verified and labelled by
@@ -197,19 +216,7 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
     stages = []
     names = [t.engine for t in builder.teachers]
     for teacher in builder.teachers:
-        params = teacher.sampling(builder)
-
-        def run(ctx: BuildContext, stats: StageStats, params=params) -> Output:
-            traces, facts = sample(
-                ctx,
-                params,
-                ctx.outputs["source"],
-                stats,
-                annotator=builder.annotator,
-                label_prompt=builder.label_prompt,
-            )
-            return Output(traces, facts)
-
+        run = _labelled_samples(builder, teacher.sampling(builder), "source")
         stages.append(
             Stage(f"teacher_samples_{teacher.engine}", SampleRow, ("source",), base, run, False)
         )
@@ -348,17 +355,6 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
         )
         return Output(kept, report_facts(report))
 
-    def sub_samples(ctx: BuildContext, stats: StageStats) -> Output:
-        traces, facts = sample(
-            ctx,
-            builder,
-            ctx.outputs["subtasks"],
-            stats,
-            annotator=builder.annotator,
-            label_prompt=builder.label_prompt,
-        )
-        return Output(traces, facts)
-
     def sub_pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
         subs = ctx.outputs["subtasks"]
         part = stats.part("sub references")
@@ -381,7 +377,7 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
             SampleRow,
             ("subtasks",),
             base,
-            sub_samples,
+            _labelled_samples(builder, builder, "subtasks"),
             description=SUB_SAMPLES,
             figures=trace_config(pass_rate_plot=True),
         ),
