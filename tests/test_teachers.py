@@ -11,7 +11,7 @@ import pytest
 
 from supdata.builders.steperror.pairs import er_mixture
 from supdata.core.stats import StageStats
-from supdata.export import read_config
+from supdata.export import export_dir, read_config
 from supdata.recipe import RecipeError, load_recipe
 
 from conftest import FakeBackend, read_jsonl, write_jsonl
@@ -168,6 +168,9 @@ def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, monkeyp
     tb_rows = read_config(out, "teacher_er90_tb").to_list()
     (right,) = [r for r in tb_rows if r["correct"]]
     assert right["taken"] == "chosen" and f"\\boxed{{{answers[order[0]]}}}" in right["completion"]
+
+    sft = export_dir(out, "teacher_er90_tb", "trl-sft", tmp_path / "sft.parquet")
+    assert len(sft.converted.dataset) == 6 and sft.converted.kind == "mixture"
 
     card = (out / "README.md").read_text()
     assert "| `ta` | o/ta | 12 | 12 | 0.5833 | 0.1667 | 12 | stop: 11, length: 1 | 1 |" in card
