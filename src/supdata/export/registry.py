@@ -51,10 +51,10 @@ CONFIGS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p), kind)
     for p, kind in (
         (r"critic_sft|refine_sft|selfimprove_sft", "sft"),
-        (r"(hard|sub|rephrased)_er\d+|mix_\w+", "mixture"),
+        (r"(hard|sub|rephrased)_er\d+|mix_\w+|teacher_er\d+_[\w.-]+", "mixture"),
         (r"pairs|sub_pairs|rephrased|negatives", "pair"),
         (r"problems|subtasks", "problem"),
-        (r"samples|sub_samples|perturbed|references", "trace"),
+        (r"samples|sub_samples|teacher_samples|perturbed|references", "trace"),
         (r"critiques", "critique"),
         (r"distill", "distill"),
         (r"verifier_rl", "verifier_rl"),

@@ -393,3 +393,7 @@ def _token_fields(model: BaseModel, loc: tuple[str, ...]) -> Iterator[tuple[tupl
             yield (*loc, name), value
         elif isinstance(value, BaseModel):
             yield from _token_fields(value, (*loc, name))
+        elif isinstance(value, list):  # entries with their own engine (teachers)
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel) and "engine" in type(item).model_fields:
+                    yield from _token_fields(item, (*loc, name, i))

@@ -98,6 +98,12 @@ class Outputs(BaseModel):
     shard_rows: int = Field(100_000, ge=1, description="rows per parquet shard")
 
 
+def dotted(path: str) -> tuple[str | int, ...]:
+    """A builder's dotted field path (``teachers.1.engine``) as a location tuple; list
+    indices become ints, so errors read ``teachers[1].engine`` and find their line."""
+    return tuple(int(part) if part.isdigit() else part for part in path.split("."))
+
+
 class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,7 +140,7 @@ class Recipe(BaseModel):
                 if engine not in self.engines:
                     errors.append(
                         (
-                            ("builders", i, *field_name.split(".")),
+                            ("builders", i, *dotted(field_name)),
                             f"no engine named {engine!r} (engines: {known})",
                         )
                     )
@@ -154,7 +160,7 @@ class Recipe(BaseModel):
             errors += [(("builders", i, *path), msg) for path, msg in builder.config_errors()]
             for config, field_name, why in builder.needs_configs():
                 if config not in made:
-                    errors.append((("builders", i, *field_name.split(".")), why))
+                    errors.append((("builders", i, *dotted(field_name)), why))
             for config in builder.configs():
                 if config in made:
                     errors.append(

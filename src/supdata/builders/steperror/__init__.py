@@ -1,6 +1,6 @@
 """``steperror``: weak-to-strong step-error corpora (Guiding Through Complexity):
 samples, preference pairs, exact outcome-error-rate mixtures, subtask decompositions,
-rephrasings and named mixtures."""
+rephrasings, named mixtures and teachers (per-teacher ER and SWER, target-ER selection)."""
 
 from pathlib import Path
 
@@ -8,7 +8,13 @@ from supdata.builders.papers import GUIDING
 from supdata.builders.sample.stages import SAMPLES
 from supdata.builders.spec import BuilderSpec
 from supdata.builders.steperror import stages as _stages
-from supdata.builders.steperror.models import MixRow, NegativeRow, PairRow, RephrasedRow
+from supdata.builders.steperror.models import (
+    MixRow,
+    NegativeRow,
+    PairRow,
+    RephrasedRow,
+    TeacherSampleRow,
+)
 from supdata.builders.steperror.params import SteperrorBuilder
 from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.rows import ConfigSpec
@@ -29,6 +35,8 @@ SPEC = BuilderSpec(
         "rephrased_er*": ConfigSpec(MixRow, _stages.er_description("rephrased")),
         "negatives": ConfigSpec(NegativeRow, _stages.NEGATIVES),
         "mix_*": ConfigSpec(MixRow, _stages.MIXTURE),
+        "teacher_samples": ConfigSpec(TeacherSampleRow, _stages.TEACHER_SAMPLES),
+        "teacher_er*": ConfigSpec(MixRow, _stages.TEACHER_ER),
     },
     card=Path(__file__).with_name("card.md.j2"),
     paper=GUIDING,

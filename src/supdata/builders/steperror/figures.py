@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from typing import Any
 
+from supdata.builders.steperror.pairs import take_count
 from supdata.builders.steperror.params import parse_part
-from supdata.core.records import Problem
+from supdata.core.records import Problem, Trace
 from supdata.core.runner import Figures
+from supdata.ops.figures import trace_figures
 
 
 def pair_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
@@ -36,6 +39,57 @@ def subtask_figures(config: str, problems: list[Problem], ctx: Any) -> Figures:
             "subproblems": len(problems),
             "parent_problems": len(parents),
             "mean_reproduce_rate": round(sum(rates) / len(rates), 4) if rates else None,
+        }
+    )
+
+
+def teacher_sample_figures(names: list[str]):
+    """Per teacher: samples, outcome ER (wrong or unanswered / judged, math-verify),
+    mean SWER over the annotator-labelled samples, finish reasons, samples without an
+    answer."""
+
+    def figures(config: str, records: list[tuple[str, Trace]], ctx: Any) -> Figures:
+        by_teacher: dict[str, list[Trace]] = defaultdict(list)
+        for name, trace in records:
+            by_teacher[name].append(trace)
+        teachers = {}
+        for name in names:
+            traces = by_teacher.get(name, [])
+            measured = trace_figures(traces)
+            teachers[name] = {
+                "model": traces[0].model if traces else None,
+                "samples": len(traces),
+                "judged": measured.get("judged", 0),
+                "outcome_error_rate": measured.get("outcome_error_rate"),
+                "labelled": sum(
+                    1 for t in traces if t.annotation is not None and t.annotation.swer is not None
+                ),
+                "swer_mean": measured.get("swer_per_solution_mean"),
+                "finish": dict(Counter(t.sampling.get("finish_reason") for t in traces)),
+                "no_answer": sum(1 for t in traces if t.status == "no_answer"),
+            }
+        return Figures(measured={"samples": len(records), "teachers": teachers})
+
+    return figures
+
+
+def teacher_er_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
+    """A teacher's selection: its M problems with a complete sample, the wrong slots
+    round(ER x M), and the slots its samples could not fill (left out, never swapped)."""
+    facts = ctx.facts[config]["selection"]
+    m, er = facts["candidates"], facts["er_target"]
+    k = take_count(er, m)
+    wrong = sum(1 for r in rows if not r["correct"])
+    return Figures(
+        measured={
+            **_er(rows),
+            "er_target": er,
+            "teacher": facts["teacher"],
+            "problems": facts["problems"],
+            "candidates": m,
+            "wrong_slots": k,
+            "unfilled_wrong": k - wrong,
+            "unfilled_right": m - k - (len(rows) - wrong),
         }
     )
 

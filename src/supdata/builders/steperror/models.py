@@ -1,11 +1,14 @@
-"""Row models of the steperror configs: preference pairs and exact-ER mixtures."""
+"""Row models of the steperror configs: preference pairs, exact-ER mixtures and the
+teachers' samples."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from supdata.core.records import Trace
+from supdata.core.records.models import SampleRow
 from supdata.core.rows import Row, Text
 
 
@@ -56,3 +59,25 @@ class MixRow(Row):
             description="the pool (and for named mixtures the POOL@ER) the row came from",
         ),
     ]
+
+
+class TeacherSampleRow(SampleRow):
+    """A teacher's sampled solution (the same problems and prompt as the actor's), split
+    into steps, verified and, with an annotator, labelled step by step. Records are
+    (teacher, trace) pairs."""
+
+    teacher: Annotated[
+        str,
+        Field(min_length=1, description="the recipe engine (teachers[].engine) that sampled it"),
+    ]
+
+    @classmethod
+    def encode(cls, record: tuple[str, Trace]) -> dict[str, Any]:
+        teacher, trace = record
+        return {**trace.to_row(), "teacher": teacher}
+
+    @classmethod
+    def decode(cls, row: dict[str, Any]) -> tuple[str, Trace]:
+        row = dict(row)
+        teacher = row.pop("teacher")
+        return teacher, Trace.from_row(row)

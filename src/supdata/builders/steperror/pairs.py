@@ -51,6 +51,22 @@ def restyle_references(
     return kept
 
 
+def complete_samples(samples: list[Trace], stats: StageStats) -> dict[str, list[Trace]]:
+    """Problem id -> its complete samples (judged correct or incorrect, not cut at
+    max_tokens): the only ones a pair or a selection may take; the rest are counted."""
+    by_problem: dict[str, list[Trace]] = defaultdict(list)
+    for t in samples:
+        if t.sampling.get("finish_reason") == "length":
+            stats.tally("sample not eligible: cut at max_tokens")
+        elif t.status == "no_answer":
+            stats.tally("sample not eligible: no final answer")
+        elif t.status in ("correct", "incorrect"):
+            by_problem[t.problem_id].append(t)
+        else:
+            stats.tally(f"sample not eligible: {t.status}")
+    return by_problem
+
+
 def build_pairs(  # noqa: PLR0917
     problems: list[Problem],
     references: list[Trace],
@@ -65,16 +81,7 @@ def build_pairs(  # noqa: PLR0917
     sample cut at max_tokens or without a final answer is never chosen or rejected (the
     paper's negatives are complete solutions with a wrong final answer); each is counted."""
     refs = {t.problem_id: t for t in references}
-    by_problem: dict[str, list[Trace]] = defaultdict(list)
-    for t in samples:
-        if t.sampling.get("finish_reason") == "length":
-            stats.tally("sample not eligible: cut at max_tokens")
-        elif t.status == "no_answer":
-            stats.tally("sample not eligible: no final answer")
-        elif t.status in ("correct", "incorrect"):
-            by_problem[t.problem_id].append(t)
-        else:
-            stats.tally(f"sample not eligible: {t.status}")
+    by_problem = complete_samples(samples, stats)
     stats.n_in = len(problems)
     need = []
     for p in problems:
@@ -138,15 +145,36 @@ def take_count(er: float, m: int) -> int:
 def er_mixture(
     pairs: list[dict], er: float, seed: int, stats: StageStats, *, part: str = "hard"
 ) -> list[dict]:
-    """Exactly round(ER x M) problems take their rejected (wrong) solution."""
+    """Exactly round(ER x M) of the M problems take their rejected (wrong) solution.
+
+    A candidate may lack a side (``chosen`` or ``rejected`` None: a teacher's problem
+    with only right or only wrong complete samples). Those take the side they have; when
+    that leaves too few wrong (or right) solutions for the target, the slots that cannot
+    be filled stay empty: their problems are dropped and counted as the shortfall, never
+    filled from the other side. Complete pairs always hit the target exactly."""
     m = len(pairs)
     k = take_count(er, m)
     rng = random.Random(f"{seed}:{er:.6f}")
-    wrong = set(rng.sample(range(m), k))
+    only_wrong = [i for i, p in enumerate(pairs) if p["chosen"] is None]
+    only_right = [i for i, p in enumerate(pairs) if p["rejected"] is None]
+    both = [i for i, p in enumerate(pairs) if None not in (p["chosen"], p["rejected"])]
+    empty: set[int] = set()
+    if len(only_wrong) > k:  # too few right solutions: some wrong-only problems go
+        empty = set(rng.sample(only_wrong, len(only_wrong) - k))
+        wrong = set(only_wrong) - empty
+        short = ("right", len(empty))
+    else:
+        picked = rng.sample(both, min(k - len(only_wrong), len(both)))
+        wrong = {*only_wrong, *picked}
+        missing = k - len(wrong)
+        empty = set(rng.sample(only_right, missing)) if missing else set()
+        short = ("wrong", missing)
     stats.n_in += m
-    stats.n_out += m
-    stats.tally(f"{part}: rejected taken", k)
-    stats.tally(f"{part}: chosen taken", m - k)
+    stats.n_out += m - len(empty)
+    stats.tally(f"{part}: rejected taken", len(wrong))
+    stats.tally(f"{part}: chosen taken", m - len(wrong) - len(empty))
+    for i in sorted(empty):
+        stats.drop(f"{part}: no complete {short[0]} sample for its slot", pairs[i]["id"])
     return [
         {
             "id": pair["id"],
@@ -160,7 +188,36 @@ def er_mixture(
             "part": part,
         }
         for i, pair in enumerate(pairs)
+        if i not in empty
     ]
+
+
+def selection_candidates(
+    problems: list[Problem], samples: list[Trace], params: SteperrorBuilder, stats: StageStats
+) -> list[dict]:
+    """One candidate per problem with a complete sample: a right and a wrong solution
+    (picked as pairs pick them, ``choose``), either None when the samples have none."""
+    by_problem = complete_samples(samples, stats)
+    candidates = []
+    for p in problems:
+        traces = by_problem.get(p.id, [])
+        if not traces:
+            stats.drop("no complete sample", p.id)
+            continue
+        rng = random.Random(f"{params.seed}:pairs:{p.id}")
+        wrong = _pick([t for t in traces if t.status == "incorrect"], params.choose, rng)
+        right = _pick([t for t in traces if t.status == "correct"], params.choose, rng)
+        candidates.append(
+            {
+                "id": p.id,
+                "problem_id": p.id,
+                "prompt": p.question,
+                "chosen": right.text if right else None,
+                "rejected": wrong.text if wrong else None,
+                "reference_answer": p.reference_answer or "",
+            }
+        )
+    return candidates
 
 
 def named_mixture(

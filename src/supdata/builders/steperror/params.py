@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from supdata.builders.spec import SampledParams
+from supdata.ops.sampling import SamplingSection
 from supdata.prompts import check_prompt
 
 
@@ -191,6 +192,33 @@ class Negatives(BaseModel):
         return self
 
 
+class Teacher(BaseModel):
+    """Another engine that samples the same problems as the actor (the paper's teacher
+    study). Sampling fields left unset take the builder's own (prompt, n, temperature,
+    top_p, max_tokens, ...), so every teacher answers the same prompts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str = Field(description="engine name from the recipe's engines:")
+    n: int | None = Field(None, ge=1, le=1024, description="solutions per problem")
+    temperature: float | None = Field(None, ge=0, le=10)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1, description="output token cap per solution")
+    seed: int | None = Field(None, ge=0, description="base seed (default: the builder's)")
+
+    def sampling(self, base: SamplingSection) -> SamplingSection:
+        """The builder's sampling section with this teacher's engine and overrides."""
+        fields = base.model_dump(include=set(SamplingSection.model_fields))
+        return SamplingSection(**{**fields, **self.model_dump(exclude_none=True)})
+
+
+def teacher_config(er: float, engine: str) -> str:
+    """``teacher_er90_<engine>``: one teacher's solutions at the target outcome ER."""
+    return f"{er_name(er, 'teacher')}_{engine}"
+
+
+_TEACHER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
 MIX_POOLS = {"hard": "pairs", "sub": "sub_pairs", "rephrased": "rephrased"}
 _PART = re.compile(r"^(?P<pool>[a-z]+)@(?P<er>[0-9.]+)$")
 
@@ -256,11 +284,31 @@ class SteperrorBuilder(SampledParams):
         default_factory=dict,
         description="config mix_<name>: the rows of each part POOL@ER (hard, sub, rephrased)",
     )
+    teachers: list[Teacher] = Field(
+        default_factory=list,
+        description="engines that each sample the same problems as the actor, verified and "
+        "labelled by the annotator like the actor's samples: config teacher_samples, and "
+        "per-teacher outcome ER and SWER in the card",
+    )
+    teacher_target_er: float | None = Field(
+        None,
+        description="in (0, 1]: config teacher_erXX_<engine> per teacher, one complete "
+        "solution per problem, wrong for round(ER x M) of its M problems (the paper's ~90% "
+        "ER teacher study); a teacher short of wrong (or right) samples leaves those slots "
+        "empty and the card counts them",
+    )
 
     @field_validator("er_grid")
     @classmethod
     def _er_range(cls, grid: list[float]) -> list[float]:
         return _er_grid(grid, "hard")
+
+    @field_validator("teacher_target_er")
+    @classmethod
+    def _target_er(cls, er: float | None) -> float | None:
+        if er is not None and not 0 < er <= 1:
+            raise ValueError(f"teacher_target_er must be in (0, 1]; got {er}")
+        return er
 
     @field_validator("restyle_prompt", "label_prompt", "judge_prompt")
     @classmethod
@@ -292,6 +340,8 @@ class SteperrorBuilder(SampledParams):
             refs["rephrase.engine"] = self.rephrase.engine
         if self.negatives is not None and self.negatives.engine is not None:
             refs["negatives.engine"] = self.negatives.engine
+        for i, teacher in enumerate(self.teachers):
+            refs[f"teachers.{i}.engine"] = teacher.engine
         return refs
 
     def config_errors(self) -> list[tuple[tuple, str]]:
@@ -311,6 +361,27 @@ class SteperrorBuilder(SampledParams):
             errors.append(
                 (("pools",), "pools: matched keeps problems with a subtask pair: add `decompose:`")
             )
+        return errors + self._teacher_errors()
+
+    def _teacher_errors(self) -> list[tuple[tuple, str]]:
+        errors: list[tuple[tuple, str]] = []
+        base = self.sampling_errors()
+        seen: dict[str, int] = {}
+        for i, teacher in enumerate(self.teachers):
+            path = ("teachers", i, "engine")
+            if teacher.engine in seen:
+                errors.append(
+                    (path, f"{teacher.engine!r} is already teachers[{seen[teacher.engine]}]")
+                )
+            elif not _TEACHER_NAME.match(teacher.engine):
+                errors.append(
+                    (path, f"{teacher.engine!r} names configs: use letters, digits, _ . -")
+                )
+            seen.setdefault(teacher.engine, i)
+            own = [e for e in teacher.sampling(self).sampling_errors() if e not in base]
+            errors += [(("teachers", i, *p), m) for p, m in own]
+        if self.teacher_target_er is not None and not self.teachers:
+            errors.append((("teacher_target_er",), "selects teachers' samples: add `teachers:`"))
         return errors
 
     def configs(self) -> tuple[str, ...]:
@@ -323,4 +394,8 @@ class SteperrorBuilder(SampledParams):
         if self.negatives is not None:
             made.append("negatives")
         made += [f"mix_{name}" for name in self.mixtures]
+        if self.teachers:
+            made.append("teacher_samples")
+        if self.teacher_target_er is not None:
+            made += [teacher_config(self.teacher_target_er, t.engine) for t in self.teachers]
         return tuple(made)

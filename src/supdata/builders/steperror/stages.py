@@ -6,6 +6,7 @@ samples -> pairs -> hard_erXX; with ``decompose:`` subtasks -> sub_samples -> su
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from supdata.builders.sample.stages import samples_stage, stage_params
@@ -15,17 +16,37 @@ from supdata.builders.steperror.figures import (
     mixture_figures,
     pair_figures,
     subtask_figures,
+    teacher_er_figures,
+    teacher_sample_figures,
 )
-from supdata.builders.steperror.models import MixRow, NegativeRow, PairRow, RephrasedRow
+from supdata.builders.steperror.models import (
+    MixRow,
+    NegativeRow,
+    PairRow,
+    RephrasedRow,
+    TeacherSampleRow,
+)
 from supdata.builders.steperror.negatives import synthetic_negatives
-from supdata.builders.steperror.pairs import build_pairs, er_mixture, named_mixture
-from supdata.builders.steperror.params import MIX_POOLS, SteperrorBuilder, er_name, parse_part
+from supdata.builders.steperror.pairs import (
+    build_pairs,
+    er_mixture,
+    named_mixture,
+    selection_candidates,
+)
+from supdata.builders.steperror.params import (
+    MIX_POOLS,
+    SteperrorBuilder,
+    er_name,
+    parse_part,
+    teacher_config,
+)
 from supdata.builders.steperror.rephrase import rephrase_pairs
 from supdata.core.records import Problem, Trace
 from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
+from supdata.ops.sampling import SamplingSection
 from supdata.ops.stages import contamination_report, references, report_facts, sample
 
 if TYPE_CHECKING:
@@ -41,6 +62,14 @@ NEGATIVES = (
     "with a computation error or a wrong method (0.7-1.3x its words, answer verified wrong)"
 )
 MIXTURE = "a named mixture: each part's rows at its own exact outcome error rate"
+TEACHER_SAMPLES = (
+    "a teacher's sampled solution (same problems and prompt as the actor), split into steps, "
+    "verified and, with an annotator, labelled; `teacher` names the engine"
+)
+TEACHER_ER = (
+    "one teacher's complete solution per problem, wrong for round(ER x M) of its M problems; "
+    "slots its samples cannot fill are left out and counted"
+)
 _POOL_WHAT = {"hard": "paired problem", "sub": "paired subproblem", "rephrased": "rephrased pair"}
 
 
@@ -135,6 +164,7 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
                 figures=pair_figures,
             )
         )
+    stages += _teacher_stages(builder, base)
     for name, parts in builder.mixtures.items():
         parsed = [parse_part(p) for p in parts]
 
@@ -153,6 +183,91 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
                 mix,
                 description=MIXTURE,
                 figures=mixture_figures(parts),
+            )
+        )
+    return stages
+
+
+def _labelled_samples(builder: SteperrorBuilder, params: SamplingSection, problems: str):
+    """A stage's run: ``params`` samples the problems of output ``problems``, and the
+    builder's annotator (if any) labels every step."""
+
+    def run(ctx: BuildContext, stats: StageStats) -> Output:
+        traces, facts = sample(
+            ctx,
+            params,
+            ctx.outputs[problems],
+            stats,
+            annotator=builder.annotator,
+            label_prompt=builder.label_prompt,
+        )
+        return Output(traces, facts)
+
+    return run
+
+
+def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
+    """Each teacher samples the source problems like the actor (one intermediate stage
+    per teacher, with its own sampling facts and resume marker), verified and labelled by
+    the builder's annotator; ``teacher_samples`` publishes them all; with
+    ``teacher_target_er`` each teacher's selection at that outcome ER."""
+    if not builder.teachers:
+        return []
+    stages = []
+    names = [t.engine for t in builder.teachers]
+    for teacher in builder.teachers:
+        run = _labelled_samples(builder, teacher.sampling(builder), "source")
+        stages.append(
+            Stage(f"teacher_samples_{teacher.engine}", SampleRow, ("source",), base, run, False)
+        )
+
+    def combined(ctx: BuildContext, stats: StageStats) -> list[tuple[str, Trace]]:
+        rows = [
+            (name, replace(t, id=f"{name}/{t.id}"))
+            for name in names
+            for t in ctx.outputs[f"teacher_samples_{name}"]
+        ]
+        stats.n_in = stats.n_out = len(rows)
+        return rows
+
+    stages.append(
+        Stage(
+            "teacher_samples",
+            TeacherSampleRow,
+            tuple(f"teacher_samples_{name}" for name in names),
+            base,
+            combined,
+            description=TEACHER_SAMPLES,
+            figures=teacher_sample_figures(names),
+        )
+    )
+    er = builder.teacher_target_er
+    if er is None:
+        return stages
+    for name in names:
+
+        def select(ctx: BuildContext, stats: StageStats, name: str = name) -> Output:
+            samples = [t for teacher, t in ctx.outputs["teacher_samples"] if teacher == name]
+            problems = ctx.outputs["source"]
+            candidates = selection_candidates(problems, samples, builder, stats)
+            rows = er_mixture(candidates, er, builder.er_seed, stats, part=f"teacher:{name}")
+            facts = {
+                "teacher": name,
+                "er_target": er,
+                "problems": len(problems),
+                "candidates": len(candidates),
+            }
+            return Output(rows, {"selection": facts})
+
+        stages.append(
+            Stage(
+                teacher_config(er, name),
+                MixRow,
+                ("source", "teacher_samples"),
+                {"er": er, "seed": builder.er_seed, "teacher": name},
+                select,
+                description=TEACHER_ER,
+                figures=teacher_er_figures,
             )
         )
     return stages
@@ -240,17 +355,6 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
         )
         return Output(kept, report_facts(report))
 
-    def sub_samples(ctx: BuildContext, stats: StageStats) -> Output:
-        traces, facts = sample(
-            ctx,
-            builder,
-            ctx.outputs["subtasks"],
-            stats,
-            annotator=builder.annotator,
-            label_prompt=builder.label_prompt,
-        )
-        return Output(traces, facts)
-
     def sub_pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
         subs = ctx.outputs["subtasks"]
         part = stats.part("sub references")
@@ -273,7 +377,7 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
             SampleRow,
             ("subtasks",),
             base,
-            sub_samples,
+            _labelled_samples(builder, builder, "subtasks"),
             description=SUB_SAMPLES,
             figures=trace_config(pass_rate_plot=True),
         ),
