@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import read_jsonl, write_jsonl
 
 from supdata.builders.critique.format import CritiqueRejected, parse_critique
 from supdata.export.folder import read_config
@@ -16,13 +15,17 @@ from supdata.export.mathcritique import to_mathcritique
 from supdata.prompts import load_prompt
 from supdata.recipe import RecipeError, load_recipe
 
+from conftest import read_jsonl, write_jsonl
+
 PREFIX = "Let's break it down step by step:\n\n"
 PHRASE = "The answer is $\\boxed{[your answer]}$."
 _TURN = "\n<|end_of_text|>\nHuman: "
 
 
 def _published(shared_data: Path) -> list[dict]:
-    return json.loads((shared_data / "mathcritique" / "Meta-Llama-3-8B-all-sftdata_0_new.json").read_text())
+    return json.loads(
+        (shared_data / "mathcritique" / "Meta-Llama-3-8B-all-sftdata_0_new.json").read_text()
+    )
 
 
 def _parts(row: dict) -> tuple[str, list[str], str]:
@@ -30,7 +33,7 @@ def _parts(row: dict) -> tuple[str, list[str], str]:
     first, _, second = row["instruction"].partition(_TURN)
     question, _, solution = first.partition("\n\nAssistant:")
     lines = [x for x in solution.removeprefix(PREFIX).split("\n") if x.strip()]
-    return question, lines, second.split("\n\n", 1)[1]
+    return question, lines, second.split("\n\n", 1)[1].removesuffix("\n")
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -157,8 +160,14 @@ FILE_ERRORS = [  # (template text or None for a missing file, expected message p
     ("messages: [\n", r"critic.yaml:\d+: not valid YAML"),
     ("messages: {role: user}\n", "expected `messages:`"),
     (_GOOD.replace("{{ question }}", "{{ question }} {{ answer_key }}"), r"unknown.*'answer_key'"),
-    (_GOOD.replace("{% for s in steps %}{{ s }}\n      {% endfor %}", "-"), r"does not use \['steps'\]"),
-    (_GOOD.replace("{{ question }}", "{{ question }"), r"critic.yaml:4: messages\[0\] \(user\): Jinja syntax error at template line 1"),
+    (
+        _GOOD.replace("{% for s in steps %}{{ s }}\n      {% endfor %}", "-"),
+        r"does not use \['steps'\]",
+    ),
+    (
+        _GOOD.replace("{{ question }}", "{{ question }"),
+        r"critic.yaml:4: messages\[0\] \(user\): Jinja syntax error at template line 1",
+    ),
 ]
 
 
@@ -184,7 +193,8 @@ def test_a_good_prompt_file_loads_relative_to_the_recipe(tmp_path, monkeypatch):
     (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "critic.yaml").write_text(_GOOD)
     (tmp_path / "recipe.yaml").write_text(
-        _HEAD.replace("src.jsonl", str(tmp_path / "src.jsonl")) + "builders:\n  - kind: critique\n    prompts: mathcritique\n"
+        _HEAD.replace("src.jsonl", str(tmp_path / "src.jsonl"))
+        + "builders:\n  - kind: critique\n    prompts: mathcritique\n"
         "    critic_prompt: prompts/critic.yaml\n"
     )
     monkeypatch.chdir("/")
@@ -193,3 +203,117 @@ def test_a_good_prompt_file_loads_relative_to_the_recipe(tmp_path, monkeypatch):
     assert builder.refine_prompt == "mathcritique_refine@1"  # the preset fills the rest
     ref = load_prompt(builder.critic_prompt).ref
     assert re.fullmatch(r"file:critic\.yaml@[0-9a-f]{12}", ref)
+
+
+# -- a scripted build with the preset, and the published SFT layout -----------------------
+
+
+@pytest.mark.shared_data
+def test_critique_build_with_the_mathcritique_preset(shared_data, tmp_path, fake_engine):
+    """Two GSM8K problems; the actor answers right on its first sample and wrong on its
+    second; the critic (published format, brackets, the answer line uncritiqued) finds
+    the wrong step; every refinement is right. Rows carry the preset, the prompts are the
+    published layouts, and the export's keys are the published rows' keys."""
+    from supdata.build import build
+    from supdata.export import export_dir
+
+    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:2]
+    source = write_jsonl(tmp_path / "source.jsonl", rows)
+    answers = {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}
+
+    def respond(request, k):
+        text = request.messages[0]["content"]
+        if text.startswith("Instruction:"):
+            lines = text.split("\n\nSolution:\n", 1)[1].split("\n\nHint:")[0].split("\n")
+            wrong = "wrongly" in lines[1]
+            blocks = [
+                f"Step sentence: {line}\nCorrectness of the step: "
+                f"[{'Wrong' if wrong and i == 1 else 'Correct'}]\nExplanation: checked."
+                for i, line in enumerate(lines[:-1])
+            ]
+            final = "Wrong" if wrong else "Correct"
+            return "\n\n".join(
+                [*blocks, f"Correctness of the final answer: [{final}]\nExplanation: ok."]
+            )
+        question = next(q for q in answers if q in text)
+        right = int(answers[question])
+        if request.id.endswith("/refine"):
+            return f"We start from 2 and 3.\nThen 5 more.\nThe answer is $\\boxed{{{right}}}$."
+        if k == 0:
+            return f"We start from 2 and 3.\nThen 5 more.\nThe answer is $\\boxed{{{right}}}$."
+        return (
+            f"We start from 2 and 3.\nThen 5 more wrongly.\nThe answer is $\\boxed{{{right + 1}}}$."
+        )
+
+    backend = fake_engine(respond)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f"name: mc\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
+        "engines:\n  actor: {kind: vllm}\nbuilders:\n  - kind: critique\n"
+        "    prompts: mathcritique\n    methods: [rg1]\n    n: 2\n    refine_n: 1\n"
+    )
+    build(load_recipe(recipe), tmp_path / "out", cache_path=tmp_path / "c.sqlite")
+    out = tmp_path / "out"
+
+    solves = [r for r in backend.requests if r.id in {"0", "1"} or r.id.endswith("/refine")]
+    assert solves and all(r.continue_final and r.messages[-1]["content"] == PREFIX for r in solves)
+    for config in ("critiques", "critic_sft", "refine_sft", "selfimprove_sft"):
+        got = read_config(out, config).to_list()
+        assert got, config
+        assert {r["prompt_set"] for r in got} == {"mathcritique"}, config
+        assert all(r["prompt_ref"].startswith("mathcritique_") for r in got), config
+    critiques = read_config(out, "critiques").to_list()
+    wrong = [r for r in critiques if not r["final_correct"]]
+    assert wrong and all(r["labels"] == [True, False, False] for r in wrong)
+    assert all(r["first_error_step"] == 1 for r in wrong)
+    critic = read_config(out, "critic_sft").to_list()[0]
+    assert critic["prompt"][0]["content"].startswith("Instruction:")
+    assert "Reference solution" not in critic["prompt"][0]["content"]
+
+    published = _published(shared_data)
+    for config, style in [("refine_sft", "alpaca"), ("selfimprove_sft", "alpaca")]:
+        target = tmp_path / f"{config}.json"
+        export_dir(out, config, "mathcritique", target, style=style)
+        made = json.loads(target.read_text())
+        assert made and all(list(r) == list(published[0]) for r in made)
+        assert all(r["output"].startswith(PREFIX) and r["instruction"].endswith("\n") for r in made)
+        assert all(PHRASE in r["instruction"] for r in made)
+    refined = json.loads((tmp_path / "refine_sft.json").read_text())[0]
+    assert refined["instruction"].count("\n\nAssistant:" + PREFIX) == 1
+    assert refined["instruction"].count(_TURN) == 1
+    assert "\nCorrectness of the step: Wrong\n" in refined["instruction"]
+    target = tmp_path / "critic.json"
+    export_dir(out, "critic_sft", "mathcritique", target, style="sharegpt")
+    (conv,) = {tuple(r) for r in json.loads(target.read_text())}
+    assert conv == ("conversations",)
+    first = json.loads(target.read_text())[0]["conversations"]
+    assert [t["from"] for t in first] == ["human", "gpt"]
+    assert first[1]["value"].startswith("Step sentence: ")
+
+
+def test_export_layout_round_trips_a_published_row(shared_data):
+    """A published refinement row, written as supdata rows, exports back to itself."""
+    row = _published(shared_data)[0]
+    question, lines, critique = _parts(row)
+    messages = load_prompt("mathcritique_refine").render(
+        question=question.removesuffix(
+            " Please also give your final number in the format of 'The answer is [your answer].'"
+        ),
+        steps=lines,
+        critique=critique,
+    )
+    sft = {
+        "prompt": list(messages),
+        "completion": [{"role": "assistant", "content": row["output"].removeprefix(PREFIX)}],
+    }
+    (made,) = to_mathcritique([sft], "alpaca")
+    assert list(made) == list(row) and made["input"] == row["input"] == ""
+    assert made["output"] == row["output"]
+    head = made["instruction"].partition(_TURN)[0]
+    assert head.split("\n\nAssistant:")[1] == PREFIX + "\n".join(lines)
+    assert made["instruction"].endswith("\n\n" + critique + "\n")
+    assert row["instruction"].endswith("\n\n" + critique + "\n")
+    assert (
+        head.split("\n\nAssistant:")[1]
+        == row["instruction"].split(_TURN)[0].split("\n\nAssistant:")[1]
+    )

@@ -10,7 +10,6 @@ from supdata.builders.spec import SampledParams
 from supdata.ops.perturb.types import ErrorType
 from supdata.prompts import check_prompt
 
-
 # ``prompts:`` presets: the template each prompt field gets unless the recipe names one.
 PROMPT_SETS = {
     "supdata@1": {"prompt": "solve@1", "critic_prompt": "critique@1", "refine_prompt": "refine@1"},
@@ -80,9 +79,7 @@ class CritiqueBuilder(SampledParams):
     rg3_tolerance: int = Field(
         0, ge=0, description="RG3: steps the first Wrong step may be off k (0: exactly k)"
     )
-    refine_prompt: str = Field(
-        "refine@1", json_schema_extra={"prompt_variables": REFINE_VARIABLES}
-    )
+    refine_prompt: str = Field("refine@1", json_schema_extra={"prompt_variables": REFINE_VARIABLES})
     refine_n: int = Field(4, ge=1, le=64, description="refinements per critique")
     refine_k: int = Field(1, ge=1, description="keep a critique if >= k refinements are right")
     refine_temperature: float = Field(0.7, ge=0, le=10)
