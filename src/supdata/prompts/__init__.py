@@ -110,6 +110,9 @@ def _load_builtin(ref: str) -> Prompt:
     return _parse(text, f"prompt {pid}@{number} ({path})", pid, number)
 
 
+load_prompt.cache_clear = _load_builtin.cache_clear  # type: ignore[attr-defined]
+
+
 def _load_file(path: Path) -> Prompt:
     if not path.is_file():
         raise PromptError(f"prompt file {path}: not found")
