@@ -24,6 +24,7 @@ EXPORT_FORMATS = (
     "llamafactory",
     "w2s-nested",
     "stv-oracle",
+    "mathcritique",
 )
 
 
@@ -224,7 +225,12 @@ def _add_export_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prompt", help="prompt id@version for bare questions (default: the sampling prompt)"
     )
-    p.add_argument("--style", choices=["sharegpt", "alpaca"], help="llamafactory file style")
+    p.add_argument(
+        "--style",
+        choices=["sharegpt", "alpaca"],
+        help="llamafactory file style; mathcritique: alpaca (base models, the default) or "
+        "sharegpt (instruct models)",
+    )
     p.add_argument("--name", help="llamafactory dataset name (default <folder>_<config>)")
     p.add_argument("--data-source", help="verl data_source (default supdata/<config>)")
     p.set_defaults(fn=_cmd("cmd_export"))

@@ -66,6 +66,8 @@ def export_dir(
         return _export_w2s(root, config, out, split)
     if fmt == "stv-oracle":
         return _export_stv_oracle(root, config, out, split)
+    if fmt == "mathcritique":
+        return _export_mathcritique(root, config, out, split, options.get("style") or "alpaca")
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
     ds = read_config(root, config, split)
@@ -104,6 +106,23 @@ def _export_w2s(root: Path, config: str, out: Path, split: str) -> Exported:
     _atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     ids = Dataset.from_dict({"ori_id": [e["ori_id"] for e in entries]})  # for the counts
     return Exported(Converted(ids, len(pairs), skipped, "pair"), [out])
+
+
+def _export_mathcritique(root: Path, config: str, out: Path, split: str, style: str) -> Exported:
+    from supdata.export.mathcritique import to_mathcritique
+
+    if out.suffix != ".json":
+        raise ExportError(f"--out {out}: mathcritique writes one JSON list; name it *.json")
+    ds = read_config(root, config, split)
+    if kind_of(config, ds.column_names).name != "sft":
+        raise ExportError(
+            f"mathcritique is built from a prompt/completion config (critic_sft, refine_sft, "
+            f"selfimprove_sft), not {config!r}"
+        )
+    rows = to_mathcritique(ds.to_list(), style)
+    text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    _atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return Exported(Converted(ds.select_columns(["id"]), len(ds), {}, "sft"), [out])
 
 
 def _export_stv_oracle(root: Path, config: str, out: Path, split: str) -> Exported:

@@ -18,7 +18,16 @@ class SamplingSection(BaseModel):
     """How an engine samples solutions: the sampling fields of every sampling builder."""
 
     engine: str = Field("actor", description="engine name from the recipe's engines:")
-    prompt: str = Field("solve@1", description="prompt template id[@version]")
+    prompt: str = Field(
+        "solve@1",
+        description="prompt template id[@version], or a template file (.yaml)",
+        json_schema_extra={
+            "prompt_variables": {
+                "provides": ["question", "min_words", "max_words"],
+                "requires": ["question"],
+            }
+        },
+    )
     n: int = Field(4, ge=1, le=1024, description="solutions per problem")
     temperature: float = Field(1.0, ge=0, le=10)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -124,6 +133,7 @@ def sample_traces(
             Request(
                 messages=prompt.render(question=p.question, **length_words(p, params)),
                 sampling=sampling,
+                continue_final=prompt.continues,
                 id=p.id,
             )
         )

@@ -2,12 +2,21 @@
 
 A template is a list of chat messages whose contents are Jinja, rendered in a sandbox
 (recipes and datasets are untrusted input). Cards cite prompts as ``id@version``.
+
+A prompt field may instead name a user's own template file (a path ending ``.yaml`` or
+``.yml``, relative to the recipe that names it): the same layout, loaded, compiled and
+rendered the same way, cited as ``file:<name>@<sha256 prefix>``.
+
+A template whose last message is the assistant's is a prefill: the engine continues
+that message (``Prompt.continues``). ``output:`` in a critic template names the output
+format its parser expects (``mathcritique``: the published text format, text only).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,10 +43,17 @@ class Prompt:
     description: str
     messages: tuple[dict[str, str], ...]
     extras: dict[str, Any] = field(default_factory=dict)  # other keys: template variables
+    file: str | None = None  # a user's template file: ``<name>@<sha256 prefix>``
+    output: str = ""  # the output format a critic template asks for (see the module doc)
 
     @property
     def ref(self) -> str:
-        return f"{self.id}@{self.version}"
+        return f"file:{self.file}" if self.file else f"{self.id}@{self.version}"
+
+    @property
+    def continues(self) -> bool:
+        """The last message is the assistant's own opening: the engine continues it."""
+        return self.messages[-1]["role"] == "assistant"
 
     def variables(self) -> frozenset[str]:
         """The template variables the messages use and the file does not set."""
@@ -67,9 +83,21 @@ def available() -> dict[str, dict[int, Path]]:
     return found
 
 
-@cache
+def is_prompt_file(ref: str) -> bool:
+    """A prompt field's value that names a template file rather than ``id@version``."""
+    return ref.endswith((".yaml", ".yml"))
+
+
 def load_prompt(ref: str) -> Prompt:
-    """``id@version``, or ``id`` for the newest version."""
+    """``id@version``, ``id`` for the newest version, or a template file's path (read
+    afresh each time: the file may change between a recipe's validation and its run)."""
+    if is_prompt_file(ref):
+        return _load_file(Path(ref))
+    return _load_builtin(ref)
+
+
+@cache
+def _load_builtin(ref: str) -> Prompt:
     pid, _, version = ref.partition("@")
     versions = available().get(pid)
     if not versions:
@@ -78,20 +106,91 @@ def load_prompt(ref: str) -> Prompt:
         raise PromptError(f"prompt {pid!r} has no version {version!r}; has {sorted(versions)}")
     number = int(version) if version else max(versions)
     path = versions[number]
-    where = f"prompt {pid}@{number} ({path})"
+    text = path.read_text(encoding="utf-8")
+    return _parse(text, f"prompt {pid}@{number} ({path})", pid, number)
+
+
+load_prompt.cache_clear = _load_builtin.cache_clear  # type: ignore[attr-defined]
+
+
+def _load_file(path: Path) -> Prompt:
+    if not path.is_file():
+        raise PromptError(f"prompt file {path}: not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        messages = tuple({"role": m["role"], "content": m["content"]} for m in data["messages"])
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptError(f"prompt file {path}: cannot be read: {exc}") from None
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    prompt = _parse(text, f"prompt file {path}", path.stem, 0, file=path)
+    return replace(prompt, file=f"{path.name}@{digest}")
+
+
+_KEYS = ("id", "version", "description", "messages", "output")
+
+
+def _parse(text: str, where: str, pid: str, number: int, file: Path | None = None) -> Prompt:
+    at = f"{file}" if file else where
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise PromptError(f"{at}{line}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
         raise PromptError(f"{where}: cannot be read: {exc}") from None
+    try:
+        messages = tuple({"role": m["role"], "content": m["content"]} for m in data["messages"])
+        if not messages or any(m["role"] not in _ROLES for m in messages):
+            raise TypeError
     except (KeyError, TypeError) as exc:
-        raise PromptError(f"{where}: expected `messages:`, a list of role/content") from exc
-    extras = {
-        k: v for k, v in data.items() if k not in ("id", "version", "description", "messages")
-    }
+        raise PromptError(
+            f"{where}: expected `messages:`, a list of role ({'/'.join(_ROLES)}) and content"
+        ) from exc
+    extras = {k: v for k, v in data.items() if k not in _KEYS}
+    lines = _content_lines(text) if file else {}
     for i, m in enumerate(messages):
-        check_template(m["content"], extras, f"{where}: messages[{i}] ({m['role']})")
-    return Prompt(pid, number, data.get("description", ""), messages, extras)
+        here = f"{file}:{lines[i]}" if i in lines else where
+        check_template(m["content"], extras, f"{here}: messages[{i}] ({m['role']})")
+    output = str(data.get("output", ""))
+    return Prompt(pid, number, data.get("description", ""), messages, extras, output=output)
+
+
+_ROLES = ("system", "user", "assistant")
+
+
+def _content_lines(text: str) -> dict[int, int]:
+    """messages[i] -> the file line its content starts on (for error messages)."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    out: dict[int, int] = {}
+    for key, value in getattr(root, "value", []):
+        if getattr(key, "value", None) == "messages" and isinstance(value, yaml.SequenceNode):
+            for i, item in enumerate(value.value):
+                for k, v in getattr(item, "value", []):
+                    if getattr(k, "value", None) == "content":
+                        block = getattr(v, "style", None) in ("|", ">")
+                        out[i] = v.start_mark.line + 1 + block
+    return out
+
+
+def check_variables(prompt: Prompt, provides: frozenset[str], requires: frozenset[str]) -> None:
+    """A template must use the variables its field ``requires`` and no variable the
+    field does not provide (a file's own top-level keys count as provided)."""
+    used = prompt.variables()
+    unknown = sorted(used - provides)
+    missing = sorted(requires - used)
+    problems = []
+    if unknown:
+        problems.append(f"uses unknown variable(s) {unknown}")
+    if missing:
+        problems.append(f"does not use {missing}")
+    if problems:
+        raise PromptError(
+            f"prompt {prompt.ref}: {' and '.join(problems)}; this field provides "
+            f"{sorted(provides)} and needs {sorted(requires)}"
+        )
 
 
 def check_prompt(ref: str) -> str:

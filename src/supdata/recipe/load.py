@@ -183,6 +183,7 @@ def load_recipe(
     data = _plain(located)
     for key, value in (overrides or {}).items():
         _set(data, key.split("."), value)
+    _resolve_prompt_files(data.get("builders"), located.get("builders"), path)
     try:
         recipe = recipe_model().model_validate(data)
     except ValidationError as exc:
@@ -327,26 +328,67 @@ def _bool_numbers(data: Any, model: Any, loc: tuple[Any, ...]) -> list[tuple[tup
     return out
 
 
+def _resolve_prompt_files(data: Any, located: Any, recipe: Path) -> None:
+    """A prompt field naming a template file (``*.yaml``) relative to the file it is
+    written in (an included file's folder for a value from there; the working folder for
+    an override) becomes an absolute path, so the build finds it from any folder."""
+    from supdata.prompts import is_prompt_file
+
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            here = located[i] if isinstance(located, list) and i < len(located) else None
+            _resolve_prompt_files(item, here, recipe)
+        return
+    if not isinstance(data, dict):
+        return
+    lines = getattr(located, "lines", {}) if isinstance(located, dict) else {}
+    for key, value in data.items():
+        if key.endswith("prompt") and isinstance(value, str) and is_prompt_file(value):
+            where = lines.get(key)
+            written = located.get(key) if isinstance(located, dict) else None
+            base = Path(where[0]).parent if where and written == value else Path.cwd()
+            data[key] = str((base / value).resolve())
+        else:
+            here = located.get(key) if isinstance(located, dict) else None
+            _resolve_prompt_files(value, here, recipe)
+
+
 def _prompt_errors(recipe: Recipe) -> list[tuple[tuple, str]]:
     """Every prompt a builder names, loaded and compiled in the sandbox: a template with
-    a Jinja syntax error or a sandbox violation fails here, before an engine loads."""
-    from supdata.prompts import PromptError, load_prompt
+    a Jinja syntax error or a sandbox violation fails here, before an engine loads. A
+    user's template file must also use only the variables its field provides and the
+    ones it needs (declared on the field, else those of the field's default template)."""
+    from supdata.prompts import PromptError, check_variables, is_prompt_file, load_prompt
 
     out: list[tuple[tuple, str]] = []
-    for loc, ref in _prompt_refs(recipe.builders, ("builders",)):
+    for loc, ref, info in _prompt_refs(recipe.builders, ("builders",)):
         try:
-            load_prompt(ref)
+            prompt = load_prompt(ref)
+            if is_prompt_file(ref):
+                check_variables(prompt, *_field_variables(info))
         except PromptError as exc:
             out.append((loc, str(exc)))
     return out
 
 
-def _prompt_refs(value: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple, str]]:
+def _field_variables(info: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """(provides, requires) of a prompt field."""
+    from supdata.prompts import load_prompt
+
+    declared = (info.json_schema_extra or {}).get("prompt_variables") if info else None
+    if declared:
+        return frozenset(declared["provides"]), frozenset(declared["requires"])
+    default = info.default if info is not None else None
+    provides = load_prompt(default).variables() if isinstance(default, str) else frozenset()
+    return provides, provides & {"question"}
+
+
+def _prompt_refs(value: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple, str, Any]]:
     if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
+        for name, info in type(value).model_fields.items():
             item = getattr(value, name)
             if name.endswith("prompt") and isinstance(item, str):
-                yield (*loc, name), item
+                yield (*loc, name), item, info
             else:
                 yield from _prompt_refs(item, (*loc, name))
     elif isinstance(value, list):

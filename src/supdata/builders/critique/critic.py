@@ -43,9 +43,12 @@ def critique_all(
     desc: str | None = None,
 ) -> list[CritiqueResult]:
     """Greedy critiques; JSON through structured output where the engine supports it
-    (the schema fixes one verdict per step), the published text format elsewhere."""
+    (the schema fixes one verdict per step), the published text format elsewhere and
+    always for a template with ``output: mathcritique`` (parsed as the published critic
+    writes it: an uncritiqued "The answer is ..." last step takes the final verdict)."""
     prompt = load_prompt(prompt_ref)
-    structured = engine.supports_structured
+    published = prompt.output == "mathcritique"  # the published text format only
+    structured = engine.supports_structured and not published
     requests = []
     for job in jobs:
         steps = strip_steps(job.steps)
@@ -75,7 +78,9 @@ def critique_all(
     for job, completion in zip(jobs, completions, strict=True):
         text = completion.texts[0]
         try:
-            critique = parse_critique(text, len(job.steps), strip_steps(job.steps))
+            critique = parse_critique(
+                text, len(job.steps), strip_steps(job.steps), answer_step=published
+            )
         except CritiqueRejected as exc:
             reason = str(exc)
             if completion.finish_reasons[0] == "length":

@@ -86,11 +86,17 @@ def _verdict(value: Any, where: str) -> bool:
     return _WORDS[value.strip().lower()]
 
 
-def parse_critique(text: str, n: int, steps: list[str] | None = None) -> Critique:
+def parse_critique(
+    text: str, n: int, steps: list[str] | None = None, *, answer_step: bool = False
+) -> Critique:
     """Exactly n step verdicts plus the final verdict, from JSON or the text format.
 
     Given the ``steps``, every text block's "Step sentence" must be its own step (so a
-    critique that skips, repeats or reorders steps is rejected, not shifted)."""
+    critique that skips, repeats or reorders steps is rejected, not shifted).
+
+    ``answer_step`` (the mathcritique preset): the published critics often leave the
+    answer-phrase line ("The answer is ...") without a block and judge it in the final
+    verdict; when only that last step lacks a block, it takes the final verdict."""
     stripped = text.strip()
     if stripped.startswith("{") or stripped.startswith("```"):
         body = stripped.removeprefix("```json").removeprefix("```").removesuffix("```")
@@ -99,7 +105,24 @@ def parse_critique(text: str, n: int, steps: list[str] | None = None) -> Critiqu
         except json.JSONDecodeError:
             raise CritiqueRejected("invalid or truncated JSON") from None
         return _from_json(data, n)
+    if answer_step and steps and n > 1 and _ANSWER_LINE.match(steps[-1]):
+        try:
+            return _from_text(stripped, n, steps)
+        except CritiqueRejected as exc:
+            if not str(exc).startswith(f"{n - 1} step verdicts"):
+                raise
+        c = _from_text(stripped, n - 1, steps[:-1])
+        return Critique(
+            [*c.labels, c.final_correct],
+            [*c.explanations, c.final_explanation],
+            c.final_correct,
+            c.final_explanation,
+            c.format,
+        )
     return _from_text(stripped, n, steps)
+
+
+_ANSWER_LINE = re.compile(r"^\s*the answer is\b", re.IGNORECASE)
 
 
 def _from_json(data: Any, n: int) -> Critique:

@@ -35,6 +35,8 @@ class CritiqueRow(Row):
     actor: Text
     critic: Text
     critique_format: Literal["json", "text"]
+    prompt_set: Text  # the prompts: preset (supdata@1, mathcritique)
+    prompt_ref: Text  # the critic's template: id@version or file:<name>@<sha256 prefix>
 
 
 class SftRow(Row):
@@ -46,3 +48,5 @@ class SftRow(Row):
     prompt: Messages
     completion: Completion
     source: Text
+    prompt_set: Text  # the prompts: preset (supdata@1, mathcritique)
+    prompt_ref: Text  # the template that rendered prompt: id@version or file:<name>@<sha>

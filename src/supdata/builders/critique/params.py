@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from supdata.builders.spec import SampledParams
 from supdata.ops.perturb.types import ErrorType
 from supdata.prompts import check_prompt
+
+# ``prompts:`` presets: the template each prompt field gets unless the recipe names one.
+PROMPT_SETS = {
+    "supdata@1": {"prompt": "solve@1", "critic_prompt": "critique@1", "refine_prompt": "refine@1"},
+    "mathcritique": {
+        "prompt": "mathcritique_solve@1",
+        "critic_prompt": "mathcritique_critic@1",
+        "refine_prompt": "mathcritique_refine@1",
+    },
+}
+
+# What the builder gives each template (a user's file may use no other variable).
+CRITIC_VARIABLES = {
+    "provides": ["question", "reference", "steps", "hint_step", "hint_type", "json_format"],
+    "requires": ["question", "steps"],
+}
+REFINE_VARIABLES = {
+    "provides": ["question", "response", "steps", "critique"],
+    "requires": ["question", "critique"],
+}
 
 
 class CritiqueBuilder(SampledParams):
@@ -21,6 +41,11 @@ class CritiqueBuilder(SampledParams):
     """
 
     kind: Literal["critique"]  # type: ignore[assignment]
+    prompts: Literal["supdata@1", "mathcritique"] = Field(
+        "supdata@1",
+        description="prompt preset for prompt, critic_prompt and refine_prompt (a field the "
+        "recipe sets wins): supdata@1, or mathcritique (the published MathCritique layouts)",
+    )
     critic: str = Field("actor", description="engine that writes critiques (sees the reference)")
     methods: list[Literal["rg1", "rg2", "rg3"]] = Field(
         default_factory=lambda: ["rg1", "rg2", "rg3"], min_length=1
@@ -39,7 +64,9 @@ class CritiqueBuilder(SampledParams):
     )
     rewriter: str | None = Field(None, description="RG3 model types: rewriting engine")
     rewrite_prompt: str = Field("perturb_step@1")
-    critic_prompt: str = Field("critique@1")
+    critic_prompt: str = Field(
+        "critique@1", json_schema_extra={"prompt_variables": CRITIC_VARIABLES}
+    )
     critic_max_tokens_per_step: int = Field(
         160,
         ge=8,
@@ -52,7 +79,7 @@ class CritiqueBuilder(SampledParams):
     rg3_tolerance: int = Field(
         0, ge=0, description="RG3: steps the first Wrong step may be off k (0: exactly k)"
     )
-    refine_prompt: str = Field("refine@1")
+    refine_prompt: str = Field("refine@1", json_schema_extra={"prompt_variables": REFINE_VARIABLES})
     refine_n: int = Field(4, ge=1, le=64, description="refinements per critique")
     refine_k: int = Field(1, ge=1, description="keep a critique if >= k refinements are right")
     refine_temperature: float = Field(0.7, ge=0, le=10)
@@ -63,6 +90,14 @@ class CritiqueBuilder(SampledParams):
         description="anti-shortcut: a refinement carries at least this share of the "
         "response's numbers (and two or more steps)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: object) -> object:
+        """The preset's templates for the prompt fields the recipe leaves unset."""
+        if isinstance(data, dict) and data.get("prompts") in PROMPT_SETS:
+            data = {**PROMPT_SETS[data["prompts"]], **data}
+        return data
 
     @field_validator("rewrite_prompt", "critic_prompt", "refine_prompt")
     @classmethod

@@ -95,6 +95,7 @@ def critique_rows(
                 "actor": actor.fingerprint,
                 "critic": critic.fingerprint,
                 "critique_format": critique.format,
+                **provenance(params, params.critic_prompt),
             }
         )
     stats.n_out = len(rows)
@@ -119,7 +120,10 @@ def refine_many(
         [
             Request(
                 prompt.render(
-                    question=problems[t.problem_id].question, response=t.text, critique=critique
+                    question=problems[t.problem_id].question,
+                    response=t.text,
+                    steps=strip_steps(t.steps),
+                    critique=critique,
                 ),
                 SamplingParams(
                     n=n,
@@ -127,6 +131,7 @@ def refine_many(
                     max_tokens=params.max_tokens,
                     seed=problem_seed(params.seed + 23, t.id, n),
                 ),
+                continue_final=prompt.continues,
                 id=f"{t.id}/refine",
             )
             for t, critique in items
@@ -174,9 +179,15 @@ def _assistant(text: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": text}]
 
 
-def critic_sft(rows: list[dict], prompt_ref: str, stats: StageStats) -> list[dict]:
+def provenance(params: CritiqueBuilder, prompt_ref: str) -> dict[str, str]:
+    """Which preset and which template (``id@version`` or ``file:<name>@<sha>``) made a row."""
+    return {"prompt_set": params.prompts, "prompt_ref": load_prompt(prompt_ref).ref}
+
+
+def critic_sft(rows: list[dict], params: CritiqueBuilder, stats: StageStats) -> list[dict]:
     """The critic's task as it is at test time: no reference, no hint, text format."""
-    prompt = load_prompt(prompt_ref)
+    prompt = load_prompt(params.critic_prompt)
+    made = provenance(params, params.critic_prompt)
     stats.n_in = stats.n_out = len(rows)
     return [
         {
@@ -194,13 +205,15 @@ def critic_sft(rows: list[dict], prompt_ref: str, stats: StageStats) -> list[dic
             ),
             "completion": _assistant(r["critique"]),
             "source": r["method"],
+            **made,
         }
         for r in rows
     ]
 
 
-def refine_sft(rows: list[dict], prompt_ref: str, stats: StageStats) -> list[dict]:
-    prompt = load_prompt(prompt_ref)
+def refine_sft(rows: list[dict], params: CritiqueBuilder, stats: StageStats) -> list[dict]:
+    prompt = load_prompt(params.refine_prompt)
+    made = provenance(params, params.refine_prompt)
     stats.n_in = len(rows)
     out = []
     for r in rows:
@@ -208,7 +221,10 @@ def refine_sft(rows: list[dict], prompt_ref: str, stats: StageStats) -> list[dic
             stats.drop("no refinement passed the anti-shortcut check", r["id"])
             continue
         messages = prompt.render(
-            question=r["question"], response=r["response"], critique=r["critique"]
+            question=r["question"],
+            response=r["response"],
+            steps=strip_steps(r["steps"]),
+            critique=r["critique"],
         )
         out.append(
             {
@@ -217,6 +233,7 @@ def refine_sft(rows: list[dict], prompt_ref: str, stats: StageStats) -> list[dic
                 "prompt": list(messages),
                 "completion": _assistant(r["refinement"]),
                 "source": r["method"],
+                **made,
             }
         )
     stats.n_out = len(out)
@@ -260,6 +277,7 @@ def selfimprove_sft(
             candidates.append((t.problem_id, f"{t.id}/refined", text, "refined"))
     stats.n_in = len(samples)
     prompt = load_prompt(params.prompt)
+    made = provenance(params, params.prompt)
     seen: set[tuple[str, str]] = set()
     out = []
     for problem_id, rid, text, source in candidates:
@@ -276,6 +294,7 @@ def selfimprove_sft(
                 "prompt": list(prompt.render(question=problems[problem_id].question)),
                 "completion": _assistant(text),
                 "source": source,
+                **made,
             }
         )
     stats.n_out = len(out)

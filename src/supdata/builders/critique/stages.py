@@ -93,10 +93,10 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         )
 
     def critic(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return critic_sft(ctx.outputs["critiques"], builder.critic_prompt, stats)
+        return critic_sft(ctx.outputs["critiques"], builder, stats)
 
     def refine(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return refine_sft(ctx.outputs["critiques"], builder.refine_prompt, stats)
+        return refine_sft(ctx.outputs["critiques"], builder, stats)
 
     def selfimprove(ctx: BuildContext, stats: StageStats) -> list[dict]:
         return selfimprove_sft(

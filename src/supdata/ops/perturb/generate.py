@@ -74,7 +74,7 @@ def continue_from(
     return actor.generate(
         [
             Request(
-                (*solve.render(question=question), {"role": "assistant", "content": prefix}),
+                _opened(solve.render(question=question), prefix),
                 SamplingParams(
                     n=n,
                     temperature=temperature,
@@ -88,6 +88,15 @@ def continue_from(
         ],
         desc=f"{desc} ({actor.name})",
     )
+
+
+def _opened(messages: tuple[dict[str, str], ...], prefix: str) -> tuple[dict[str, str], ...]:
+    """The solve prompt with the assistant's turn opened by ``prefix``, after the
+    template's own opening when it has one (a prefill template)."""
+    if messages[-1]["role"] == "assistant":
+        last = messages[-1]
+        return (*messages[:-1], {"role": "assistant", "content": last["content"] + prefix})
+    return (*messages, {"role": "assistant", "content": prefix})
 
 
 @dataclass
