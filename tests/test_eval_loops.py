@@ -241,3 +241,37 @@ def test_the_loop_runs_on_the_real_engine(shared_data, vllm_backend):
     for t in turns:
         if t[0]["verdict"] is True:
             assert t[1]["text"] == t[0]["text"] and not t[1]["revised"]
+
+
+@pytest.mark.shared_data
+def test_refine_with_the_mathcritique_preset(shared_data, tmp_path, fake_engine):
+    """The published prompt set: answers and refinements continue the assistant prefix,
+    the critic writes the published text format, which the loop parses."""
+    path, gold = _source(shared_data, tmp_path)
+    seen = []
+
+    def respond(request, k):
+        m = ROUND.match(request.id)
+        traj, r = m["traj"], int(m["r"])
+        right, verdict = REFINE[traj][r]
+        if m["rest"] == "/critique":
+            assert request.sampling.structured is None  # the published text format
+            verdict = verdict or "Wrong"
+            return (
+                "Step sentence: Step 1: work it out.\nCorrectness of the step: Correct\n"
+                "Explanation: fine.\n\nStep sentence: The answer is\nCorrectness of the step: "
+                f"{verdict}\nExplanation: checked.\n\nFinal answer correctness: {verdict}"
+            )
+        seen.append(request)
+        answer = int(gold[int(traj[1])]) + (0 if right else 1)
+        return f"Step 1: work it out.\nThe answer is \\boxed{{{answer}}}."
+
+    fake_engine(respond)
+    recipe = _recipe(tmp_path, path, "  - kind: critique\n    prompts: mathcritique\n")
+    report = tmp_path / "refine.json"
+    argv = ["eval-refine", str(recipe), "--rounds", "1", "--votes", "2", "--out", str(report)]
+    assert main([*argv, "--no-cache"]) == 0
+    result = json.loads(report.read_text())
+    assert all(r.continue_final and r.messages[-1]["role"] == "assistant" for r in seen)
+    assert [r["pass@1"] for r in result["rounds"]] == [0.5, 0.5]
+    assert result["setup"]["prompts"]["critique"].startswith("mathcritique_critic")

@@ -127,6 +127,8 @@ def generate_turns(
                 max_tokens=params.max_tokens,
                 seed=problem_seed(params.seed + r, t.id, 1),
             ),
+            # a prompt that ends with the assistant's opening (a prefill) is continued
+            continue_final=m[-1]["role"] == "assistant",
             id=f"{t.id}/round-{r}",
         )
         for t, m in zip(todo, messages, strict=True)

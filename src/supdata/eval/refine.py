@@ -41,7 +41,7 @@ def run_refine(
     (``refine_prompt``, ``refine_temperature``)."""
 
     def answer(todo: list[Trajectory], r: int) -> list[str]:
-        return _answers(todo, r, actor, params)
+        return _answers(todo, r, actor, params, strategy)
 
     def review(todo: list[Trajectory], texts: list[str], truths: list[bool], r: int):
         jobs = [
@@ -78,14 +78,19 @@ def run_refine(
     )
 
 
-def _answers(todo: list[Trajectory], r: int, actor: Engine, params: CritiqueBuilder) -> list[str]:
-    """Round 0: the solve prompt; later rounds: the refine prompt with the critique."""
+def _answers(
+    todo: list[Trajectory], r: int, actor: Engine, params: CritiqueBuilder, strategy: str
+) -> list[str]:
+    """Round 0: the solve prompt; later rounds: the refine prompt with the last answer
+    (whole, and as steps: the mathcritique preset shows one step per line) and its
+    critique."""
     if r == 0:
         messages = [first_messages(t, params) for t in todo]
         return generate_turns(actor, todo, r, messages, params, temperature=params.temperature)
     refine = load_prompt(params.refine_prompt)
     messages = [
         list(refine.render(question=t.problem.question, response=t.turns[-1].text,
+                           steps=strip_steps(segment(t.turns[-1].text, strategy)),
                            critique=t.turns[-1].review))
         for t in todo
     ]  # fmt: skip
