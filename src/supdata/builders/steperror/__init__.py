@@ -49,6 +49,7 @@ SPEC = BuilderSpec(
         "rephrase_solution@1",
         "negative_computation@1",
         "negative_method@1",
+        "negative_composed@1",
         "judge@1",
         "solve_length@1",
     ),

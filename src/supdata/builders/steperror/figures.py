@@ -17,6 +17,12 @@ def pair_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
     return Figures(measured={"pairs": len(rows), "chosen_restyled": restyled})
 
 
+def negative_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
+    """Pairs, and the kept negatives per error kind (composed: from subproblems)."""
+    kinds = Counter(r["error_kind"] for r in rows)
+    return Figures(measured={**pair_figures(config, rows, ctx).measured, "kinds": dict(kinds)})
+
+
 def er_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
     return Figures(measured={**_er(rows), "er_target": rows[0]["er_target"] if rows else None})
 

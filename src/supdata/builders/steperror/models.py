@@ -33,11 +33,33 @@ class RephrasedRow(PairRow):
     original_prompt: Text
 
 
+class SubNegative(Row):
+    """A subproblem's synthetic negative that a composed negative was built from."""
+
+    subtask_id: Text
+    error_kind: Literal["computation", "wrong_method"]
+    negative: Text
+
+
 class NegativeRow(PairRow):
     """A pair whose rejected solution is a synthetic negative: the chosen (correct)
-    solution rewritten as a whole with a computation error or a wrong method."""
+    solution rewritten as a whole with a computation error or a wrong method, or (kind
+    ``composed``) the paper's full negative composed from its subproblems' negatives."""
 
-    error_kind: Literal["computation", "wrong_method"]
+    error_kind: Annotated[
+        Literal["computation", "wrong_method", "composed"],
+        Field(
+            description="computation / wrong_method: a whole-solution rewrite; composed: "
+            "written by the composer from the subproblems' negatives (sub_negatives)"
+        ),
+    ]
+    sub_negatives: Annotated[
+        list[SubNegative],
+        Field(
+            description="composed: every subproblem negative the composer was given, in "
+            "subproblem order (it may use one or more of them); empty for rewrites"
+        ),
+    ]
 
 
 class MixRow(Row):

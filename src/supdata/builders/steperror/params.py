@@ -173,6 +173,17 @@ class Negatives(BaseModel):
         },
         description="the rewrite prompt per kind",
     )
+    compose_from_subtasks: bool = Field(
+        False,
+        description="also the paper's composed full negative (needs decompose:): every kept "
+        "subproblem's solution is rewritten like a full one, and the composer turns the "
+        "subproblems' correct and wrong solutions into one wrong solution of the full "
+        "problem (error_kind composed), checked like a rewrite",
+    )
+    compose_prompt: str = Field(
+        "negative_composed@1",
+        description="the composer's prompt (default: the paper's full_neg_ans_0827)",
+    )
 
     @field_validator("prompts")
     @classmethod
@@ -180,6 +191,11 @@ class Negatives(BaseModel):
         for ref in prompts.values():
             check_prompt(ref)
         return prompts
+
+    @field_validator("compose_prompt")
+    @classmethod
+    def _compose_prompt(cls, ref: str) -> str:
+        return check_prompt(ref)
 
     @model_validator(mode="after")
     def _consistent(self) -> Negatives:
@@ -357,6 +373,14 @@ class SteperrorBuilder(SampledParams):
                             f"part {part!r} needs `{needs[pool][0]}:` in this builder",
                         )
                     )
+        composes = self.negatives is not None and self.negatives.compose_from_subtasks
+        if composes and self.decompose is None:
+            errors.append(
+                (
+                    ("negatives", "compose_from_subtasks"),
+                    "composes from subproblem negatives: add `decompose:`",
+                )
+            )
         if self.pools == "matched" and self.decompose is None:
             errors.append(
                 (("pools",), "pools: matched keeps problems with a subtask pair: add `decompose:`")

@@ -14,6 +14,7 @@ from supdata.builders.steperror.decompose import decompose_problems
 from supdata.builders.steperror.figures import (
     er_figures,
     mixture_figures,
+    negative_figures,
     pair_figures,
     subtask_figures,
     teacher_er_figures,
@@ -26,7 +27,7 @@ from supdata.builders.steperror.models import (
     RephrasedRow,
     TeacherSampleRow,
 )
-from supdata.builders.steperror.negatives import synthetic_negatives
+from supdata.builders.steperror.negatives import composed_negatives, synthetic_negatives
 from supdata.builders.steperror.pairs import (
     build_pairs,
     er_mixture,
@@ -59,7 +60,8 @@ SUB_PAIRS = "a preference pair on a subproblem (chosen correct, rejected wrong)"
 REPHRASED = "a pair with task, chosen and rejected paraphrased; answers verified unchanged"
 NEGATIVES = (
     "a pair whose rejected solution is a synthetic negative: the chosen solution rewritten "
-    "with a computation error or a wrong method (0.7-1.3x its words, answer verified wrong)"
+    "with a computation error or a wrong method, or (error_kind composed) composed from its "
+    "subproblems' negatives (0.7-1.3x its words, answer verified wrong)"
 )
 MIXTURE = "a named mixture: each part's rows at its own exact outcome error rate"
 TEACHER_SAMPLES = (
@@ -141,27 +143,31 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
         )
         stages += _er_stages(builder, "rephrased", builder.rephrase.er_grid)
     if builder.negatives is not None:
+        compose = builder.negatives.compose_from_subtasks and builder.decompose is not None
 
         def negatives(ctx: BuildContext, stats: StageStats) -> list[dict]:
             params = builder.negatives
-            return synthetic_negatives(
-                ctx.outputs["pairs"],
-                params,
-                ctx.engines[params.engine or builder.engine],
-                verify=ctx.recipe.verification.to_config(),
-                seed=builder.seed,
-                stats=stats,
+            engine = ctx.engines[params.engine or builder.engine]
+            verify, pairs = ctx.recipe.verification.to_config(), ctx.outputs["pairs"]
+            rows = synthetic_negatives(
+                pairs, params, engine, verify=verify, seed=builder.seed, stats=stats
             )
+            if compose:
+                subs = ctx.outputs["subtasks"]
+                rows += composed_negatives(
+                    pairs, subs, params, engine, verify=verify, seed=builder.seed, stats=stats
+                )
+            return rows
 
         stages.append(
             Stage(
                 "negatives",
                 NegativeRow,
-                ("pairs",),
+                ("pairs", "subtasks") if compose else ("pairs",),
                 base,
                 negatives,
                 description=NEGATIVES,
-                figures=pair_figures,
+                figures=negative_figures,
             )
         )
     stages += _teacher_stages(builder, base)
