@@ -71,6 +71,7 @@ def test_math_hard_recipe_is_the_papers_setup():
     d = builder.decompose
     assert [d.subtask_count(n) for n in (399, 700, 1200, 1700)] == [None, (2, 2), (3, 3), None]
     assert builder.rephrase is not None
+    assert builder.negatives.compose_from_subtasks  # the paper's composed full negative
     assert "mix_hard50_sub10" in builder.configs()
     assert recipe.engines[builder.engine].kind == "vllm"
 
