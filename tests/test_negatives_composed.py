@@ -10,7 +10,11 @@ import re
 
 import pytest
 
-from supdata.builders.steperror.negatives import parse_composed, subtask_negatives
+from supdata.builders.steperror.negatives import (
+    Rewriter,
+    parse_composed,
+    subtask_negatives,
+)
 from supdata.builders.steperror.params import Negatives
 from supdata.core.records import Problem
 from supdata.core.stats import StageStats
@@ -290,9 +294,8 @@ def test_subtask_negatives_take_the_first_kind_that_passes(shared_data):
     stats = StageStats("sub-negatives")
     # wrong_method first: sub-1 takes its wrong-method rewrite
     params = Negatives(kinds=["wrong_method", "computation"])
-    by_parent = subtask_negatives(
-        subs, params, Engine(FakeBackend(respond)), verify=VerifyConfig(), seed=0, stats=stats
-    )
+    rewrite = Rewriter(params, Engine(FakeBackend(respond)), VerifyConfig(), 0)
+    by_parent = subtask_negatives(subs, rewrite, stats)
     assert [(s["subtask_id"], s["error_kind"]) for s in by_parent["k"]] == [
         ("k/sub-1", "wrong_method"),
         ("k/sub-2", "wrong_method"),

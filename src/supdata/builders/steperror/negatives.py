@@ -18,6 +18,7 @@ the full problem. It passes the same checks against the full problem.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from supdata.builders.steperror.params import Negatives
@@ -33,6 +34,21 @@ KIND_PROMPTS = {"computation": "negative_computation@1", "wrong_method": "negati
 COMPOSED_START = "### Full negative answer for original problem"
 COMPOSED_END = "### End"
 NOISE_CHARS = "#.*: \n"  # the paper's utils_async.NOISE_CHARS, stripped from both ends
+
+
+@dataclass(frozen=True)
+class Rewriter:
+    """``rewrite_negatives`` with its options bound: ``rewriter(bases, stats)``."""
+
+    params: Negatives
+    engine: Engine
+    verify: VerifyConfig
+    seed: int
+
+    def __call__(self, bases: list[dict], stats: StageStats) -> list[tuple[dict, str, str, str]]:
+        return rewrite_negatives(
+            bases, self.params, self.engine, verify=self.verify, seed=self.seed, stats=stats
+        )
 
 
 def negative_problem(base: str, text: str, status: str, ratio: tuple[float, float]) -> str | None:
@@ -88,6 +104,19 @@ def _checked(
     return kept
 
 
+def _ask(engine: Engine, params: Negatives, asks: list[tuple], desc: str) -> list[str]:
+    """One reply per (messages, seed, id), at the negatives' temperature and token cap."""
+    requests = [
+        Request(
+            messages,
+            SamplingParams(temperature=params.temperature, max_tokens=params.max_tokens, seed=seed),
+            id=rid,
+        )
+        for messages, seed, rid in asks
+    ]
+    return [c.texts[0] for c in engine.generate(requests, desc=desc)]
+
+
 def rewrite_negatives(
     bases: list[dict],
     params: Negatives,
@@ -103,26 +132,22 @@ def rewrite_negatives(
     stats.n_in = len(jobs)
     if not jobs:
         return []
-    requests = [
-        Request(
+    asks = [
+        (
             load_prompt(params.prompts[kind]).render(
                 question=base["prompt"], solution=base["chosen"]
             ),
-            SamplingParams(
-                temperature=params.temperature,
-                max_tokens=params.max_tokens,
-                seed=problem_seed(seed + 23, f"{base['id']}/{kind}", 1),
-            ),
-            id=f"{base['id']}/negative-{kind}",
+            problem_seed(seed + 23, f"{base['id']}/{kind}", 1),
+            f"{base['id']}/negative-{kind}",
         )
         for base, kind in jobs
     ]
-    completions = engine.generate(requests, desc=f"negatives ({engine.name})")
-    texts = [c.texts[0].strip() for c in completions]
-    items = [(b, t, r.id, kind) for (b, kind), t, r in zip(jobs, texts, requests, strict=True)]
+    texts = [t.strip() for t in _ask(engine, params, asks, f"negatives ({engine.name})")]
+    ids = [rid for _, _, rid in asks]
+    items = [(b, t, rid, kind) for (b, kind), t, rid in zip(jobs, texts, ids, strict=True)]
     kept = _checked(items, params, verify, stats)
     stats.n_out = len(kept)
-    return [(jobs[i][0], jobs[i][1], texts[i], requests[i].id) for i in kept]
+    return [(jobs[i][0], jobs[i][1], texts[i], ids[i]) for i in kept]
 
 
 def _row(pair: dict, text: str, rid: str, kind: str, subs: list[dict]) -> dict[str, Any]:
@@ -146,21 +171,21 @@ def synthetic_negatives(
     verify: VerifyConfig,
     seed: int,
     stats: StageStats,
+    subtasks: list[Problem] | None = None,
 ) -> list[dict]:
     """Per pair and error kind, one rewrite of the pair's chosen (correct) solution; the
-    kept ones as pairs (chosen = that solution, rejected = the negative)."""
-    kept = rewrite_negatives(pairs, params, engine, verify=verify, seed=seed, stats=stats)
-    return [_row(pair, text, rid, kind, []) for pair, kind, text, rid in kept]
+    kept ones as pairs (chosen = that solution, rejected = the negative). With
+    ``subtasks`` (``compose_from_subtasks``) also the composed negatives after them."""
+    rewrite = Rewriter(params, engine, verify, seed)
+    kept = rewrite(pairs, stats)
+    rows = [_row(pair, text, rid, kind, []) for pair, kind, text, rid in kept]
+    if subtasks is not None:
+        rows += composed_negatives(pairs, subtasks, rewrite, stats)
+    return rows
 
 
 def subtask_negatives(
-    subtasks: list[Problem],
-    params: Negatives,
-    engine: Engine,
-    *,
-    verify: VerifyConfig,
-    seed: int,
-    stats: StageStats,
+    subtasks: list[Problem], rewrite: Rewriter, stats: StageStats
 ) -> dict[str, list[dict]]:
     """Parent id -> its subproblems (in index order) that kept a rewrite of their
     solution, one negative each: the first kind of ``kinds`` whose rewrite passed. The
@@ -176,9 +201,9 @@ def subtask_negatives(
         }
         for s in subtasks
     ]
-    kept = rewrite_negatives(bases, params, engine, verify=verify, seed=seed, stats=stats)
+    kept = rewrite(bases, stats)
     first: dict[str, tuple[str, str]] = {}
-    for base, kind, text, _ in sorted(kept, key=lambda k: params.kinds.index(k[1])):
+    for base, kind, text, _ in sorted(kept, key=lambda k: rewrite.params.kinds.index(k[1])):
         first.setdefault(base["id"], (kind, text))
     by_parent: dict[str, list[dict]] = defaultdict(list)
     for s in subtasks:
@@ -199,21 +224,15 @@ def subtask_negatives(
 
 
 def composed_negatives(
-    pairs: list[dict],
-    subtasks: list[Problem],
-    params: Negatives,
-    engine: Engine,
-    *,
-    verify: VerifyConfig,
-    seed: int,
-    stats: StageStats,
+    pairs: list[dict], subtasks: list[Problem], rewrite: Rewriter, stats: StageStats
 ) -> list[dict]:
     """Per pair whose problem has a subproblem with a kept negative, the paper's composed
     full negative (prompt ``params.compose_prompt``), kept when it passes the rewrite
     checks against the pair's chosen solution and the full reference answer. Counters of
     the subproblem rewrites go under ``sub-negatives: ...``."""
     part = stats.part("sub-negatives")
-    subs = subtask_negatives(subtasks, params, engine, verify=verify, seed=seed, stats=part)
+    subs = subtask_negatives(subtasks, rewrite, part)
+    params, engine, seed = rewrite.params, rewrite.engine, rewrite.seed
     stats.absorb(part)
     jobs = []
     for pair in pairs:
@@ -225,29 +244,26 @@ def composed_negatives(
     if not jobs:
         return []
     prompt = load_prompt(params.compose_prompt)
-    requests = [
-        Request(
+    asks = [
+        (
             prompt.render(question=pair["prompt"], solution=pair["chosen"], subtasks=sub),
-            SamplingParams(
-                temperature=params.temperature,
-                max_tokens=params.max_tokens,
-                seed=problem_seed(seed + 29, f"{pair['id']}/composed", 1),
-            ),
-            id=f"{pair['id']}/negative-composed",
+            problem_seed(seed + 29, f"{pair['id']}/composed", 1),
+            f"{pair['id']}/negative-composed",
         )
         for pair, sub in jobs
     ]
-    completions = engine.generate(requests, desc=f"composed negatives ({engine.name})")
-    texts = [parse_composed(c.texts[0]) for c in completions]
-    items = [(p, t, r.id, "composed") for (p, _), t, r in zip(jobs, texts, requests, strict=True)]
-    kept = _checked(items, params, verify, stats)
+    replies = _ask(engine, params, asks, f"composed negatives ({engine.name})")
+    texts = [parse_composed(reply) for reply in replies]
+    ids = [rid for _, _, rid in asks]
+    items = [(p, t, rid, "composed") for (p, _), t, rid in zip(jobs, texts, ids, strict=True)]
+    kept = _checked(items, params, rewrite.verify, stats)
     stats.n_out += len(kept)
     fields = ("subtask_id", "error_kind", "negative")
     return [
         _row(
             jobs[i][0],
             texts[i] or "",
-            requests[i].id,
+            ids[i],
             "composed",
             [{k: s[k] for k in fields} for s in jobs[i][1]],
         )

@@ -27,7 +27,7 @@ from supdata.builders.steperror.models import (
     RephrasedRow,
     TeacherSampleRow,
 )
-from supdata.builders.steperror.negatives import composed_negatives, synthetic_negatives
+from supdata.builders.steperror.negatives import synthetic_negatives
 from supdata.builders.steperror.pairs import (
     build_pairs,
     er_mixture,
@@ -149,15 +149,10 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
             params = builder.negatives
             engine = ctx.engines[params.engine or builder.engine]
             verify, pairs = ctx.recipe.verification.to_config(), ctx.outputs["pairs"]
-            rows = synthetic_negatives(
-                pairs, params, engine, verify=verify, seed=builder.seed, stats=stats
+            subs = ctx.outputs["subtasks"] if compose else None
+            return synthetic_negatives(
+                pairs, params, engine, verify=verify, seed=builder.seed, stats=stats, subtasks=subs
             )
-            if compose:
-                subs = ctx.outputs["subtasks"]
-                rows += composed_negatives(
-                    pairs, subs, params, engine, verify=verify, seed=builder.seed, stats=stats
-                )
-            return rows
 
         stages.append(
             Stage(
