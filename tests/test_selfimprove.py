@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from supdata.builders.critique.filters import digit_runs, shortcut, shortcut_barrier
+from supdata.builders.critique.loop import YIELDS
 from supdata.ops.sampling import problem_seed
 from supdata.recipe import RecipeError, load_recipe
 from supdata.sources.normalize import gsm8k
@@ -376,3 +377,21 @@ def test_selfimprove_configs_and_defaults(tmp_path):
     assert [loop.actor(r, builder.engine) for r in (1, 2, 3)] == ["a1"] * 3
     assert loop.critic is None and loop.critic_sees_reference is False
     assert builder.shortcut == "published"
+
+
+def test_card_says_when_one_actor_makes_every_round(tmp_path):
+    """With one actor the card says every round used it and that the paper retrains;
+    a round with no figures still gets its yields (from the stage counts)."""
+    from supdata.builders.critique import SPEC
+    from supdata.publish.card import render_section
+
+    source = write_jsonl(tmp_path / "s.jsonl", [{"question": "q", "answer": "#### 1"}])
+    path = tmp_path / "recipe.yaml"
+    path.write_text(_RECIPE.format(section="      rounds: 2\n", source=source))
+    builder = load_recipe(path).builders[0]
+    counts = {f"yield: {k}": 0 for k in YIELDS} | {"yield: sampled": 4}
+    stats = {"stages": {f"selfimprove_round_r{r}": {"counts": counts} for r in (1, 2)}}
+    card = render_section(SPEC.card, stats=stats, measured={}, params=builder)
+    assert "All rounds use one actor (a1)" in card and "retrains the actor" in card
+    assert card.count("| 4 | 0 | 0 | 0 | 0 | 0 | 0 |") == 2
+    assert "| 2 | a1 | a1 | 4 |" in card

@@ -103,6 +103,8 @@ def selfimprove_round(
         "dedup_dropped": len(candidates) - len(kept),
         "kept": len(kept),
     }
+    for key, n in yields.items():  # the card reads them here: an empty round has no figures
+        stats.tally(f"yield: {key}", n)
     return kept, yields
 
 
