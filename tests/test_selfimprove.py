@@ -377,6 +377,13 @@ def test_selfimprove_configs_and_defaults(tmp_path):
     assert [loop.actor(r, builder.engine) for r in (1, 2, 3)] == ["a1"] * 3
     assert loop.critic is None and loop.critic_sees_reference is False
     assert builder.shortcut == "published"
+    drawn = loop.sampling(2, builder)
+    assert (drawn.engine, drawn.seed, drawn.n, drawn.temperature) == (
+        "a1",
+        builder.seed + 2018,
+        builder.n,
+        builder.temperature,
+    )
 
 
 def test_card_says_when_one_actor_makes_every_round(tmp_path):

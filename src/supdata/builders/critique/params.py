@@ -56,6 +56,12 @@ class SelfImprove(BaseModel):
         description="one engine per round (e.g. the model trained on the previous round's "
         "export); default: the builder's engine in every round",
     )
+    n: int | None = Field(
+        None, ge=1, le=1024, description="answers per problem per round (default: the builder's n)"
+    )
+    temperature: float | None = Field(
+        None, ge=0, le=10, description="round sampling temperature (default: the builder's)"
+    )
     dedup_rounds: bool = Field(
         True,
         description="drop a solution an earlier round already kept for the same problem",
@@ -68,6 +74,16 @@ class SelfImprove(BaseModel):
     def seed(self, r: int, base: int) -> int:
         """Round ``r``'s sampling and refinement seed: a fresh draw every round."""
         return base + 1009 * r
+
+    def sampling(self, r: int, builder: CritiqueBuilder) -> CritiqueBuilder:
+        """The builder's sampling fields as round ``r`` samples: its actor, its seed, and
+        this section's ``n`` / ``temperature`` where set."""
+        update: dict = {"engine": self.actor(r, builder.engine), "seed": self.seed(r, builder.seed)}
+        if self.n is not None:
+            update["n"] = self.n
+        if self.temperature is not None:
+            update["temperature"] = self.temperature
+        return builder.model_copy(update=update)
 
 
 class CritiqueBuilder(SampledParams):
@@ -166,14 +182,6 @@ class CritiqueBuilder(SampledParams):
             for i, name in enumerate(loop.actors or []):
                 refs[f"selfimprove.actors.{i}"] = name
         return refs
-
-    def round_actor(self, r: int) -> str:
-        assert self.selfimprove is not None
-        return self.selfimprove.actor(r, self.engine)
-
-    def round_critic(self) -> str:
-        assert self.selfimprove is not None
-        return self.selfimprove.critic or self.critic
 
     def config_errors(self) -> list[tuple[tuple, str]]:
         errors = super().config_errors()
