@@ -16,7 +16,7 @@ from supdata.ops.sampling import problem_seed
 from supdata.recipe import RecipeError, load_recipe
 from supdata.sources.normalize import gsm8k
 
-from conftest import FakeBackend, read_jsonl, write_jsonl
+from conftest import read_jsonl, write_jsonl
 
 _TURN = "\n<|end_of_text|>\nHuman: "
 PREFIX = "Let's break it down step by step:\n\n"
@@ -170,11 +170,10 @@ TAGS = sorted({t for v in SAMPLES.values() for _, t in v}, key=len, reverse=True
 
 
 @pytest.mark.shared_data
-def test_two_rounds_two_actors_on_gsm8k(shared_data, tmp_path, monkeypatch):
+def test_two_rounds_two_actors_on_gsm8k(shared_data, tmp_path, fake_engines):
     """Three GSM8K train problems, two rounds, actor a1 then a2, a reference-free critic.
     Each actor gets exactly its round's samples and refinements; the critic's round
     prompts carry no reference; the yields, the barrier and the dedup drops are exact."""
-    from supdata import engines
     from supdata.build import build
     from supdata.export.folder import read_config
 
@@ -215,17 +214,15 @@ def test_two_rounds_two_actors_on_gsm8k(shared_data, tmp_path, monkeypatch):
             how, tag = REFINES[wrong][k]
         return MAKE[how](tag, answers[i])
 
-    backends = {}
-    for model in ("a1", "a2", "crit"):
-        backends[model] = FakeBackend(lambda request, k, model=model: respond(model, request, k))
-        backends[model].fingerprint = f"fake-{model}"
-    monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config: backends[config.model])
+    backends = fake_engines({
+        f"fake-{m}": lambda request, k, m=m: respond(m, request, k) for m in ("a1", "a2", "crit")
+    })  # fmt: skip
 
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(
         f"name: loop\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
-        "engines:\n  a1: {kind: vllm, model: a1}\n  a2: {kind: vllm, model: a2}\n"
-        "  crit: {kind: vllm, model: crit}\n"
+        "engines:\n  a1: {kind: vllm, model: fake-a1}\n  a2: {kind: vllm, model: fake-a2}\n"
+        "  crit: {kind: vllm, model: fake-crit}\n"
         "builders:\n  - kind: critique\n    engine: a1\n    critic: crit\n"
         "    prompts: mathcritique\n    methods: [rg1]\n    n: 2\n    refine_n: 2\n"
         "    selfimprove: {rounds: 2, actors: [a1, a2]}\n"
@@ -235,18 +232,18 @@ def test_two_rounds_two_actors_on_gsm8k(shared_data, tmp_path, monkeypatch):
 
     def round_requests(model, r):
         return [
-            q for q in backends[model].requests
+            q for q in backends[f"fake-{model}"].requests
             if seeds.get(q.sampling.seed, ("", 0))[1] == r
         ]  # fmt: skip
 
     # which requests each actor got: a1 round 1 only, a2 round 2 only
     assert round_requests("a2", 1) == [] and round_requests("a1", 2) == []
-    a2 = backends["a2"].requests
+    a2 = backends["fake-a2"].requests
     assert len(a2) == 3 + 4  # 3 problems sampled, 4 wrong answers refined
     assert sorted(q.id for q in a2 if not q.id.endswith("/refine")) == problem_ids
     assert len(round_requests("a1", 1)) == 3 + 3
     # the critic: 3 + 4 round critiques without the reference; rg1's carry it
-    critic = backends["crit"].requests
+    critic = backends["fake-crit"].requests
     round_critiques = [q for q in critic if "zero" not in q.messages[0]["content"]]
     assert len(round_critiques) == 3 + 4
     first_lines = [r["answer"].split("\n")[0].split("<<")[0] for r in rows]

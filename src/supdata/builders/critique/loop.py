@@ -58,18 +58,9 @@ def selfimprove_round(
     loop = params.selfimprove
     assert loop is not None
     seeded = params.model_copy(update={"seed": loop.seed(r, params.seed)})
-    wrong = [t for t in samples if t.status in WRONG]
+    checks = {"strategy": strategy, "verify": verify, "stats": stats}
     refined = critique_and_refine(
-        wrong,
-        problems,
-        seeded,
-        actor,
-        critic,
-        reference=loop.critic_sees_reference,
-        strategy=strategy,
-        verify=verify,
-        stats=stats,
-        desc=f"critique r{r} ({critic.name})",
+        samples, problems, seeded, actor, critic, reference=loop.critic_sees_reference, **checks
     )
     base = {"round": r, "actor": actor.fingerprint, "critic": critic.fingerprint}
     candidates = [
@@ -96,7 +87,7 @@ def selfimprove_round(
     yields = {
         "sampled": len(samples),
         "correct": sum(t.status == "correct" for t in samples),
-        "wrong": len(wrong),
+        "wrong": sum(t.status in WRONG for t in samples),
         "critiqued": len(refined),
         "refined_correct": sum(hits > 0 for _, _, hits, _ in refined),
         "barrier_rejected": sum(hits > 0 and text is None for _, _, hits, text in refined),

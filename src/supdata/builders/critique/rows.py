@@ -257,8 +257,48 @@ def refine_sft(rows: list[dict], params: CritiqueBuilder, stats: StageStats) -> 
     return out
 
 
+def selfimprove_sft(
+    samples: list[Trace],
+    problems: dict[str, Problem],
+    params: CritiqueBuilder,
+    actor: Engine,
+    critic: Engine,
+    *,
+    strategy: str,
+    verify: VerifyConfig,
+    stats: StageStats,
+) -> list[dict]:
+    """One critique-in-the-loop round: keep the correct samples; critique the wrong ones
+    (given the reference: an oracle critique, unlike the paper's loop, which is
+    ``selfimprove:``), refine, and keep correct refinements that carry reasoning; drop
+    duplicates. Requests the critiques stage made come from the request cache."""
+    checks = {"strategy": strategy, "verify": verify, "stats": stats}
+    refined = critique_and_refine(
+        samples, problems, params, actor, critic, reference=True, **checks
+    )
+    candidates = [(t.problem_id, t.id, t.text, "sampled") for t in samples if t.status == "correct"]
+    candidates += [
+        (t.problem_id, f"{t.id}/refined", text, "refined")
+        for t, _, _, text in refined
+        if text is not None
+    ]
+    stats.n_in = len(samples)
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for problem_id, rid, text, source in candidates:
+        key = (problem_id, dedup_key(text))
+        if key in seen:
+            stats.drop("duplicate", rid)
+            continue
+        seen.add(key)
+        stats.tally(f"source: {source}")
+        out.append(sft_row(problems[problem_id], rid, text, source, params))
+    stats.n_out = len(out)
+    return out
+
+
 def critique_and_refine(
-    wrong: list[Trace],
+    samples: list[Trace],
     problems: dict[str, Problem],
     params: CritiqueBuilder,
     actor: Engine,
@@ -268,21 +308,21 @@ def critique_and_refine(
     strategy: str,
     verify: VerifyConfig,
     stats: StageStats,
-    desc: str | None = None,
 ) -> list[tuple[Trace, str, int, str | None]]:
-    """Critique each wrong answer (the critic sees the reference only if ``reference``),
+    """Critique each wrong answer of ``samples`` (the critic sees the reference only if
+    ``reference``),
     refine it ``refine_n`` times, and take the first correct refinement that passes the
     anti-shortcut check: (trace, critique text, correct refinements, the kept one or None)
     per parsed critique.
     Tallies ``critique rejected: ...``, ``refinements correct: k/n`` and the shortcut
     rejections."""
+    wrong = [t for t in samples if t.status in WRONG]
     results = critique_all(
         [_job(t, problems[t.problem_id], reference=reference) for t in wrong],
         critic,
         prompt_ref=params.critic_prompt,
         max_tokens_per_step=params.critic_max_tokens_per_step,
         seed=params.seed,
-        desc=desc,
     )
     parsed = []
     for t, r in zip(wrong, results, strict=True):
@@ -314,51 +354,3 @@ def sft_row(
         "source": source,
         **provenance(params, params.prompt),
     }
-
-
-def selfimprove_sft(
-    samples: list[Trace],
-    problems: dict[str, Problem],
-    params: CritiqueBuilder,
-    actor: Engine,
-    critic: Engine,
-    *,
-    strategy: str,
-    verify: VerifyConfig,
-    stats: StageStats,
-) -> list[dict]:
-    """One critique-in-the-loop round: keep the correct samples; critique the wrong ones
-    (given the reference: an oracle critique, unlike the paper's loop, which is
-    ``selfimprove:``), refine, and keep correct refinements that carry reasoning; drop
-    duplicates. Requests the critiques stage made come from the request cache."""
-    wrong = [t for t in samples if t.status in WRONG]
-    refined = critique_and_refine(
-        wrong,
-        problems,
-        params,
-        actor,
-        critic,
-        reference=True,
-        strategy=strategy,
-        verify=verify,
-        stats=stats,
-    )
-    candidates = [(t.problem_id, t.id, t.text, "sampled") for t in samples if t.status == "correct"]
-    candidates += [
-        (t.problem_id, f"{t.id}/refined", text, "refined")
-        for t, _, _, text in refined
-        if text is not None
-    ]
-    stats.n_in = len(samples)
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for problem_id, rid, text, source in candidates:
-        key = (problem_id, dedup_key(text))
-        if key in seen:
-            stats.drop("duplicate", rid)
-            continue
-        seen.add(key)
-        stats.tally(f"source: {source}")
-        out.append(sft_row(problems[problem_id], rid, text, source, params))
-    stats.n_out = len(out)
-    return out
