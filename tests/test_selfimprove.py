@@ -294,6 +294,13 @@ def test_two_rounds_two_actors_on_gsm8k(shared_data, tmp_path, fake_engines):
         "fake-a1", "fake-a2", "fake-a2",
     ]  # fmt: skip
     assert not (out / "data" / "selfimprove_sft").exists()
+    from supdata.export import export_dir
+
+    export_dir(out, "selfimprove_r2", "mathcritique", tmp_path / "r2.json", style="alpaca")
+    exported = json.loads((tmp_path / "r2.json").read_text())
+    assert sorted(e["output"].removeprefix(PREFIX) for e in exported) == sorted(
+        r["completion"][0]["content"] for r in r2
+    )
     card = (out / "README.md").read_text()
     assert re.search(
         r"\| 1 \| a1 \(`fake-a1`\) \| crit \(`fake-crit`\) \| 6 \| 3 \| 3 \| 2 \| 1 \| 1 \| 3 \|",
