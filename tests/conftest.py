@@ -67,6 +67,23 @@ def fake_engine(monkeypatch):
     return install
 
 
+@pytest.fixture
+def fake_engines(monkeypatch):
+    """One FakeBackend per model: ``install({model: respond})`` returns them by model; an
+    engine's requests go to the backend of its ``model:``, whose fingerprint is the model."""
+    from supdata import engines
+
+    def install(responders):
+        backends = {}
+        for model, respond in responders.items():
+            backends[model] = FakeBackend(respond)
+            backends[model].fingerprint = model
+        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config: backends[config.model])
+        return backends
+
+    return install
+
+
 @pytest.fixture(scope="session")
 def vllm_backend():
     """One real vLLM engine (CPU build here) with the embedded default model per session."""

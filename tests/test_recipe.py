@@ -48,7 +48,18 @@ def test_critique_paper_scale_recipe():
     assert builder.kind == "critique" and builder.methods == ["rg1", "rg2", "rg3"]
     assert builder.critic == "critic" and recipe.engines["critic"].kind == "vllm"
     assert (builder.refine_n, builder.refine_k) == (8, 2)
-    assert builder.configs() == ("critiques", "critic_sft", "refine_sft", "selfimprove_sft")
+    assert builder.configs() == (
+        "critiques",
+        "critic_sft",
+        "refine_sft",
+        "selfimprove_r1",
+        "selfimprove_r2",
+        "selfimprove_r3",
+        "selfimprove_triples",
+    )
+    loop = builder.selfimprove
+    assert (loop.rounds, loop.critic, loop.critic_sees_reference) == (3, "critic", False)
+    assert (loop.n, loop.temperature, builder.shortcut) == (1, 0.7, "published")
 
 
 def test_math_hard_recipe_is_the_papers_setup():

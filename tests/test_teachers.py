@@ -14,7 +14,7 @@ from supdata.core.stats import StageStats
 from supdata.export import export_dir, read_config
 from supdata.recipe import RecipeError, load_recipe
 
-from conftest import FakeBackend, read_jsonl, write_jsonl
+from conftest import read_jsonl, write_jsonl
 
 
 def _text(answer: int, guesses: int) -> str:
@@ -36,7 +36,7 @@ def _label(request, k):
 
 
 @pytest.mark.shared_data
-def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, monkeypatch):
+def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, fake_engines):
     """Six real GSM8K problems. Teacher ``ta`` (n=2, the builder's): problem 0, 4, 5 one
     wrong one right; 1 both wrong; 2 both right; 3 one wrong cut at max_tokens and one
     without an answer. Its wrong solutions guess in 1 of 3 steps. Teacher ``tb`` (n=4, its
@@ -49,7 +49,6 @@ def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, monkeyp
     rows, problem 2 (only right samples) left out, 1 wrong slot unfilled. tb: M = 6,
     round(5.4) = 5 wrong slots, problems 1-5 (only wrong) take them and problem 0 its
     right sample: 5/6 = 0.8333, nothing unfilled."""
-    from supdata import engines
     from supdata.build import build
 
     rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:6]
@@ -77,11 +76,7 @@ def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, monkeyp
         i, a = problem(request)
         return _text(a, 0) if (i, k) == (0, 3) else _text(a + 1, 2)
 
-    backends = {}
-    for model, respond in {"o/actor": actor, "o/ta": ta, "o/tb": tb, "o/ann": _label}.items():
-        backends[model] = FakeBackend(respond)
-        backends[model].fingerprint = model
-    monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config: backends[config.model])
+    fake_engines({"o/actor": actor, "o/ta": ta, "o/tb": tb, "o/ann": _label})
 
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(

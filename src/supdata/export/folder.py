@@ -117,7 +117,7 @@ def _export_mathcritique(root: Path, config: str, out: Path, split: str, style: 
     if kind_of(config, ds.column_names).name != "sft":
         raise ExportError(
             f"mathcritique is built from a prompt/completion config (critic_sft, refine_sft, "
-            f"selfimprove_sft), not {config!r}"
+            f"selfimprove_sft, selfimprove_rN), not {config!r}"
         )
     rows = to_mathcritique(ds.to_list(), style)
     text = json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

@@ -50,7 +50,7 @@ KINDS = {
 CONFIGS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p), kind)
     for p, kind in (
-        (r"critic_sft|refine_sft|selfimprove_sft", "sft"),
+        (r"critic_sft|refine_sft|selfimprove_sft|selfimprove_r\d+", "sft"),
         (r"(hard|sub|rephrased)_er\d+|mix_\w+|teacher_er\d+_[\w.-]+", "mixture"),
         (r"pairs|sub_pairs|rephrased|negatives", "pair"),
         (r"problems|subtasks", "problem"),

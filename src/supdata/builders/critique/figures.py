@@ -39,3 +39,19 @@ def sft_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
     return Figures(
         measured={"rows": len(rows), "sources": dict(Counter(r["source"] for r in rows))}
     )
+
+
+def round_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
+    """A ``selfimprove_rR`` config: its rows by source, and the round's yields and
+    engines (the facts of ``selfimprove_round_rR``)."""
+    facts = ctx.facts.get(config.replace("selfimprove_r", "selfimprove_round_r", 1), {})
+    measured = sft_figures(config, rows, ctx).measured or {}
+    keys = ("round", "actor", "actor_model", "critic", "critic_model", "critic_sees_reference")
+    measured.update({k: facts[k] for k in keys if k in facts})
+    measured["yields"] = facts.get("yields", {})
+    return Figures(measured=measured)
+
+
+def triple_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
+    per_round = Counter(f"r{r['round']}" for r in rows)
+    return Figures(measured={"rows": len(rows), "rounds": dict(sorted(per_round.items()))})

@@ -3,10 +3,16 @@ solutions) the anti-shortcut check."""
 
 from __future__ import annotations
 
+import re
+
 from supdata.builders.critique.format import Critique
 from supdata.ops.numbers import decimals
 
 WRONG = ("incorrect", "no_answer")  # verify statuses of a flawed response
+
+# The anti-shortcut checks a correct refinement must pass (``shortcut:`` in a recipe).
+SHORTCUTS = ("published", "supdata@1")
+_DIGIT_RUN = re.compile(r"\d+")
 
 
 def inconsistency(
@@ -50,3 +56,38 @@ def shortcut(refinement_steps: list[str], response: str, min_ratio: float) -> st
     if had and have < min_ratio * had:
         return "refinement carries too few numbers"
     return None
+
+
+def digit_runs(text: str) -> int:
+    """How many numbers a text carries, counted as the published barrier counts them:
+    maximal runs of digits, so ``12.5`` and ``1,000`` count two and ``x^2`` one."""
+    return len(_DIGIT_RUN.findall(text))
+
+
+def shortcut_barrier(reference: str, response: str, refinement: str) -> str | None:
+    """AutoMathCritique's published anti-shortcut barrier (selfimprove/inference.py,
+    ``shortcut_barrier``): a correct refinement is rejected when it carries fewer numbers
+    than the smaller of the reference solution's and the original response's counts,
+    less two. A refinement that only restates the answer carries too few; one as long
+    as the shorter of the two passes. No step count is required."""
+    floor = min(digit_runs(reference), digit_runs(response)) - 2
+    if digit_runs(refinement) < floor:
+        return "refinement carries fewer numbers than min(reference, response) - 2"
+    return None
+
+
+def refinement_shortcut(
+    kind: str,
+    refinement: str,
+    refinement_steps: list[str],
+    *,
+    reference: str,
+    response: str,
+    min_ratio: float,
+) -> str | None:
+    """Why a correct refinement takes a shortcut under the named check, or None:
+    ``published`` (the barrier above) or ``supdata@1`` (``shortcut``: two or more steps
+    and a share of the response's numbers)."""
+    if kind == "published":
+        return shortcut_barrier(reference, response, refinement)
+    return shortcut(refinement_steps, response, min_ratio)

@@ -50,3 +50,36 @@ class SftRow(Row):
     source: Text
     prompt_set: Text  # the prompts: preset (supdata@1, mathcritique)
     prompt_ref: Text  # the template that rendered prompt: id@version or file:<name>@<sha>
+
+
+class RoundRow(Row):
+    """One kept solution of a critique-in-the-loop round (internal: each round's
+    ``selfimprove_rR`` and ``selfimprove_triples`` are made from these)."""
+
+    id: Text
+    problem_id: Text
+    round: Annotated[Int32, Field(ge=1)]
+    source: Literal["sampled", "refined"]
+    text: Text  # the kept solution
+    response: str | None  # refined: the wrong answer it corrects
+    critique: str | None  # refined: the critique the actor read
+    actor: Text
+    critic: Text
+
+
+class TripleRow(Row):
+    """A critique-in-the-loop triple: a wrong answer, the critic's step-level critique,
+    and the actor's correct refinement that passed the anti-shortcut check and dedup."""
+
+    id: Text
+    problem_id: Text
+    round: Annotated[Int32, Field(ge=1)]
+    question: Text
+    response: Text
+    critique: Text
+    refinement: Text
+    actor: Text  # the model that answered and refined (fingerprint)
+    critic: Text  # the model that critiqued (fingerprint)
+    critic_saw_reference: bool
+    prompt_set: Text  # the prompts: preset (supdata@1, mathcritique)
+    prompt_ref: Text  # the refine template: id@version or file:<name>@<sha256 prefix>

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from supdata.builders.spec import SampledParams
 from supdata.ops.perturb.types import ErrorType
@@ -29,6 +29,61 @@ REFINE_VARIABLES = {
     "provides": ["question", "response", "steps", "critique"],
     "requires": ["question", "critique"],
 }
+
+
+class SelfImprove(BaseModel):
+    """Critique-in-the-loop self-improvement as AutoMathCritique runs it (selfimprove/):
+    R rounds; in each the round's actor samples every problem, correct answers are kept,
+    wrong ones are critiqued by a critic that (by default) sees no reference, the actor
+    refines, and correct refinements that pass the anti-shortcut check and the dedup are
+    kept. The paper retrains the actor from the base model on each round's export; a
+    build cannot, so ``actors`` names the model to use in each round."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rounds: int = Field(1, ge=1, description="rounds (the published ITER_NUM)")
+    critic: str | None = Field(
+        None, description="engine that critiques wrong answers (default: the builder's critic)"
+    )
+    critic_sees_reference: bool = Field(
+        False,
+        description="give the critic the reference solution (an oracle critique; the paper's "
+        "trained critic sees none)",
+    )
+    actors: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="one engine per round (e.g. the model trained on the previous round's "
+        "export); default: the builder's engine in every round",
+    )
+    n: int | None = Field(
+        None, ge=1, le=1024, description="answers per problem per round (default: the builder's n)"
+    )
+    temperature: float | None = Field(
+        None, ge=0, le=10, description="round sampling temperature (default: the builder's)"
+    )
+    dedup_rounds: bool = Field(
+        True,
+        description="drop a solution an earlier round already kept for the same problem",
+    )
+
+    def actor(self, r: int, default: str) -> str:
+        """The engine of round ``r`` (1-based)."""
+        return self.actors[r - 1] if self.actors else default
+
+    def seed(self, r: int, base: int) -> int:
+        """Round ``r``'s sampling and refinement seed: a fresh draw every round."""
+        return base + 1009 * r
+
+    def sampling(self, r: int, builder: CritiqueBuilder) -> CritiqueBuilder:
+        """The builder's sampling fields as round ``r`` samples: its actor, its seed, and
+        this section's ``n`` / ``temperature`` where set."""
+        update: dict = {"engine": self.actor(r, builder.engine), "seed": self.seed(r, builder.seed)}
+        if self.n is not None:
+            update["n"] = self.n
+        if self.temperature is not None:
+            update["temperature"] = self.temperature
+        return builder.model_copy(update=update)
 
 
 class CritiqueBuilder(SampledParams):
@@ -83,12 +138,24 @@ class CritiqueBuilder(SampledParams):
     refine_n: int = Field(4, ge=1, le=64, description="refinements per critique")
     refine_k: int = Field(1, ge=1, description="keep a critique if >= k refinements are right")
     refine_temperature: float = Field(0.7, ge=0, le=10)
+    shortcut: Literal["published", "supdata@1"] = Field(
+        "published",
+        description="anti-shortcut check of a correct refinement: published (AutoMathCritique's "
+        "barrier: at least min(numbers in the reference solution, in the response) - 2 "
+        "numbers) or supdata@1 (two or more steps and min_number_ratio of the response's "
+        "numbers)",
+    )
     min_number_ratio: float = Field(
         0.5,
         ge=0,
         le=1,
-        description="anti-shortcut: a refinement carries at least this share of the "
+        description="shortcut supdata@1: a refinement carries at least this share of the "
         "response's numbers (and two or more steps)",
+    )
+    selfimprove: SelfImprove | None = Field(
+        None,
+        description="multi-round critique-in-the-loop (publishes selfimprove_r1..rR and "
+        "selfimprove_triples instead of the one-round, reference-seeing selfimprove_sft)",
     )
 
     @model_validator(mode="before")
@@ -108,6 +175,12 @@ class CritiqueBuilder(SampledParams):
         refs = {"engine": self.engine, "critic": self.critic}
         if self.rewriter is not None:
             refs["rewriter"] = self.rewriter
+        loop = self.selfimprove
+        if loop is not None:
+            if loop.critic is not None:
+                refs["selfimprove.critic"] = loop.critic
+            for i, name in enumerate(loop.actors or []):
+                refs[f"selfimprove.actors.{i}"] = name
         return refs
 
     def config_errors(self) -> list[tuple[tuple, str]]:
@@ -116,7 +189,20 @@ class CritiqueBuilder(SampledParams):
             errors.append(
                 (("refine_k",), f"refine_k ({self.refine_k}) > refine_n ({self.refine_n})")
             )
+        loop = self.selfimprove
+        if loop is not None and loop.actors is not None and len(loop.actors) != loop.rounds:
+            errors.append(
+                (
+                    ("selfimprove", "actors"),
+                    f"{len(loop.actors)} actors for {loop.rounds} rounds: name one engine "
+                    "per round, or leave actors out to use the builder's engine in every round",
+                )
+            )
         return errors
 
     def configs(self) -> tuple[str, ...]:
-        return ("critiques", "critic_sft", "refine_sft", "selfimprove_sft")
+        base = ("critiques", "critic_sft", "refine_sft")
+        if self.selfimprove is None:
+            return (*base, "selfimprove_sft")
+        rounds = range(1, self.selfimprove.rounds + 1)
+        return (*base, *(f"selfimprove_r{r}" for r in rounds), "selfimprove_triples")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from supdata.builders.critique.critic import CritiqueJob, critique_all
-from supdata.builders.critique.filters import WRONG, inconsistency, shortcut
+from supdata.builders.critique.filters import WRONG, inconsistency, refinement_shortcut
 from supdata.builders.critique.format import render_critique
 from supdata.builders.critique.params import CritiqueBuilder
 from supdata.core.records import Problem, Trace
@@ -72,8 +72,10 @@ def critique_rows(
         if len(hits) < params.refine_k:
             stats.drop(f"refinement filter: fewer than {params.refine_k} of {n} correct", t.id)
             continue
-        refinement = first_honest(hits, t.text, params, strategy, stats)
         p = problems[t.problem_id]
+        refinement = first_honest(
+            hits, t.text, params, reference=p.reference_solution, strategy=strategy, stats=stats
+        )
         rows.append(
             {
                 "id": t.id,
@@ -153,24 +155,39 @@ def refine_many(
 
 
 def first_honest(
-    refinements: list[str], response: str, params: CritiqueBuilder, strategy: str, stats: StageStats
+    refinements: list[str],
+    response: str,
+    params: CritiqueBuilder,
+    *,
+    reference: str,
+    strategy: str,
+    stats: StageStats,
 ) -> str | None:
-    """The first refinement that carries reasoning (anti-shortcut), or None."""
+    """The first refinement that passes the anti-shortcut check (``params.shortcut``), or
+    None. One refinement per critique at most: the published ``reserved_new_data=1``."""
     for text in refinements:
-        why = shortcut(segment(text, strategy), response, params.min_number_ratio)
+        why = refinement_shortcut(
+            params.shortcut,
+            text,
+            segment(text, strategy),
+            reference=reference,
+            response=response,
+            min_ratio=params.min_number_ratio,
+        )
         if why is None:
             return text
         stats.tally(f"refinement rejected: {why}")
     return None
 
 
-def _job(trace: Trace, problem: Problem, **hint: Any) -> CritiqueJob:
-    """The critic's view of a response: problem, reference, steps (and any hint)."""
+def _job(trace: Trace, problem: Problem, *, reference: bool = True, **hint: Any) -> CritiqueJob:
+    """The critic's view of a response: problem, reference (unless ``reference`` is
+    false: the trained critic's view), steps (and any hint)."""
     return CritiqueJob(
         id=trace.id,
         question=problem.question,
         steps=trace.steps,
-        reference=problem.reference_solution,
+        reference=problem.reference_solution if reference else "",
         **hint,
     )
 
@@ -252,11 +269,56 @@ def selfimprove_sft(
     stats: StageStats,
 ) -> list[dict]:
     """One critique-in-the-loop round: keep the correct samples; critique the wrong ones
-    (given the reference), refine, and keep correct refinements that carry reasoning;
-    drop duplicates. Requests the critiques stage made come from the request cache."""
+    (given the reference: an oracle critique, unlike the paper's loop, which is
+    ``selfimprove:``), refine, and keep correct refinements that carry reasoning; drop
+    duplicates. Requests the critiques stage made come from the request cache."""
+    checks = {"strategy": strategy, "verify": verify, "stats": stats}
+    refined = critique_and_refine(
+        samples, problems, params, actor, critic, reference=True, **checks
+    )
+    candidates = [(t.problem_id, t.id, t.text, "sampled") for t in samples if t.status == "correct"]
+    candidates += [
+        (t.problem_id, f"{t.id}/refined", text, "refined")
+        for t, _, _, text in refined
+        if text is not None
+    ]
+    stats.n_in = len(samples)
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for problem_id, rid, text, source in candidates:
+        key = (problem_id, dedup_key(text))
+        if key in seen:
+            stats.drop("duplicate", rid)
+            continue
+        seen.add(key)
+        stats.tally(f"source: {source}")
+        out.append(sft_row(problems[problem_id], rid, text, source, params))
+    stats.n_out = len(out)
+    return out
+
+
+def critique_and_refine(
+    samples: list[Trace],
+    problems: dict[str, Problem],
+    params: CritiqueBuilder,
+    actor: Engine,
+    critic: Engine,
+    *,
+    reference: bool,
+    strategy: str,
+    verify: VerifyConfig,
+    stats: StageStats,
+) -> list[tuple[Trace, str, int, str | None]]:
+    """Critique each wrong answer of ``samples`` (the critic sees the reference only if
+    ``reference``),
+    refine it ``refine_n`` times, and take the first correct refinement that passes the
+    anti-shortcut check: (trace, critique text, correct refinements, the kept one or None)
+    per parsed critique.
+    Tallies ``critique rejected: ...``, ``refinements correct: k/n`` and the shortcut
+    rejections."""
     wrong = [t for t in samples if t.status in WRONG]
     results = critique_all(
-        [_job(t, problems[t.problem_id]) for t in wrong],
+        [_job(t, problems[t.problem_id], reference=reference) for t in wrong],
         critic,
         prompt_ref=params.critic_prompt,
         max_tokens_per_step=params.critic_max_tokens_per_step,
@@ -269,33 +331,26 @@ def selfimprove_sft(
             continue
         parsed.append((t, render_critique(r.critique, strip_steps(t.steps))))
     refined = refine_many(parsed, problems, params, actor, verify=verify)
-    candidates = [(t.problem_id, t.id, t.text, "sampled") for t in samples if t.status == "correct"]
-    for (t, _), hits in zip(parsed, refined, strict=True):
-        stats.tally(f"refinements correct: {len(hits)}/{params.refine_n}")
-        text = first_honest(hits, t.text, params, strategy, stats)
-        if text is not None:
-            candidates.append((t.problem_id, f"{t.id}/refined", text, "refined"))
-    stats.n_in = len(samples)
-    prompt = load_prompt(params.prompt)
-    made = provenance(params, params.prompt)
-    seen: set[tuple[str, str]] = set()
     out = []
-    for problem_id, rid, text, source in candidates:
-        key = (problem_id, dedup_key(text))
-        if key in seen:
-            stats.drop("duplicate", rid)
-            continue
-        seen.add(key)
-        stats.tally(f"source: {source}")
-        out.append(
-            {
-                "id": rid,
-                "problem_id": problem_id,
-                "prompt": list(prompt.render(question=problems[problem_id].question)),
-                "completion": _assistant(text),
-                "source": source,
-                **made,
-            }
+    for (t, critique), hits in zip(parsed, refined, strict=True):
+        stats.tally(f"refinements correct: {len(hits)}/{params.refine_n}")
+        reference_text = problems[t.problem_id].reference_solution
+        text = first_honest(
+            hits, t.text, params, reference=reference_text, strategy=strategy, stats=stats
         )
-    stats.n_out = len(out)
+        out.append((t, critique, len(hits), text))
     return out
+
+
+def sft_row(
+    problem: Problem, rid: str, text: str, source: str, params: CritiqueBuilder
+) -> dict[str, Any]:
+    """A problem-to-solution SFT row in the actor's solve template."""
+    return {
+        "id": rid,
+        "problem_id": problem.id,
+        "prompt": list(load_prompt(params.prompt).render(question=problem.question)),
+        "completion": _assistant(text),
+        "source": source,
+        **provenance(params, params.prompt),
+    }

@@ -1,16 +1,25 @@
 """Stages of the ``critique`` builder.
 
 critique_samples (internal) -> flawed (internal: RG1/RG2/RG3 paths) -> critiques ->
-critic_sft, refine_sft; critique_samples + critiques -> selfimprove_sft.
+critic_sft, refine_sft; critique_samples -> selfimprove_sft (one round, the critic sees
+the reference). With ``selfimprove:``, instead of selfimprove_sft, per round r:
+selfimprove_samples_rR (internal) -> selfimprove_round_rR (internal; reads the earlier
+rounds for the dedup) -> selfimprove_rR; all rounds -> selfimprove_triples.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from supdata.builders.critique.figures import critique_figures, sft_figures
+from supdata.builders.critique.figures import (
+    critique_figures,
+    round_figures,
+    sft_figures,
+    triple_figures,
+)
 from supdata.builders.critique.flawed import bases, rg1, rg2, rg3
-from supdata.builders.critique.models import CritiqueRow, SftRow
+from supdata.builders.critique.loop import round_sft, selfimprove_round, triples
+from supdata.builders.critique.models import CritiqueRow, RoundRow, SftRow, TripleRow
 from supdata.builders.critique.params import CritiqueBuilder
 from supdata.builders.critique.rows import (
     critic_sft,
@@ -33,7 +42,18 @@ CRITIQUES = (
 )
 CRITIC_SFT = "critic training: problem and numbered steps to the critique"
 REFINE_SFT = "refinement training: problem, response and critique to a correct refinement"
-SELFIMPROVE_SFT = "one critique-in-the-loop round: problem to a correct or refined solution"
+SELFIMPROVE_SFT = (
+    "one critique-in-the-loop round (the critic sees the reference): problem to a correct "
+    "or refined solution"
+)
+SELFIMPROVE_ROUND = (
+    "critique-in-the-loop round R (reference-free critic unless critic_sees_reference): "
+    "problem to a correct sampled or refined solution no earlier round kept"
+)
+SELFIMPROVE_TRIPLES = (
+    "critique-in-the-loop triples, every round: wrong answer, critique, correct refinement "
+    "that passed the anti-shortcut check and dedup"
+)
 
 
 def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> list[Stage]:
@@ -110,6 +130,16 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
             stats=stats,
         )
 
+    last = Stage(
+        "selfimprove_sft",
+        SftRow,
+        ("source", "critique_samples"),
+        params,
+        selfimprove,
+        description=SELFIMPROVE_SFT,
+        figures=sft_figures,
+    )
+    loop = [last] if builder.selfimprove is None else selfimprove_stages(builder, params)
     return [
         Stage("critique_samples", SampleRow, ("source",), params, samples, publish=False),
         Stage(
@@ -147,13 +177,99 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
             description=REFINE_SFT,
             figures=sft_figures,
         ),
-        Stage(
-            "selfimprove_sft",
-            SftRow,
-            ("source", "critique_samples"),
-            params,
-            selfimprove,
-            description=SELFIMPROVE_SFT,
-            figures=sft_figures,
-        ),
+        *loop,
     ]
+
+
+def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
+    """Per round: the actor's samples, the round's kept solutions, its export; then the
+    triples of every round."""
+    loop = builder.selfimprove
+    assert loop is not None
+    critic_name = loop.critic or builder.critic
+    stages: list[Stage] = []
+    for r in range(1, loop.rounds + 1):
+        actor_name = loop.actor(r, builder.engine)
+        drawn = builder.model_copy(
+            update={"engine": actor_name, "seed": loop.seed(r, builder.seed)}
+        )
+        here = {**params, "round": r, "actor": actor_name, "critic": critic_name}
+        earlier = tuple(f"selfimprove_round_r{q}" for q in range(1, r))
+
+        def draw(ctx: BuildContext, stats: StageStats, drawn=drawn) -> Output:
+            return Output(*sample(ctx, drawn, ctx.outputs["source"], stats))
+
+        def run(
+            ctx: BuildContext, stats: StageStats, r=r, actor_name=actor_name, earlier=earlier
+        ) -> Output:
+            kept, yields = selfimprove_round(
+                r,
+                ctx.outputs[f"selfimprove_samples_r{r}"],
+                {p.id: p for p in ctx.outputs["source"]},
+                builder,
+                actor=ctx.engines[actor_name],
+                critic=ctx.engines[critic_name],
+                earlier=[x for name in earlier for x in ctx.outputs[name]],
+                strategy=ctx.recipe.segmentation.strategy,
+                verify=ctx.recipe.verification.to_config(),
+                stats=stats,
+            )
+            facts = {
+                "round": r,
+                "actor": actor_name,
+                "actor_model": ctx.engines[actor_name].fingerprint,
+                "critic": critic_name,
+                "critic_model": ctx.engines[critic_name].fingerprint,
+                "critic_sees_reference": loop.critic_sees_reference,
+                "yields": yields,
+            }
+            return Output(kept, facts)
+
+        def export(ctx: BuildContext, stats: StageStats, r=r) -> list[dict]:
+            kept = ctx.outputs[f"selfimprove_round_r{r}"]
+            stats.n_in = stats.n_out = len(kept)
+            return round_sft(kept, {p.id: p for p in ctx.outputs["source"]}, builder)
+
+        stages += [
+            Stage(f"selfimprove_samples_r{r}", SampleRow, ("source",), here, draw, publish=False),
+            Stage(
+                f"selfimprove_round_r{r}",
+                RoundRow,
+                ("source", f"selfimprove_samples_r{r}", *earlier),
+                here,
+                run,
+                publish=False,
+            ),
+            Stage(
+                f"selfimprove_r{r}",
+                SftRow,
+                (f"selfimprove_round_r{r}",),
+                here,
+                export,
+                description=SELFIMPROVE_ROUND.replace("round R", f"round {r}"),
+                figures=round_figures,
+            ),
+        ]
+    rounds = tuple(f"selfimprove_round_r{r}" for r in range(1, loop.rounds + 1))
+
+    def collect(ctx: BuildContext, stats: StageStats) -> list[dict]:
+        out = triples(
+            [ctx.outputs[name] for name in rounds],
+            {p.id: p for p in ctx.outputs["source"]},
+            builder,
+        )
+        stats.n_in = stats.n_out = len(out)
+        return out
+
+    stages.append(
+        Stage(
+            "selfimprove_triples",
+            TripleRow,
+            ("source", *rounds),
+            params,
+            collect,
+            description=SELFIMPROVE_TRIPLES,
+            figures=triple_figures,
+        )
+    )
+    return stages
