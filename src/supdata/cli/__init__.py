@@ -100,6 +100,21 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
 
 
+def _loop_flags(
+    p: argparse.ArgumentParser, *, roles: dict[str, str], rounds: str, samples: tuple[str, str]
+) -> None:
+    """The flags eval-vr and eval-refine share: a recipe, two engines, rounds, samples."""
+    p.add_argument("recipe", help="a recipe: its source (problems), engines and verification")
+    for flag, text in roles.items():
+        p.add_argument(flag, help=text)
+    p.add_argument("--rounds", type=_at_least_one, default=3, help=rounds)
+    p.add_argument(samples[0], type=_at_least_one, default=4, help=samples[1])
+    p.add_argument("--limit", type=_at_least_one, help="first N problems of the source")
+    p.add_argument("--out", help="write the report (figures and every turn) to this JSON file")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
+
+
 def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="sample an engine over a jsonl of prompts (cached)")
     p.add_argument("prompts", help="jsonl/json/parquet rows with 'messages' or 'prompt'")
@@ -133,22 +148,20 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
         help="the verification-refinement loop: generator answers, verifier judges, "
         "generator revises, for R rounds; pass@1 and verifier inflation per round",
     )
-    p.add_argument("recipe", help="a recipe: its source (problems), engines and verification")
-    p.add_argument("--generator", help="engine that answers (default: the stv builder's engine)")
-    p.add_argument(
-        "--verifier", help="engine that verifies (default: the stv builder's vil.engine)"
+    _loop_flags(
+        p,
+        roles={
+            "--generator": "engine that answers (default: the stv builder's engine)",
+            "--verifier": "engine that verifies (default: the stv builder's vil.engine)",
+        },
+        rounds="revision rounds R (>= 1)",
+        samples=("--samples", "trajectories per problem"),
     )
-    p.add_argument("--rounds", type=_at_least_one, default=3, help="revision rounds R (>= 1)")
-    p.add_argument("--samples", type=_at_least_one, default=4, help="trajectories per problem")
-    p.add_argument("--limit", type=_at_least_one, help="first N problems of the source")
     p.add_argument(
         "--revise-accepted",
         action="store_true",
         help="revise every answer each round, also those the verifier called Correct",
     )
-    p.add_argument("--out", help="write the report (figures and every turn) to this JSON file")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.set_defaults(fn=_cmd("cmd_eval_vr"))
 
     p = sub.add_parser(
@@ -156,22 +169,20 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
         help="AutoMathCritique's test-time loop: actor answers, critic critiques, actor "
         "refines, for R rounds; accuracy and majority vote per round",
     )
-    p.add_argument("recipe", help="a recipe: its source (problems), engines and verification")
-    p.add_argument("--actor", help="engine that answers (default: the critique builder's engine)")
-    p.add_argument("--critic", help="engine that critiques (default: the builder's critic)")
-    p.add_argument("--rounds", type=_at_least_one, default=3, help="refinement rounds R (>= 1)")
-    p.add_argument(
-        "--votes", type=_at_least_one, default=4, help="K samples per problem (majority vote)"
+    _loop_flags(
+        p,
+        roles={
+            "--actor": "engine that answers (default: the critique builder's engine)",
+            "--critic": "engine that critiques (default: the builder's critic)",
+        },
+        rounds="refinement rounds R (>= 1)",
+        samples=("--votes", "K samples per problem (majority vote)"),
     )
-    p.add_argument("--limit", type=_at_least_one, help="first N problems of the source")
     p.add_argument(
         "--know-answer",
         action="store_true",
         help="the paper's oracle setting: answers math-verify finds right are final",
     )
-    p.add_argument("--out", help="write the report (figures and every turn) to this JSON file")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    p.add_argument("--cache", help="cache file (default $SUPDATA_CACHE or ~/.cache/supdata)")
     p.set_defaults(fn=_cmd("cmd_eval_refine"))
 
     p = sub.add_parser("cache", help="request cache: stats or clear")
