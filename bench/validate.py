@@ -17,6 +17,7 @@ import time
 from jsonschema import Draft202012Validator
 
 from supdata.assets import asset_dir
+from supdata.core.records.sampling import sampling_to_row
 from supdata.core.rows import check_rows
 from supdata.publish.schemas import row_model
 
@@ -44,10 +45,13 @@ def sample(i: int) -> dict:
         "steps": steps,
         "origin": "sampled",
         "final_answer": "7",
+        "extraction": "boxed",
         "status": "incorrect",
         "correct": False,
         "model": "HuggingFaceTB/SmolLM2-135M-Instruct@gguf-q8_0",
-        "sampling": json.dumps({"temperature": 1.0, "n": 4, "max_tokens": 256}),
+        "sampling": sampling_to_row(
+            f"p{i}/sample-0", {"temperature": 1.0, "n": 4, "max_tokens": 256}
+        ),
         "seed": 1234 + i,
         "parent_id": None,
         "annotation": {
