@@ -235,7 +235,7 @@ def test_the_loop_runs_on_the_real_engine(shared_data, vllm_backend):
         assert 0 <= r["pass@1"] <= 1 and 0 <= r["claimed_correct"] <= 1
         assert r["inflation"] == pytest.approx(r["claimed_correct"] - r["pass@1"], abs=1e-4)
     turns = [t["turns"] for t in result["trajectories"]]
-    assert all(turn[0]["text"].strip() and turn[0]["feedback"].strip() for turn in turns)
+    assert all(turn[0]["text"].strip() and turn[0]["review"].strip() for turn in turns)
     # every trajectory the verifier did not accept was revised, the others carried
     assert result["rounds"][1]["revised"] == sum(t[0]["verdict"] is not True for t in turns)
     for t in turns:
