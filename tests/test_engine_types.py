@@ -99,3 +99,23 @@ def test_two_processes_share_one_cache(tmp_path):
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0]
     assert RequestCache(path).stats()["samples"] == 600 + 7
+
+
+def _opener(path: str, barrier) -> None:
+    barrier.wait()
+    RequestCache(path).put_many("eng", {"k": CachedSample("s", "stop", 1, 1)})
+
+
+def test_processes_opening_a_new_cache_at_once_all_get_it(tmp_path):
+    """Opening a new file switches it to WAL; a racing opener got "database is locked"
+    outside sqlite's busy handler and took the file for a foreign one (CI, 1 in ~15)."""
+    ctx = mp.get_context("fork")
+    for round_ in range(24):
+        path = str(tmp_path / f"c{round_}.sqlite")
+        barrier = ctx.Barrier(4)
+        procs = [ctx.Process(target=_opener, args=(path, barrier)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 4, f"round {round_}"

@@ -64,32 +64,13 @@ class RequestCache:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         try:
-            tables = {
-                name
-                for (name,) in self._db.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table'"
-                ).fetchall()
-            }
-            if tables and "samples" not in tables:
-                raise CacheError(
-                    f"request cache {self.path}: a sqlite database of something else "
-                    f"(tables: {sorted(tables)}), not a supdata request cache; left as it is"
-                )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=60000")
-            self._db.execute(
-                """CREATE TABLE IF NOT EXISTS samples (
-                    key TEXT PRIMARY KEY,
-                    engine TEXT NOT NULL,
-                    text TEXT NOT NULL,
-                    finish_reason TEXT,
-                    prompt_tokens INTEGER NOT NULL,
-                    output_tokens INTEGER NOT NULL,
-                    created REAL NOT NULL
-                )"""
-            )
-            self._db.commit()
+            self._set_up()
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            raise CacheError(
+                f"request cache {self.path}: cannot be opened ({exc}); another process may "
+                "hold it locked, or the file is not a supdata request cache"
+            ) from None
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise CacheError(
@@ -102,6 +83,54 @@ class RequestCache:
         self.hits = 0
         self.misses = 0
         self.writes = 0
+
+    def _set_up(self) -> None:
+        """Check the file, switch it to WAL, create the table.
+
+        Two processes opening a new cache at once can get "database is locked" from the
+        journal-mode switch without sqlite's busy handler being asked, so a locked set-up
+        is retried for up to a minute instead of being taken for a foreign file.
+        """
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self._set_up_once()
+                return
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                self._db.rollback()
+                time.sleep(0.05)
+
+    def _set_up_once(self) -> None:
+        tables = {
+            name
+            for (name,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'"
+            ).fetchall()
+        }
+        if tables and "samples" not in tables:
+            raise CacheError(
+                f"request cache {self.path}: a sqlite database of something else "
+                f"(tables: {sorted(tables)}), not a supdata request cache; left as it is"
+            )
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.execute(
+            """CREATE TABLE IF NOT EXISTS samples (
+                key TEXT PRIMARY KEY,
+                engine TEXT NOT NULL,
+                text TEXT NOT NULL,
+                finish_reason TEXT,
+                prompt_tokens INTEGER NOT NULL,
+                output_tokens INTEGER NOT NULL,
+                created REAL NOT NULL
+            )"""
+        )
+        self._db.commit()
 
     def get_many(self, keys: list[str]) -> dict[str, CachedSample]:
         found: dict[str, CachedSample] = {}
