@@ -29,7 +29,7 @@ EXPORT_FORMATS = (
 
 
 # commands that start engines outside a build (a build logs into its work folder)
-_ENGINE_COMMANDS = ("generate", "eval-critic", "eval-vr", "eval-refine")
+_ENGINE_COMMANDS = ("generate", "eval-critic", "eval-labels", "eval-vr", "eval-refine")
 
 
 @contextlib.contextmanager
@@ -142,6 +142,44 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write scores and every prediction to this JSON file")
     _engine_flags(p)
     p.set_defaults(fn=_cmd("cmd_eval_critic"))
+
+    p = sub.add_parser(
+        "eval-labels",
+        help="run step-label sources (mc, binary_search, annotator, consensus) over "
+        "ProcessBench-format data; score their first errors against the human labels",
+    )
+    p.add_argument(
+        "data", nargs="+", help="ProcessBench files (JSON array or jsonl), one per split"
+    )
+    p.add_argument(
+        "--source",
+        action="append",
+        choices=["mc", "binary_search", "annotator", "consensus"],
+        help="label source (repeat for several; consensus needs mc and annotator); default mc",
+    )
+    p.add_argument(
+        "--references",
+        action="append",
+        default=[],
+        help="file(s) with the problems' reference answers (GSM8K/MATH jsonl), matched "
+        "by problem text; needed by mc and binary_search",
+    )
+    p.add_argument(
+        "--references-normalizer",
+        default="auto",
+        help="row shape of the reference files: auto (gsm8k when answers hold '####', "
+        "else math), or a source normalizer name",
+    )
+    p.add_argument("--rollouts", type=_at_least_one, default=8, help="rollouts per prefix (N)")
+    p.add_argument("--temperature", type=float, default=0.7, help="rollout temperature")
+    p.add_argument("--max-tokens", type=_at_least_one, default=512, help="tokens per rollout")
+    p.add_argument("--rollout-prompt", default="solve@1", help="solve prompt the prefix continues")
+    p.add_argument("--limit", type=_at_least_one, help="first N items of each file")
+    p.add_argument("--sample", type=_at_least_one, help="a seeded random N items of each file")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample and of the rollouts")
+    p.add_argument("--out", help="write figures and every item's label sets to this JSON file")
+    _engine_flags(p)
+    p.set_defaults(fn=_cmd("cmd_eval_labels"))
 
     p = sub.add_parser(
         "eval-vr",

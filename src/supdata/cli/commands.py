@@ -345,6 +345,116 @@ def cmd_eval_critic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label_sources(args: argparse.Namespace) -> list:
+    from supdata.ops.labels import (
+        AnnotatorSource,
+        BinarySearchSource,
+        ConsensusSource,
+        McSource,
+        source_errors,
+    )
+
+    rollout = {
+        "engine": "actor",
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+        "prompt": args.rollout_prompt,
+        "seed": args.seed,
+    }
+    make = {
+        "mc": lambda: McSource(kind="mc", completions=args.rollouts, **rollout),
+        "binary_search": lambda: BinarySearchSource(
+            kind="binary_search", rollouts=args.rollouts, **rollout
+        ),
+        "annotator": lambda: AnnotatorSource(kind="annotator", engine="actor"),
+        "consensus": lambda: ConsensusSource(kind="consensus"),
+    }
+    kinds = list(dict.fromkeys(args.source or ["mc"]))
+    kinds.sort(key=lambda k: k == "consensus")  # after the sources it combines
+    sources = [make[k]() for k in kinds]
+    errors = source_errors(sources)
+    if errors:
+        raise ValueError("; ".join(f"--source {kinds[path[0]]}: {msg}" for path, msg in errors))
+    return sources
+
+
+def _reference_normalizer(path: str, name: str) -> str:
+    if name != "auto":
+        return name
+    from supdata.sources import FileSource
+
+    first = next(iter(FileSource(kind="file", path=path).raw_rows()), {})
+    return "gsm8k" if "####" in str(first.get("answer", "")) else "math"
+
+
+def cmd_eval_labels(args: argparse.Namespace) -> int:
+    from supdata.engines import RequestCache, create_engine
+    from supdata.eval.labels import evaluate_labels, label_pairs, reference_index
+    from supdata.ops.labels import BinarySearchSource, McSource
+    from supdata.verify import VerifyConfig
+
+    sources = _label_sources(args)
+    references = None
+    if args.references:
+        references = {}
+        for path in args.references:
+            references |= reference_index(
+                [path], _reference_normalizer(path, args.references_normalizer)
+            )
+    elif any(isinstance(s, McSource | BinarySearchSource) for s in sources):
+        raise ValueError(
+            "mc and binary_search check rollouts against reference answers, which "
+            "ProcessBench does not ship: give --references FILE (e.g. GSM8K's test.jsonl)"
+        )
+    for path in args.data:  # bad input fails before any model loads
+        label_pairs(path, references, limit=args.limit, sample=args.sample, seed=args.seed)
+    config = _engine_config(args)
+    cache = None if args.no_cache else RequestCache(args.cache)
+    engine = create_engine(config, cache, name=args.engine or config.kind)
+    try:
+        report = evaluate_labels(
+            {"actor": engine},
+            args.data,
+            sources,
+            references=references,
+            verify=VerifyConfig(),
+            limit=args.limit,
+            sample=args.sample,
+            seed=args.seed,
+        )
+    finally:
+        engine.close()
+    report = {"model": engine.fingerprint, "settings": [s.model_dump() for s in sources], **report}
+    table = Table(
+        title=f"step-label sources on ProcessBench-format data: {engine.fingerprint}",
+        caption="agree: first error as the human label; kappa: per step, with the human "
+        "labels; rollouts: per solution",
+    )
+    columns = ("source", "split", "items", "err acc", "ok acc", "F1", "undecided",
+               "agree", "kappa", "rollouts")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("source", "split") else "right")
+    for name, entry in report["sources"].items():
+        for d in entry["splits"]:
+            human = d["agreement_with_human"]
+            cost = entry["cost"].get(d["split"], {})
+            figures = [d["error_acc"], d["correct_acc"], d["f1"],
+                       human["first_error_agreement"], human["step_kappa"]]  # fmt: skip
+            shown = ["n/a" if x is None else f"{x:.3f}" for x in figures]
+            table.add_row(
+                name, d["split"], str(d["items"]), *shown[:3], str(d["unparsed"]), *shown[3:],
+                str(cost.get("rollouts_per_solution", "")),
+            )  # fmt: skip
+    out.print(table)
+    if args.out:
+        target = Path(args.out)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        out.print(f"wrote {target}")
+    return 0
+
+
 def cmd_eval_vr(args: argparse.Namespace) -> int:
     from supdata.builders.stv import StvBuilder
     from supdata.eval.vr import run_vr

@@ -195,6 +195,31 @@ def numina(row: Mapping[str, Any], index: int, source: str) -> Problem:
     )
 
 
+def given_trace(
+    pid: str,
+    steps: list[str],
+    label: int,
+    source: str,
+    *,
+    final_answer_correct: bool | None = None,
+    generator: str | None = None,
+) -> Trace:
+    """A ProcessBench-style solution as a trace: steps joined by blank lines (kept on the
+    step they follow), the human earliest-error label as its annotation."""
+    joined = [s + "\n\n" for s in steps[:-1]] + [steps[-1]]
+    correct = final_answer_correct
+    return Trace(
+        id=f"{pid}/given",
+        problem_id=pid,
+        text="".join(joined),
+        steps=joined,
+        origin="given",
+        status=None if correct is None else ("correct" if correct else "incorrect"),
+        model=generator,
+        annotation=StepAnnotation.from_first_error(len(steps), label, f"human:{source}"),
+    )
+
+
 def processbench(row: Mapping[str, Any], index: int, source: str) -> Problem:
     """ProcessBench: a model's given steps with the human label of the earliest error."""
     question = _text(row, "problem", what="problem")
@@ -205,17 +230,13 @@ def processbench(row: Mapping[str, Any], index: int, source: str) -> Problem:
     if not isinstance(label, int) or isinstance(label, bool) or not -1 <= label < len(steps):
         raise SkipRow(f"label {label!r} is not -1 or a step index")
     pid = str(_first(row, "id") or f"{source}-{index}")
-    joined = [s + "\n\n" for s in steps[:-1]] + [steps[-1]]
-    correct = row.get("final_answer_correct")
-    trace = Trace(
-        id=f"{pid}/given",
-        problem_id=pid,
-        text="".join(joined),
-        steps=joined,
-        origin="given",
-        status=None if correct is None else ("correct" if correct else "incorrect"),
-        model=row.get("generator"),
-        annotation=StepAnnotation.from_first_error(len(steps), label, f"human:{source}"),
+    trace = given_trace(
+        pid,
+        steps,
+        label,
+        source,
+        final_answer_correct=row.get("final_answer_correct"),
+        generator=row.get("generator"),
     )
     return Problem(
         id=pid,

@@ -1,0 +1,72 @@
+"""A label set: one source's step labels for one trace, with where they came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from supdata.core.records.annotation import swer
+
+
+@dataclass(slots=True)
+class LabelSet:
+    """Step labels from one source, aligned one-to-one with a trace's steps.
+
+    ``labels[i]`` is True (step i is right), False (wrong) or None (this source could not
+    say: no verifiable rollout, a step after a found first error, a rejected judgement).
+    ``soft[i]`` is the Monte-Carlo value of the prefix ending at step i (share of
+    verifiable rollouts that reach the reference answer), None where none was measured.
+    ``provenance`` names the source kind, engine fingerprint, rollouts N, seed and the
+    sampling settings, so two label sets can always be told apart.
+    """
+
+    kind: str
+    labels: list[bool | None]
+    soft: list[float | None] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.soft is not None and len(self.soft) != len(self.labels):
+            raise ValueError(
+                f"{self.kind}: {len(self.soft)} soft labels for {len(self.labels)} steps"
+            )
+
+    @property
+    def first_error(self) -> int | None:
+        """The earliest wrong step, -1 when every step is right, None when undecided
+        (an unlabelled step comes before any wrong one, or nothing is labelled)."""
+        return first_error(self.labels)
+
+    @property
+    def swer(self) -> float | None:
+        return swer(self.labels)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "labels": list(self.labels),
+            "soft": None if self.soft is None else list(self.soft),
+            "first_error_step": self.first_error,
+            "provenance": dict(self.provenance),
+        }
+
+
+def first_error(labels: list[bool | None]) -> int | None:
+    """ProcessBench's earliest-error index of a label list: the first False if every step
+    before it is True; -1 if all steps are True; None when it cannot be told."""
+    for i, label in enumerate(labels):
+        if label is False:
+            return i
+        if label is None:
+            return None
+    return -1 if labels else None
+
+
+def labels_from_first_error(n_steps: int, first: int) -> list[bool | None]:
+    """Hard labels a first-error index states: right before it, wrong at it, unknown after
+    (ProcessBench and OmegaPRM label nothing past the first error)."""
+    if first == -1:
+        return [True] * n_steps
+    if not 0 <= first < n_steps:
+        raise ValueError(f"first error {first} outside 0..{n_steps - 1} (or -1)")
+    return [True] * first + [False] + [None] * (n_steps - first - 1)

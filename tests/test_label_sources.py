@@ -1,0 +1,321 @@
+"""Step-label sources: Monte-Carlo rollouts, binary search, annotator, consensus.
+
+Exact arithmetic runs on a scripted engine (tests/conftest.py FakeBackend) that answers a
+rollout from step prefix k right or wrong by a rule the test sets, on real ProcessBench
+solutions with GSM8K's reference answers; the real path (continuation on vLLM with the
+embedded model, math-verify) runs once at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from supdata.core.stats import StageStats
+from supdata.engines import Engine, RequestCache
+from supdata.eval.labels import label_pairs, reference_index
+from supdata.ops.labels import (
+    BinarySearchSource,
+    ConsensusSource,
+    LabelSet,
+    McSource,
+    first_error,
+    labels_from_first_error,
+    run_sources,
+    source_errors,
+)
+from supdata.ops.labels.agreement import agreement, cohen_kappa
+from supdata.verify import VerifyConfig
+
+from conftest import FakeBackend
+
+VERIFY = VerifyConfig(workers=0)
+N = 4
+
+
+@pytest.fixture(scope="module")
+def gsm8k_pairs(shared_data):
+    refs = reference_index([shared_data / "gsm8k" / "test.jsonl"], "gsm8k")
+    return label_pairs(shared_data / "processbench" / "gsm8k.json", refs, sample=60, seed=3)
+
+
+def _prefix_step(request) -> int:
+    return int(re.search(r"/prefix-(\d+)$", request.id).group(1))
+
+
+def oracle(pairs, right=None):
+    """Rollouts from prefix k reach the reference answer iff k is before the human first
+    error (all of them; ``right(request, i)`` overrides)."""
+    by_id = {t.id: (p, t) for p, t in pairs}
+
+    def respond(request, i):
+        trace_id = request.id.rsplit("/prefix-", 1)[0]
+        problem, trace = by_id[trace_id]
+        k = _prefix_step(request)
+        first = trace.annotation.first_error_step
+        ok = right(request, i) if right else (first == -1 or k < first)
+        answer = problem.reference_answer if ok else f"{problem.reference_answer}1"
+        return f" So the answer is \\boxed{{{answer}}}."
+
+    return respond
+
+
+def run(pairs, sources, respond, cache=None):
+    backend = FakeBackend(respond)
+    engine = Engine(backend, cache, name="actor")
+    stats, costs = StageStats("labels"), {}
+    sets = run_sources(pairs, sources, {"actor": engine}, VERIFY, stats, costs=costs)
+    return sets, stats, costs, backend
+
+
+def consistent(pairs):
+    """Items whose own final answer agrees with the human label (error <=> wrong answer):
+    on them both sources can find the human first error."""
+    from supdata.verify import judge
+
+    out = []
+    for p, t in pairs:
+        status = judge(t.text, p.reference_answer, VERIFY).status
+        if status in ("correct", "incorrect") and (status == "correct") == (
+            t.annotation.first_error_step == -1
+        ):
+            out.append((p, t))
+    return out
+
+
+def test_mc_labels_every_prefix_with_continuation_and_math_verify(gsm8k_pairs):
+    pairs = consistent(gsm8k_pairs)
+    assert len(pairs) >= 40
+    sets, stats, costs, backend = run(pairs, [McSource(kind="mc", completions=N)], oracle(pairs))
+    # one request per non-final prefix, each continuing the exact prefix text N times
+    assert len(backend.requests) == sum(len(t.steps) - 1 for _, t in pairs)
+    by_id = {t.id: t for _, t in pairs}
+    for r in backend.requests:
+        trace = by_id[r.id.rsplit("/prefix-", 1)[0]]
+        k = _prefix_step(r)
+        assert r.continue_final and r.sampling.n == N
+        assert r.messages[-1] == {"role": "assistant", "content": "".join(trace.steps[: k + 1])}
+    assert len({r.sampling.seed for r in backend.requests}) == len(backend.requests)
+    for (_, t), ls in zip(pairs, sets["mc"], strict=True):
+        first = t.annotation.first_error_step
+        want = [1.0 if first == -1 or k < first else 0.0 for k in range(len(t.steps))]
+        assert ls.soft == want, t.id
+        assert ls.labels == [v > 0 for v in want]
+        assert ls.first_error == first
+        assert ls.provenance["engine"] == "fake-model" and ls.provenance["rollouts"] == N
+    assert costs["mc"].rollouts == N * len(backend.requests)
+    assert stats.counts["mc: solutions fully labelled"] == len(pairs)
+
+
+def test_binary_search_finds_the_same_first_error_with_log_n_probes(gsm8k_pairs):
+    pairs = consistent(gsm8k_pairs)
+    sets, _, costs, backend = run(
+        pairs, [BinarySearchSource(kind="binary_search", rollouts=N)], oracle(pairs)
+    )
+    probes: dict[str, int] = {}
+    for r in backend.requests:
+        key = r.id.rsplit("/prefix-", 1)[0]
+        probes[key] = probes.get(key, 0) + 1
+    for (_, t), ls in zip(pairs, sets["binary_search"], strict=True):
+        first = t.annotation.first_error_step
+        assert ls.first_error == first, t.id
+        assert ls.labels == labels_from_first_error(len(t.steps), first)
+        used = probes.get(t.id, 0)
+        if first == -1:
+            assert used == 0  # a right final answer costs no rollout
+        else:
+            assert used <= math.ceil(math.log2(len(t.steps)))
+    # each round is one submission: rounds = the longest search
+    assert costs["binary_search"].rounds == max(probes.values())
+    mc_rollouts = N * sum(len(t.steps) - 1 for _, t in pairs)
+    assert costs["binary_search"].rollouts < 0.5 * mc_rollouts
+
+
+def test_soft_labels_are_the_share_of_judged_rollouts_and_unjudged_ones_are_never_guessed(
+    gsm8k_pairs,
+):
+    pairs = [pt for pt in consistent(gsm8k_pairs) if len(pt[1].steps) >= 4][:5]
+
+    def respond(request, i):
+        k = _prefix_step(request)
+        if k == 1:
+            return "I cannot finish this."  # no answer: unverifiable
+        if k == 0:  # 3 of N reach the answer, one has no answer
+            return ["\\boxed{X}", "no idea", "\\boxed{X}", "\\boxed{X}"][i]
+        return "\\boxed{-12345}"
+
+    def fill(request, i):
+        text = respond(request, i)
+        problem = next(p for p, t in pairs if request.id.startswith(t.id))
+        return text.replace("X", problem.reference_answer)
+
+    sets, stats, _, _ = run(pairs, [McSource(kind="mc", completions=N)], fill)
+    for ls in sets["mc"]:
+        assert ls.soft[0] == 1.0 and ls.labels[0] is True  # 3 right of 3 judged
+        assert ls.soft[1] is None and ls.labels[1] is None
+        assert ls.soft[2] == 0.0 and ls.labels[2] is False
+        assert ls.first_error is None  # step 1 unknown before the first wrong one
+    assert stats.counts["mc: rollouts unverifiable: no_answer"] == len(pairs) * (N + 1)
+    # binary search: a probe without a judgeable rollout leaves the solution unlabelled
+    wrong = [(p, t) for p, t in pairs if t.annotation.first_error_step != -1]
+    if wrong:
+        sets, stats, _, _ = run(wrong, [BinarySearchSource(kind="binary_search", rollouts=N)],
+                                lambda r, i: "no answer")  # fmt: skip
+        assert all(ls.labels == [None] * len(ls.labels) for ls in sets["binary_search"])
+        assert stats.counts["binary_search: unlabelled: a probe had no judgeable rollout"] == len(
+            wrong
+        )
+
+
+def test_rollouts_are_cached_so_a_rerun_generates_nothing(gsm8k_pairs, tmp_path):
+    pairs = consistent(gsm8k_pairs)[:8]
+    cache = RequestCache(tmp_path / "c.sqlite")
+    first, *_ = run(pairs, [McSource(kind="mc", completions=N)], oracle(pairs), cache)
+    again, _, costs, backend = run(
+        pairs, [McSource(kind="mc", completions=N)], oracle(pairs), cache
+    )
+    assert backend.requests == [] and costs["mc"].generated == 0
+    assert [s.to_row() for s in again["mc"]] == [s.to_row() for s in first["mc"]]
+
+
+def test_consensus_keeps_only_agreeing_first_errors(gsm8k_pairs):
+    pairs = consistent(gsm8k_pairs)
+    # three right-answer solutions whose every rollout fails: mc finds an error at step 0,
+    # binary search (which trusts a right final answer) none
+    wrong_ids = {t.id for _, t in pairs if t.annotation.first_error_step == -1}
+    wrong_ids = set(sorted(wrong_ids)[:3])
+    assert len(wrong_ids) == 3
+
+    def right(request, i):
+        trace_id = request.id.rsplit("/prefix-", 1)[0]
+        t = next(t for _, t in pairs if t.id == trace_id)
+        first = t.annotation.first_error_step
+        return trace_id not in wrong_ids and (first == -1 or _prefix_step(request) < first)
+
+    sources = [
+        McSource(kind="mc", completions=2),
+        BinarySearchSource(kind="binary_search", rollouts=2, name="bs"),
+        ConsensusSource(kind="consensus", of=["mc", "bs"]),
+    ]
+    sets, stats, _, _ = run(pairs, sources, oracle(pairs, right))
+    for (_, t), mc, bs, agreed in zip(
+        pairs, sets["mc"], sets["bs"], sets["consensus"], strict=True
+    ):
+        if mc.first_error == bs.first_error:
+            assert agreed.first_error == mc.first_error
+        else:
+            assert agreed.labels == [None] * len(t.steps)
+    assert stats.counts["consensus: solutions disagreed or undecided"] == 3
+    assert stats.counts["consensus: solutions agreed"] == len(pairs) - 3
+
+
+@pytest.mark.parametrize(
+    ("labels", "first"),
+    [
+        ([True, True, False, None], 2),
+        ([True, True, True], -1),
+        ([True, None, False], None),
+        ([None, False], None),
+        ([False, True], 0),
+        ([], None),
+    ],
+)
+def test_first_error_of_a_label_list(labels, first):
+    assert first_error(labels) == first
+
+
+def test_agreement_and_kappa_by_hand():
+    # 4 steps labelled by both: agree on 3; rater a True 3/4, b True 2/4
+    a, b = [True, True, True, False], [True, True, False, False]
+    # observed .75, expected .75*.5 + .25*.5 = .5 -> kappa .5
+    assert cohen_kappa(a, b) == pytest.approx(0.5)
+    assert cohen_kappa([True, True], [True, True]) is None
+    got = agreement([[True, False, None], [True, True]], [[True, False, False], [True, False]])
+    assert got["both_decided"] == 2 and got["first_error_agreement"] == 0.5
+    assert got["steps_both_labelled"] == 4
+
+
+def test_bad_label_settings_name_the_field():
+    from pydantic import TypeAdapter, ValidationError
+
+    from supdata.ops.labels import LabelSource
+
+    adapter = TypeAdapter(list[LabelSource])
+    with pytest.raises(ValidationError, match=r"0\.mc\.completions"):
+        adapter.validate_python([{"kind": "mc", "completions": 0}])
+    with pytest.raises(ValidationError, match=r"0\.binary_search\.rollouts"):
+        adapter.validate_python([{"kind": "binary_search", "rollouts": 0}])
+    sources = adapter.validate_python(
+        [{"kind": "mc"}, {"kind": "mc"}, {"kind": "consensus", "of": ["mc", "annotator"]}]
+    )
+    errors = source_errors(sources)
+    assert ((1, "name"), "two label sets are named 'mc'") in errors
+    assert any(path == (2, "of", 1) and "'annotator'" in msg for path, msg in errors)
+    with pytest.raises(ValueError, match="2 soft labels for 3 steps"):
+        LabelSet("mc", [True, True, False], [1.0, 1.0])
+
+
+def test_eval_labels_cli_scores_against_human_labels(shared_data, fake_engine, tmp_path):
+    from supdata.cli import main
+
+    data = shared_data / "processbench" / "gsm8k.json"
+    refs = shared_data / "gsm8k" / "test.jsonl"
+    pairs = label_pairs(data, reference_index([refs], "gsm8k"), sample=30, seed=0)
+    fake_engine(oracle(pairs))
+    out = tmp_path / "labels.json"
+    argv = [
+        "eval-labels", str(data), "--references", str(refs), "--sample", "30",
+        "--source", "mc", "--source", "binary_search", "--rollouts", "2", "--out", str(out),
+        "--no-cache",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    kept = consistent(pairs)
+    for name in ("mc", "binary_search"):
+        (split,) = report["sources"][name]["splits"]
+        assert split["items"] == 30
+        assert split["erroneous"] and split["correct"]
+        hits = split["erroneous"] * split["error_acc"] + split["correct"] * split["correct_acc"]
+        assert round(hits) >= len(kept)  # the oracle's rollouts find every consistent item
+    assert len(report["items"]) == 30
+    assert (
+        report["sources"]["binary_search"]["cost"]["gsm8k"]["rollouts"]
+        < (report["sources"]["mc"]["cost"]["gsm8k"]["rollouts"])
+    )
+
+
+def test_eval_labels_bad_input_fails_before_any_model(shared_data, tmp_path, capsys):
+    from supdata.cli import main
+
+    data = shared_data / "processbench" / "gsm8k.json"
+    assert main(["eval-labels", str(data), "--limit", "3"]) == 2
+    assert "--references" in capsys.readouterr().err
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"question": "What is 1+1?", "answer": "2\n#### 2"}) + "\n")
+    assert main(["eval-labels", str(data), "--limit", "3", "--references", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "item gsm8k-0: its problem is in none of the reference files" in err
+
+
+def test_mc_on_the_real_engine(shared_data, vllm_backend):
+    """The real path: vLLM continues real prefixes, math-verify judges the rollouts."""
+    refs = reference_index([shared_data / "gsm8k" / "test.jsonl"], "gsm8k")
+    pairs = label_pairs(shared_data / "processbench" / "gsm8k.json", refs, limit=3)
+    engine = Engine(vllm_backend, None, name="actor")
+    stats, costs = StageStats("labels"), {}
+    sources = [
+        McSource(kind="mc", completions=2, max_tokens=48),
+        BinarySearchSource(kind="binary_search", rollouts=2, max_tokens=48),
+    ]
+    sets = run_sources(pairs, sources, {"actor": engine}, VERIFY, stats, costs=costs)
+    for (_, t), ls in zip(pairs, sets["mc"], strict=True):
+        assert len(ls.labels) == len(t.steps) == len(ls.soft)
+        assert ls.provenance["engine"] == vllm_backend.fingerprint
+        for v, label in zip(ls.soft, ls.labels, strict=True):
+            assert v is None or (0 <= v <= 1 and label is (v > 0))
+    assert costs["mc"].rollouts == 2 * sum(len(t.steps) - 1 for _, t in pairs)
+    assert costs["mc"].output_tokens > 0
+    assert len(sets["binary_search"]) == len(pairs)
