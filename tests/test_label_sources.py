@@ -319,3 +319,116 @@ def test_mc_on_the_real_engine(shared_data, vllm_backend):
     assert costs["mc"].rollouts == 2 * sum(len(t.steps) - 1 for _, t in pairs)
     assert costs["mc"].output_tokens > 0
     assert len(sets["binary_search"]) == len(pairs)
+
+
+# -- labels: in a builder's recipe section --------------------------------------------------
+
+LABELLED_RECIPE = """\
+name: labelled
+source: {{kind: file, path: {src}, normalizer: gsm8k, limit: 6}}
+engines:
+  actor: {{kind: vllm, max_model_len: 2048}}
+builders:
+  - kind: sample
+    n: 2
+    labels:
+      - {{kind: mc, completions: 3}}
+      - {{kind: binary_search, rollouts: 3, name: bs}}
+      - {{kind: consensus, of: [mc, bs]}}
+    use_labels: consensus
+verification: {{workers: 1, timeout_s: 10}}
+publish: {{license: apache-2.0}}
+"""
+
+
+def _solution(answer: str, wrong: bool) -> str:
+    middle = "Then compute it wrongly." if wrong else "Then compute."
+    return f"First, read the problem.\n\n{middle}\n\nSo the answer is \\boxed{{{answer}}}."
+
+
+def test_sample_builder_labels_its_samples_with_every_source(shared_data, fake_engine, tmp_path):
+    """Samples right or wrong by sample index; rollouts from the first prefix of a wrong
+    sample fail, so mc and binary search agree on step 1 as its first error."""
+    import datasets
+
+    from supdata.build import build
+    from supdata.recipe import load_recipe
+
+    src = shared_data / "gsm8k" / "test.jsonl"
+    answers = {}
+    for i, line in enumerate(src.read_text().splitlines()[:6]):
+        answers[i] = json.loads(line)["answer"].rsplit("####", 1)[1].strip().replace(",", "")
+
+    def respond(request, k):
+        question = request.messages[1]["content"]
+        idx = next(i for i, line in enumerate(src.read_text().splitlines()[:6])
+                   if json.loads(line)["question"] == question)  # fmt: skip
+        answer = answers[idx]
+        if not request.continue_final:  # a sample: the second one goes wrong at step 1
+            return _solution(answer if k == 0 else f"{answer}9", wrong=k == 1)
+        bad = "wrongly" in request.messages[-1]["content"]
+        return f" So \\boxed{{{answer}1}}." if bad else f" So \\boxed{{{answer}}}."
+
+    fake_engine(respond)
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(LABELLED_RECIPE.format(src=src))
+    build(load_recipe(recipe_path), tmp_path / "out", cache_path=tmp_path / "c.sqlite")
+    rows = datasets.load_dataset(str(tmp_path / "out"), "samples", split="train").to_list()
+    assert len(rows) == 12
+    for r in rows:
+        sets = {s["name"]: s for s in r["label_sets"]}
+        assert list(sets) == ["mc", "bs", "consensus"]
+        assert sets["mc"]["provenance"]["rollouts"] == 3 and sets["mc"]["kind"] == "mc"
+        assert sets["consensus"]["provenance"]["of"] == ["mc", "bs"]
+        if r["correct"]:
+            assert sets["mc"]["labels"] == [True, True, True]
+            assert sets["bs"]["labels"] == [True, True, True]
+            assert r["annotation"]["labels"] == [True, True, True]
+        else:
+            assert sets["mc"]["soft"] == [1.0, 0.0, 0.0]
+            assert sets["bs"]["labels"] == [True, False, None]
+            assert sets["consensus"]["first_error_step"] == 1
+            assert r["annotation"]["first_error_step"] == 1
+            assert r["annotation"]["source"] == "consensus:mc+bs"
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Step labels" in card and "binary_search" in card
+    assert stats["stages"]["samples"]["counts"]["consensus: solutions agreed"] == 12
+
+
+@pytest.mark.parametrize(
+    ("labels", "where", "message"),
+    [
+        ("[{kind: mc, completions: 0}]", "builders[0].labels[0].mc.completions", "greater"),
+        ("[{kind: mc, engine: nope}]", "builders[0].labels[0].engine", "no engine named 'nope'"),
+        ("[{kind: mc}, {kind: consensus, of: [mc, annotator]}]", "builders[0].labels[1].of[1]",
+         "no label source of that name"),
+        ("[{kind: rollouts}]", "builders[0].labels[0]", "kind"),
+    ],
+)  # fmt: skip
+def test_bad_labels_in_a_recipe_name_file_line_and_field(tmp_path, labels, where, message):
+    from supdata.recipe import RecipeError, load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "name: x\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 4}\n"
+        "engines:\n  actor: {kind: vllm, max_model_len: 1024}\n"
+        f"builders:\n  - kind: sample\n    labels: {labels}\n"
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    text = str(info.value)
+    assert f"{path}:7" in text and where in text and message in text, text
+
+
+def test_use_labels_must_name_a_label_set(tmp_path):
+    from supdata.recipe import RecipeError, load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "name: x\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 4}\n"
+        "engines:\n  actor: {kind: vllm, max_model_len: 1024}\n"
+        "builders:\n  - kind: sample\n    labels: [{kind: mc}]\n    use_labels: bs\n"
+    )
+    with pytest.raises(RecipeError, match=r"r\.yaml:8.*use_labels.*no label set named 'bs'"):
+        load_recipe(path)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from supdata.core.rows import ConfigSpec
+from supdata.ops.labels.sources import LabelSource
 from supdata.ops.sampling import SamplingSection
 
 if TYPE_CHECKING:
@@ -37,6 +38,32 @@ class BuilderParams(BaseModel):
     def engine_refs(self) -> dict[str, str]:
         """Field path -> engine name, for every engine this section uses."""
         return {}
+
+    def label_sources(self) -> list:
+        """The section's ``labels:`` sources (none unless the builder takes them)."""
+        return list(getattr(self, "labels", None) or [])
+
+    def all_engine_refs(self) -> dict[str, str]:
+        """``engine_refs`` plus the engines of the ``labels:`` sources."""
+        refs = dict(self.engine_refs())
+        for i, source in enumerate(self.label_sources()):
+            if hasattr(source, "engine"):
+                refs[f"labels.{i}.engine"] = source.engine
+        return refs
+
+    def label_errors(self) -> list[tuple[tuple, str]]:
+        """Checks of ``labels:`` / ``use_labels:`` as (field path, message) pairs."""
+        from supdata.ops.labels import source_errors
+
+        sources = self.label_sources()
+        errors = [(("labels", *path), msg) for path, msg in source_errors(sources)]
+        use = getattr(self, "use_labels", None)
+        names = [s.label_name for s in sources]
+        if use is not None and use not in names:
+            errors.append(
+                (("use_labels",), f"no label set named {use!r} (labels: {names or 'none'})")
+            )
+        return errors
 
     def config_errors(self) -> list[tuple[tuple, str]]:
         """Checks across this section's fields: (field path, message) pairs."""
@@ -77,6 +104,15 @@ class BuilderSpec:
 
 class SampledParams(BuilderParams, SamplingSection):
     """A builder whose first stage samples the actor: the ``samples`` config."""
+
+    labels: list[LabelSource] = Field(
+        default_factory=list,
+        description="step-label sources for the samples (mc, binary_search, annotator, "
+        "consensus); each writes one label set per sample, with its provenance",
+    )
+    use_labels: str | None = Field(
+        None, description="the label set whose hard labels become each sample's annotation"
+    )
 
     def engine_refs(self) -> dict[str, str]:
         return {"engine": self.engine}

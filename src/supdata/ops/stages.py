@@ -12,6 +12,7 @@ from supdata.core.stats import StageStats
 from supdata.hygiene.screen import ContaminationReport, Decontaminator, dedup_solutions
 from supdata.ops.annotate import annotate
 from supdata.ops.judge import judge_traces
+from supdata.ops.labels.stage import label_traces
 from supdata.ops.references import reference_traces
 from supdata.ops.sampling import SamplingSection, sample_traces
 from supdata.ops.verification import verify_traces
@@ -34,7 +35,7 @@ SAMPLING_FACTS = (
 
 def engines_of(builder: Any, recipe: Recipe) -> dict[str, Any]:
     """What a stage's output depends on about its engines (for the resume fingerprint)."""
-    names = sorted(set(builder.engine_refs().values()))
+    names = sorted(set(builder.all_engine_refs().values()))
     return {"engines": {n: recipe.engines[n].model_dump(mode="json") for n in names}}
 
 
@@ -123,4 +124,8 @@ def sample(
     if judge is not None:
         by_id = {p.id: p for p in problems}
         facts["judge"] = judge_traces(traces, by_id, ctx.engines[judge], judge_prompt, stats)
+    sources = getattr(params, "label_sources", lambda: [])()
+    if sources:
+        use = getattr(params, "use_labels", None)
+        facts["labels"] = label_traces(ctx, traces, problems, sources, stats, use=use)
     return traces, facts

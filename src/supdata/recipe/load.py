@@ -405,7 +405,7 @@ def _token_limit_errors(recipe: Recipe) -> list[tuple[tuple, str]]:
     (and the rows record the request), a server would refuse it."""
     out: list[tuple[tuple, str]] = []
     for i, builder in enumerate(recipe.builders):
-        refs = builder.engine_refs()
+        refs = builder.all_engine_refs()
         for path, value in _token_fields(builder, ()):
             section, name = path[:-1], path[-1]
             prefix = name.removesuffix("max_tokens").rstrip("_")

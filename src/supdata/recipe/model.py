@@ -136,7 +136,7 @@ class Recipe(BaseModel):
         errors: list[tuple[tuple, str]] = []
         known = sorted(self.engines) or "none"
         for i, builder in enumerate(self.builders):
-            for field_name, engine in builder.engine_refs().items():
+            for field_name, engine in builder.all_engine_refs().items():
                 if engine not in self.engines:
                     errors.append(
                         (
@@ -158,6 +158,7 @@ class Recipe(BaseModel):
         made = [*BASE_CONFIGS]
         for i, builder in enumerate(self.builders):
             errors += [(("builders", i, *path), msg) for path, msg in builder.config_errors()]
+            errors += [(("builders", i, *path), msg) for path, msg in builder.label_errors()]
             for config, field_name, why in builder.needs_configs():
                 if config not in made:
                     errors.append((("builders", i, *dotted(field_name)), why))

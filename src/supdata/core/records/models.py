@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from supdata.core.records.labels import LABEL_KINDS, first_error
 from supdata.core.records.problem import Problem
 from supdata.core.records.sampling import SamplingRow
 from supdata.core.records.trace import ORIGINS, VERIFY_STATUSES, Trace
@@ -45,6 +46,46 @@ class AnnotationRow(Row):
         return self
 
 
+class LabelProvenanceRow(Row):
+    """Where a label set came from; null where a field does not apply to its kind."""
+
+    engine: Annotated[str | None, Field(description="engine fingerprint (model + revision)")]
+    prompt: str | None
+    rollouts: Annotated[Int32 | None, Field(ge=1, description="rollouts per step prefix (N)")]
+    seed: int | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: Int32 | None
+    of: Annotated[list[str] | None, Field(description="consensus: the label sets it combines")]
+
+
+class LabelSetRow(Row):
+    """One label source's step labels of a trace (docs: step-label sources)."""
+
+    name: Annotated[Text, Field(description="the set's name in the recipe's labels: list")]
+    kind: Literal[LABEL_KINDS]  # type: ignore[valid-type]
+    labels: list[bool | None]
+    soft: Annotated[
+        list[Annotated[float, Field(ge=0, le=1)] | None] | None,
+        Field(description="Monte-Carlo value of the prefix ending at each step"),
+    ]
+    first_error_step: Annotated[
+        Int32 | None, Field(ge=-1, description="earliest wrong step, -1 none, null undecided")
+    ]
+    provenance: LabelProvenanceRow
+
+    @model_validator(mode="after")
+    def _aligned(self) -> LabelSetRow:
+        if self.soft is not None and len(self.soft) != len(self.labels):
+            raise ValueError("soft labels must align one-to-one with labels")
+        if self.first_error_step != first_error(self.labels):
+            raise ValueError(
+                f"first_error_step {self.first_error_step} disagrees with the labels "
+                f"({first_error(self.labels)})"
+            )
+        return self
+
+
 class TraceRow(Row):
     """One reasoning trace. The steps concatenate to the text exactly; labels, when
     present, align one-to-one with the steps."""
@@ -66,6 +107,10 @@ class TraceRow(Row):
     seed: int | None
     parent_id: str | None
     annotation: AnnotationRow | None
+    label_sets: Annotated[
+        list[LabelSetRow] | None,
+        Field(description="every label source's step labels (the recipe's labels: list)"),
+    ]
 
     @model_validator(mode="after")
     def _invariants(self) -> TraceRow:
@@ -76,6 +121,11 @@ class TraceRow(Row):
                 f"{len(self.annotation.labels)} labels for {len(self.steps)} steps: labels "
                 "must align one-to-one with steps"
             )
+        for ls in self.label_sets or []:
+            if len(ls.labels) != len(self.steps):
+                raise ValueError(
+                    f"label set {ls.name!r}: {len(ls.labels)} labels for {len(self.steps)} steps"
+                )
         expected = {"correct": True, "incorrect": False, "no_answer": False}.get(self.status)
         if self.correct is not expected:
             raise ValueError(f"correct={self.correct} contradicts status {self.status!r}")

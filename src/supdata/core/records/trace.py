@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supdata.core.records.annotation import StepAnnotation
+from supdata.core.records.labels import LabelSet
 from supdata.core.records.sampling import sampling_from_row, sampling_to_row
 
 ORIGINS = ("sampled", "continued", "perturbed", "rephrased", "reference", "given")
@@ -35,6 +36,7 @@ class Trace:
     seed: int | None = None
     parent_id: str | None = None
     annotation: StepAnnotation | None = None
+    label_sets: list[LabelSet] = field(default_factory=list)  # every label source's, by name
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:
@@ -50,6 +52,12 @@ class Trace:
                 f"trace {self.id!r}: {len(self.annotation.labels)} labels for "
                 f"{len(self.steps)} steps; labels must align one-to-one with steps"
             )
+        for ls in self.label_sets:
+            if len(ls.labels) != len(self.steps):
+                raise ValueError(
+                    f"trace {self.id!r}: label set {ls.name!r} has {len(ls.labels)} labels "
+                    f"for {len(self.steps)} steps"
+                )
 
     @property
     def correct(self) -> bool | None:
@@ -75,6 +83,7 @@ class Trace:
             "seed": self.seed,
             "parent_id": self.parent_id,
             "annotation": None if self.annotation is None else self.annotation.to_row(),
+            "label_sets": [ls.to_row() for ls in self.label_sets] or None,
         }
 
     @classmethod
@@ -94,6 +103,7 @@ class Trace:
             seed=row["seed"],
             parent_id=row["parent_id"],
             annotation=None if ann is None else StepAnnotation.from_row(ann),
+            label_sets=[LabelSet.from_row(x) for x in row.get("label_sets") or []],
         )
         if row.get("correct") != trace.correct:
             raise ValueError(

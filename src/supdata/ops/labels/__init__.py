@@ -1,9 +1,9 @@
 """Step-label sources: Monte-Carlo rollouts, binary search for the first error, an
 annotator model, consensus; each writes a ``LabelSet`` with its provenance."""
 
+from supdata.core.records.labels import LabelSet, first_error, labels_from_first_error
 from supdata.ops.labels.agreement import agreement
 from supdata.ops.labels.rollouts import RolloutCost, RolloutSettings
-from supdata.ops.labels.sets import LabelSet, first_error, labels_from_first_error
 from supdata.ops.labels.sources import (
     AnnotatorSource,
     BinarySearchSource,

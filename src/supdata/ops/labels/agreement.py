@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from supdata.ops.labels.sets import first_error
+from supdata.core.records.labels import first_error
 
 
 def cohen_kappa(a: list[bool], b: list[bool]) -> float | None:

@@ -11,6 +11,7 @@ prefix whose rollouts all end without a judgeable answer is left unlabelled.
 from __future__ import annotations
 
 from supdata.core.records import Problem, Trace
+from supdata.core.records.labels import LabelSet
 from supdata.core.stats import StageStats
 from supdata.engines import Engine
 from supdata.ops.labels.rollouts import (
@@ -19,7 +20,6 @@ from supdata.ops.labels.rollouts import (
     own_status,
     run_probes,
 )
-from supdata.ops.labels.sets import LabelSet
 from supdata.verify import VerifyConfig
 
 
@@ -44,7 +44,7 @@ def mc_labels(
     values = iter(
         run_probes(probes, engine, settings, verify, cost, desc=f"mc rollouts ({engine.name})")
     )
-    provenance = settings.provenance("mc", engine)
+    provenance = settings.provenance(engine)
     out = []
     for (_, t), status in zip(pairs, own_status(pairs, verify), strict=True):
         soft: list[float | None] = []

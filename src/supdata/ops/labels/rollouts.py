@@ -34,9 +34,8 @@ class RolloutSettings:
     prompt: str = "solve@1"
     seed: int = 0
 
-    def provenance(self, kind: str, engine: Engine) -> dict:
+    def provenance(self, engine: Engine) -> dict:
         return {
-            "source": kind,
             "engine": engine.fingerprint,
             "rollouts": self.n,
             "seed": self.seed,

@@ -14,11 +14,11 @@ unlabelled and counted.
 from __future__ import annotations
 
 from supdata.core.records import Problem, Trace
+from supdata.core.records.labels import LabelSet, labels_from_first_error
 from supdata.core.stats import StageStats
 from supdata.engines import Engine
 from supdata.ops.labels.mc import own_value
 from supdata.ops.labels.rollouts import RolloutCost, RolloutSettings, own_status, run_probes
-from supdata.ops.labels.sets import LabelSet, labels_from_first_error
 from supdata.verify import VerifyConfig
 
 
@@ -32,7 +32,7 @@ def binary_search_labels(
     cost: RolloutCost | None = None,
 ) -> list[LabelSet]:
     cost = cost if cost is not None else RolloutCost()
-    provenance = settings.provenance("binary_search", engine)
+    provenance = settings.provenance(engine)
     n_steps = [len(t.steps) for _, t in pairs]
     soft: list[list[float | None]] = [[None] * n for n in n_steps]
     result: list[LabelSet | None] = [None] * len(pairs)

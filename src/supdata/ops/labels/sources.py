@@ -15,12 +15,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from supdata.core.records import Problem, Trace
+from supdata.core.records.labels import LabelSet, labels_from_first_error
 from supdata.core.stats import StageStats
 from supdata.engines import Engine
 from supdata.ops.labels.mc import mc_labels
 from supdata.ops.labels.rollouts import RolloutCost, RolloutSettings
 from supdata.ops.labels.search import binary_search_labels
-from supdata.ops.labels.sets import LabelSet, labels_from_first_error
 from supdata.prompts import check_prompt
 from supdata.verify import VerifyConfig
 
@@ -145,7 +145,7 @@ def annotator_labels(
 
     copies = [dataclasses.replace(t, annotation=None) for _, t in pairs]
     annotate(copies, {p.id: p for p, _ in pairs}, engine, prompt, stats)
-    provenance = {"source": "annotator", "engine": engine.fingerprint, "prompt": prompt}
+    provenance = {"engine": engine.fingerprint, "prompt": prompt}
     return [
         LabelSet(
             "annotator",
@@ -192,7 +192,7 @@ def run_sources(
         elif isinstance(s, AnnotatorSource):
             sets = annotator_labels(pairs, engines[s.engine], s.prompt, part)
         else:
-            provenance = {"source": "consensus", "of": list(s.of)}
+            provenance = {"of": list(s.of)}
             sets = [
                 consensus([out[name][i] for name in s.of], provenance) for i in range(len(pairs))
             ]
@@ -203,5 +203,5 @@ def run_sources(
         stats.absorb(part)
         if costs is not None:
             costs[s.label_name] = cost
-        out[s.label_name] = [dataclasses.replace(x, kind=s.kind) for x in sets]
+        out[s.label_name] = [dataclasses.replace(x, name=s.label_name) for x in sets]
     return out

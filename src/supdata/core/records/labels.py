@@ -7,6 +7,11 @@ from typing import Any
 
 from supdata.core.records.annotation import swer
 
+LABEL_KINDS = ("mc", "binary_search", "annotator", "consensus", "human")
+PROVENANCE_KEYS = (
+    "engine", "prompt", "rollouts", "seed", "temperature", "top_p", "max_tokens", "of",
+)  # fmt: skip
+
 
 @dataclass(slots=True)
 class LabelSet:
@@ -16,16 +21,24 @@ class LabelSet:
     say: no verifiable rollout, a step after a found first error, a rejected judgement).
     ``soft[i]`` is the Monte-Carlo value of the prefix ending at step i (share of
     verifiable rollouts that reach the reference answer), None where none was measured.
-    ``provenance`` names the source kind, engine fingerprint, rollouts N, seed and the
-    sampling settings, so two label sets can always be told apart.
+    ``provenance`` holds the engine fingerprint, rollouts N, seed and sampling settings
+    (``PROVENANCE_KEYS``; None where they do not apply), so two label sets can always be
+    told apart; ``name`` is the set's name in the recipe (default: its kind).
     """
 
     kind: str
     labels: list[bool | None]
     soft: list[float | None] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
 
     def __post_init__(self) -> None:
+        if self.kind not in LABEL_KINDS:
+            raise ValueError(f"label set kind {self.kind!r} is not one of {LABEL_KINDS}")
+        unknown = set(self.provenance) - set(PROVENANCE_KEYS)
+        if unknown:
+            raise ValueError(f"{self.kind}: unknown provenance keys {sorted(unknown)}")
+        self.name = self.name or self.kind
         if self.soft is not None and len(self.soft) != len(self.labels):
             raise ValueError(
                 f"{self.kind}: {len(self.soft)} soft labels for {len(self.labels)} steps"
@@ -43,12 +56,18 @@ class LabelSet:
 
     def to_row(self) -> dict[str, Any]:
         return {
+            "name": self.name,
             "kind": self.kind,
             "labels": list(self.labels),
             "soft": None if self.soft is None else list(self.soft),
             "first_error_step": self.first_error,
-            "provenance": dict(self.provenance),
+            "provenance": {k: self.provenance.get(k) for k in PROVENANCE_KEYS},
         }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> LabelSet:
+        provenance = {k: v for k, v in (row.get("provenance") or {}).items() if v is not None}
+        return cls(row["kind"], list(row["labels"]), row["soft"], provenance, row["name"])
 
 
 def first_error(labels: list[bool | None]) -> int | None:
