@@ -16,7 +16,7 @@ import pytest
 
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, RequestCache
-from supdata.eval.labels import label_pairs, reference_index
+from supdata.eval.labels import label_pairs
 from supdata.ops.labels import (
     BinarySearchSource,
     ConsensusSource,
@@ -28,6 +28,7 @@ from supdata.ops.labels import (
     source_errors,
 )
 from supdata.ops.labels.agreement import agreement, cohen_kappa
+from supdata.sources.match import reference_index
 from supdata.verify import VerifyConfig
 
 from conftest import FakeBackend
@@ -432,3 +433,74 @@ def test_use_labels_must_name_a_label_set(tmp_path):
     )
     with pytest.raises(RecipeError, match=r"r\.yaml:8.*use_labels.*no label set named 'bs'"):
         load_recipe(path)
+
+
+# -- the label builder: solutions that come with the source ----------------------------------
+
+
+def _label_recipe(tmp_path, shared_data, labels: str) -> object:
+    from supdata.recipe import load_recipe
+
+    path = tmp_path / "label.yaml"
+    path.write_text(
+        "name: pb-labels\n"
+        f"source: {{kind: file, path: {shared_data / 'processbench' / 'gsm8k.json'}, "
+        "normalizer: processbench, shuffle_seed: 0, limit: 24}\n"
+        "engines:\n  actor: {kind: vllm, max_model_len: 2048}\n"
+        "builders:\n  - kind: label\n"
+        f"    references: [{shared_data / 'gsm8k' / 'test.jsonl'}]\n"
+        f"    labels: {labels}\n"
+        "verification: {workers: 1}\npublish: {license: apache-2.0}\n"
+    )
+    return load_recipe(path)
+
+
+def test_label_builder_without_sources_is_model_free(shared_data, fake_engine, tmp_path):
+    import datasets
+
+    from supdata.build import build
+
+    from supdata.publish.validate import validate_folder
+
+    backend = fake_engine(lambda request, k: pytest.fail("a model was asked"))
+    build(_label_recipe(tmp_path, shared_data, "[]"), tmp_path / "out", cache_path=None)
+    assert backend.requests == []
+    assert validate_folder(tmp_path / "out")["labelled"] == 24
+    rows = datasets.load_dataset(str(tmp_path / "out"), "labelled", split="train").to_list()
+    assert len(rows) == 24
+    human = {
+        r["id"]: r for r in json.loads((shared_data / "processbench" / "gsm8k.json").read_text())
+    }
+    for r in rows:
+        (given,) = r["label_sets"]
+        item = human[r["problem_id"]]
+        assert given["kind"] == "given" and given["provenance"]["source"] == "human:gsm8k"
+        assert given["first_error_step"] == item["label"]
+        assert r["status"] in ("correct", "incorrect")  # verified against GSM8K's answer
+
+
+def test_label_builder_scores_sources_against_the_given_labels(shared_data, fake_engine, tmp_path):
+    from supdata.build import build
+
+    recipe = _label_recipe(tmp_path, shared_data, "[{kind: binary_search, rollouts: 2}]")
+    refs = reference_index([shared_data / "gsm8k" / "test.jsonl"], "gsm8k")
+    items = json.loads((shared_data / "processbench" / "gsm8k.json").read_text())
+    pairs = []
+    for row in items:
+        ref = refs[" ".join(row["problem"].split())]
+        problem = type(ref)(id=row["id"], question=row["problem"],
+                            reference_answer=ref.reference_answer)  # fmt: skip
+        from supdata.sources.normalize import given_trace
+
+        pairs.append((problem, given_trace(row["id"], row["steps"], row["label"], "gsm8k")))
+    fake_engine(oracle(pairs))
+    build(recipe, tmp_path / "out", cache_path=tmp_path / "c.sqlite")
+    from supdata.export import read_config
+
+    rows = read_config(tmp_path / "out", "labelled").to_list()
+    for r in rows:
+        given, bs = r["label_sets"]
+        if (r["status"] == "correct") == (given["first_error_step"] == -1):
+            assert bs["first_error_step"] == given["first_error_step"], r["id"]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "`given` vs `binary_search`: first error agrees on" in card

@@ -28,12 +28,13 @@ def unregister(kind: str) -> None:
 
 def _builtin() -> None:
     from supdata.builders.critique import SPEC as critique
+    from supdata.builders.label import SPEC as label
     from supdata.builders.perturb import SPEC as perturb
     from supdata.builders.sample import SPEC as sample
     from supdata.builders.steperror import SPEC as steperror
     from supdata.builders.stv import SPEC as stv
 
-    for spec in (sample, steperror, perturb, critique, stv):
+    for spec in (sample, steperror, perturb, critique, stv, label):
         BUILDERS.setdefault(spec.kind, spec)
 
 

@@ -378,19 +378,11 @@ def _label_sources(args: argparse.Namespace) -> list:
     return sources
 
 
-def _reference_normalizer(path: str, name: str) -> str:
-    if name != "auto":
-        return name
-    from supdata.sources import FileSource
-
-    first = next(iter(FileSource(kind="file", path=path).raw_rows()), {})
-    return "gsm8k" if "####" in str(first.get("answer", "")) else "math"
-
-
 def cmd_eval_labels(args: argparse.Namespace) -> int:
     from supdata.engines import RequestCache, create_engine
-    from supdata.eval.labels import evaluate_labels, label_pairs, reference_index
+    from supdata.eval.labels import evaluate_labels, label_pairs
     from supdata.ops.labels import BinarySearchSource, McSource
+    from supdata.sources.match import guess_normalizer, reference_index
     from supdata.verify import VerifyConfig
 
     sources = _label_sources(args)
@@ -399,7 +391,10 @@ def cmd_eval_labels(args: argparse.Namespace) -> int:
         references = {}
         for path in args.references:
             references |= reference_index(
-                [path], _reference_normalizer(path, args.references_normalizer)
+                [path],
+                guess_normalizer(path)
+                if args.references_normalizer == "auto"
+                else args.references_normalizer,
             )
     elif any(isinstance(s, McSource | BinarySearchSource) for s in sources):
         raise ValueError(

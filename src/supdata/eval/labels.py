@@ -18,32 +18,9 @@ from supdata.core.stats import StageStats
 from supdata.engines import Engine
 from supdata.eval.critic import DataError, SplitScore, load_items, split_name
 from supdata.ops.labels import LabelSet, RolloutCost, agreement, run_sources
-from supdata.sources import NORMALIZERS, FileSource, SkipRow
+from supdata.sources.match import question_key
 from supdata.sources.normalize import given_trace
 from supdata.verify import VerifyConfig
-
-
-def _key(question: str) -> str:
-    return " ".join(question.split())
-
-
-def reference_index(paths: list[str | Path], normalizer: str) -> dict[str, Problem]:
-    """Problems with a reference answer from ``paths``, by whitespace-normalized text."""
-    if normalizer not in NORMALIZERS:
-        raise DataError(f"unknown normalizer {normalizer!r}; known: {sorted(NORMALIZERS)}")
-    index: dict[str, Problem] = {}
-    for path in paths:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: no such file")
-        source = FileSource(kind="file", path=str(path), normalizer=normalizer)
-        for i, row in enumerate(source.raw_rows()):
-            try:
-                problem = NORMALIZERS[normalizer](row, i, Path(path).stem)
-            except SkipRow:
-                continue
-            if problem.reference_answer:
-                index.setdefault(_key(problem.question), problem)
-    return index
 
 
 def label_pairs(
@@ -66,7 +43,7 @@ def label_pairs(
             pid, row["steps"], row["label"], split,
             generator=row.get("generator"),
         )  # fmt: skip
-        ref = None if references is None else references.get(_key(row["problem"]))
+        ref = None if references is None else references.get(question_key(row["problem"]))
         if references is not None and ref is None:
             raise DataError(
                 f"{path}: item {pid}: its problem is in none of the reference files "

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from supdata.core.records.annotation import swer
+from supdata.core.records.annotation import StepAnnotation, swer
 
-LABEL_KINDS = ("mc", "binary_search", "annotator", "consensus", "human")
+LABEL_KINDS = ("given", "mc", "binary_search", "annotator", "consensus")
 PROVENANCE_KEYS = (
-    "engine", "prompt", "rollouts", "seed", "temperature", "top_p", "max_tokens", "of",
+    "source", "engine", "prompt", "rollouts", "seed", "temperature", "top_p", "max_tokens", "of",
 )  # fmt: skip
 
 
@@ -53,6 +53,13 @@ class LabelSet:
     @property
     def swer(self) -> float | None:
         return swer(self.labels)
+
+    def as_annotation(self) -> StepAnnotation:
+        """This set's hard labels as a trace's annotation, its source named by kind and
+        engine (or the sets a consensus combines)."""
+        prov = self.provenance
+        who = prov.get("engine") or "+".join(prov.get("of") or []) or prov.get("source") or ""
+        return StepAnnotation(list(self.labels), f"{self.kind}:{who}")
 
     def to_row(self) -> dict[str, Any]:
         return {

@@ -49,6 +49,10 @@ class AnnotationRow(Row):
 class LabelProvenanceRow(Row):
     """Where a label set came from; null where a field does not apply to its kind."""
 
+    source: Annotated[
+        str | None,
+        Field(description="given: who labelled (human:<dataset>, a dataset's own method)"),
+    ]
     engine: Annotated[str | None, Field(description="engine fingerprint (model + revision)")]
     prompt: str | None
     rollouts: Annotated[Int32 | None, Field(ge=1, description="rollouts per step prefix (N)")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Any
 
-from supdata.core.records import Problem, StepAnnotation, Trace
+from supdata.core.records import Problem, Trace
 from supdata.core.runner import BuildContext
 from supdata.core.stats import StageStats
 from supdata.ops.labels.agreement import agreement
@@ -34,8 +34,7 @@ def label_traces(
         trace.label_sets = [sets[name][i] for name in sets]
         chosen = sets[use][i] if use else None
         if chosen is not None and any(x is not None for x in chosen.labels):
-            who = chosen.provenance.get("engine") or "+".join(chosen.provenance.get("of") or [])
-            trace.annotation = StepAnnotation(list(chosen.labels), f"{chosen.kind}:{who}")
+            trace.annotation = chosen.as_annotation()
     facts: dict[str, Any] = {"use": use, "sets": {}, "agreement": []}
     for s in sources:
         name = s.label_name

@@ -1,0 +1,101 @@
+"""The ``label`` builder's one stage: ``labelled``.
+
+source (problems with their given solutions) -> reference answers matched in from
+``references`` where the source has none -> every solution verified -> the source's own
+labels as label set ``given`` -> each ``labels:`` source -> one row per solution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supdata.builders.label.models import LabelledRow
+from supdata.builders.label.params import LabelBuilder
+from supdata.builders.sample.stages import stage_params
+from supdata.core.records import LabelSet, Problem
+from supdata.core.runner import BuildContext, Output, Stage
+from supdata.core.stats import StageStats
+from supdata.ops.figures import trace_config
+from supdata.ops.labels.agreement import agreement
+from supdata.ops.labels.stage import label_traces
+from supdata.ops.stages import verify
+from supdata.sources.match import guess_normalizer, question_key, reference_index
+
+LABELLED = "a given solution with the source's own step labels and every label source's"
+
+
+def with_references(problems: list[Problem], params: LabelBuilder, stats: StageStats) -> list:
+    """Problems with a reference answer filled in from the reference files by text."""
+    if not params.references:
+        return problems
+    index: dict[str, Problem] = {}
+    for path in params.references:
+        name = params.references_normalizer
+        index |= reference_index([path], guess_normalizer(path) if name == "auto" else name)
+    out = []
+    for p in problems:
+        ref = index.get(question_key(p.question))
+        if p.reference_answer is None and ref is not None:
+            p.reference_answer, p.reference_solution = ref.reference_answer, ref.reference_solution
+            stats.tally("reference answer matched")
+        elif p.reference_answer is None:
+            stats.tally("no reference answer found")
+        out.append(p)
+    return out
+
+
+def labelled_stage(builder: LabelBuilder, params: dict[str, Any]) -> Stage:
+    def run(ctx: BuildContext, stats: StageStats) -> Output:
+        problems = with_references(ctx.outputs["source"], builder, stats)
+        traces = [t for p in problems for t in p.solutions]
+        stats.n_in = len(traces)
+        answered = [p for p in problems if p.reference_answer]
+        ids = {p.id for p in answered}
+        judged = verify(ctx, [t for t in traces if t.problem_id in ids], stats, "verify", answered)
+        for t in traces:
+            if t.problem_id not in ids:
+                t.status = None
+        given = {}
+        for t in traces:
+            ann = t.annotation
+            labels = ann.labels if ann else [None] * len(t.steps)
+            given[t.id] = LabelSet(
+                "given", list(labels), None, {"source": ann.source if ann else None}
+            )
+        facts: dict[str, Any] = {}
+        if builder.labels:
+            facts["labels"] = label_traces(ctx, judged, answered, builder.labels, stats)
+        if builder.labels:
+            for name in facts["labels"]["sets"]:  # each source against the given labels
+                theirs = [next(s for s in t.label_sets if s.name == name).labels for t in judged]
+                figures = agreement([given[t.id].labels for t in judged], theirs)
+                facts["labels"]["agreement"].append({"a": "given", "b": name, **figures})
+        for t in traces:
+            t.label_sets = [given[t.id], *t.label_sets]
+            chosen = next((s for s in t.label_sets if s.name == builder.use_labels), None)
+            if chosen is not None and chosen.kind != "given":
+                t.annotation = chosen.as_annotation()
+        stats.n_out = len(traces)
+        return Output(traces, facts)
+
+    return Stage(
+        "labelled",
+        LabelledRow,
+        ("source",),
+        params,
+        run,
+        description=LABELLED,
+        figures=trace_config(),
+    )
+
+
+def label_stages(builder: LabelBuilder, recipe: Any, check: dict) -> list[Stage]:
+    params = stage_params(builder, recipe, check)
+    params["references"] = {path: _digest(path) for path in builder.references}
+    return [labelled_stage(builder, params)]
+
+
+def _digest(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]  # noqa: PTH123
