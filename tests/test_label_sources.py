@@ -459,7 +459,6 @@ def test_label_builder_without_sources_is_model_free(shared_data, fake_engine, t
     import datasets
 
     from supdata.build import build
-
     from supdata.publish.validate import validate_folder
 
     backend = fake_engine(lambda request, k: pytest.fail("a model was asked"))
