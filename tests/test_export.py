@@ -42,7 +42,7 @@ def _messages_ok(messages: list[dict]) -> bool:
 
 
 @pytest.mark.parametrize(
-    "module", ["trl", "distill", "verl", "llamafactory"], ids=lambda m: f"export.{m}"
+    "module", ["trl", "distill", "verl", "llamafactory", "prm"], ids=lambda m: f"export.{m}"
 )
 def test_docstring_examples_hold(module):
     """Each adapter's docstring shows one row in and out; the examples run."""
@@ -287,7 +287,8 @@ def test_a_config_names_the_formats_it_supports():
     assert formats_for("hard_er30") == ["trl-sft", "llamafactory"]
     assert formats_for("sub_er10") == formats_for("rephrased_er50") == formats_for("mix_a_b")
     assert formats_for("pairs") == ["trl-dpo", "llamafactory"]
-    assert formats_for("samples") == ["trl-grpo", "stepwise", "verl"]
+    assert formats_for("samples") == ["trl-grpo", "stepwise", "math-shepherd", "prm800k", "verl"]
+    assert formats_for("labelled") == formats_for("samples")
     assert formats_for("vil") == ["trl-grpo", "verl"]
     assert formats_for("distill") == ["trl-sft", "distill", "verl", "llamafactory"]
 

@@ -503,3 +503,119 @@ def test_label_builder_scores_sources_against_the_given_labels(shared_data, fake
             assert bs["first_error_step"] == given["first_error_step"], r["id"]
     card = (tmp_path / "out" / "README.md").read_text()
     assert "`given` vs `binary_search`: first error agrees on" in card
+
+
+# -- PRM exports: Math-Shepherd tags, PRM800K ratings, TRL stepwise with soft labels ----------
+
+
+def _shepherd_rows(shared_data):
+    for line in (shared_data / "math_shepherd_samples" / "samples_math-shepherd.jsonl").open():
+        yield json.loads(line)
+
+
+def test_math_shepherd_export_rebuilds_the_published_rows(shared_data):
+    """Each published Math-Shepherd row, read into a trace and exported, comes back
+    character for character."""
+    from datasets import Dataset
+
+    from supdata.export.convert import convert
+
+    for i, rec in enumerate(_shepherd_rows(shared_data)):
+        question, body = rec["input"].split(" Step 1: ", 1)
+        chunks = [c.strip() for c in ("Step 1: " + body).split(" ки")]
+        steps = [re.sub(r"^Step \d+: ", "", c) for c in chunks if c]
+        signs = re.findall(r" ([+-])(?=\nStep \d+: |$)", rec["label"])
+        assert len(signs) == len(steps)
+        text_steps = [s + "\n" for s in steps[:-1]] + [steps[-1]]
+        row = {"id": f"ms-{i}", "problem_id": f"q{i}", "steps": text_steps,
+               "annotation": {"labels": [s == "+" for s in signs]}}  # fmt: skip
+        out = convert(
+            Dataset.from_list([row]), "math-shepherd", config="samples",
+            problems={f"q{i}": {"question": question, "reference_answer": None}},
+        ).dataset[0]  # fmt: skip
+        assert out["input"] == rec["input"]
+        assert out["label"] == rec["label"]
+
+
+def test_prm800k_export_matches_published_ratings(shared_data):
+    """Published PRM800K records whose chosen steps are rated 1/-1: their steps and
+    ratings, exported from a trace, come back up to the first -1."""
+    from supdata.export.common import Context
+    from supdata.export.prm import prm800k_from_trace
+
+    path = shared_data / "prm800k_samples" / "prm800k_samples_dedup.jsonl"
+    checked = 0
+    for line in path.open():
+        rec = json.loads(line)
+        chosen = []
+        for step in rec["label"]["steps"]:
+            k = step["chosen_completion"]
+            done = k is None
+            pick = step["human_completion"] if done else step["completions"][k]
+            if done:  # the first rejected step: the rated completion that ended the run
+                pick = next((c for c in step["completions"] if c["rating"] == -1), None)
+            if pick is None or pick["rating"] not in (1, -1):
+                break
+            chosen.append(pick)
+            if done:
+                break
+        if not chosen or any(c["rating"] not in (1, -1) for c in chosen):
+            continue
+        steps = [c["text"] + "\n\n" for c in chosen]
+        row = {"id": "r", "problem_id": "q", "steps": steps,
+               "annotation": {"labels": [c["rating"] == 1 for c in chosen]}}  # fmt: skip
+        problem = rec["question"]["problem"]
+        answer = rec["question"]["ground_truth_answer"]
+        ctx = Context(problems={"q": {"question": problem, "reference_answer": answer}})
+        out = prm800k_from_trace(row, ctx)
+        assert out["question"] == {"problem": problem, "ground_truth_answer": answer}
+        got = [
+            (s["completions"][0]["text"], s["completions"][0]["rating"])
+            for s in out["label"]["steps"]
+        ]
+        first_bad = next((i for i, c in enumerate(chosen) if c["rating"] == -1), len(chosen) - 1)
+        assert got == [(c["text"].strip(), c["rating"]) for c in chosen[: first_bad + 1]]
+        if any(c["rating"] == -1 for c in chosen):
+            assert out["label"]["finish_reason"] == "found_error"
+        checked += 1
+    assert checked >= 5
+
+
+def test_stepwise_export_takes_a_label_set_hard_or_soft(shared_data, fake_engine, tmp_path):
+    from supdata.build import build
+    from supdata.cli import main
+    from supdata.export import read_config
+
+    recipe = _label_recipe(tmp_path, shared_data, "[{kind: mc, completions: 2}]")
+    refs = reference_index([shared_data / "gsm8k" / "test.jsonl"], "gsm8k")
+    items = json.loads((shared_data / "processbench" / "gsm8k.json").read_text())
+    from supdata.core.records import Problem
+    from supdata.sources.normalize import given_trace
+
+    pairs = [
+        (Problem(id=r["id"], question=r["problem"],
+                 reference_answer=refs[" ".join(r["problem"].split())].reference_answer),
+         given_trace(r["id"], r["steps"], r["label"], "gsm8k"))
+        for r in items
+    ]  # fmt: skip
+    fake_engine(oracle(pairs))
+    out = tmp_path / "out"
+    build(recipe, out, cache_path=tmp_path / "c.sqlite")
+    rows = {r["id"]: r for r in read_config(out, "labelled").to_list()}
+    for fmt, extra in (("stepwise", ["--soft"]), ("math-shepherd", []), ("prm800k", [])):
+        target = tmp_path / f"{fmt}.parquet"
+        argv = ["export", str(out), "--config", "labelled", "--to", fmt, "--label-set", "mc",
+                "--out", str(target), *extra]  # fmt: skip
+        assert main(argv) == 0
+    import pyarrow.parquet as pq
+
+    soft = pq.read_table(tmp_path / "stepwise.parquet").to_pylist()
+    assert soft
+    for r in soft:
+        mc = next(s for s in rows[r["id"]]["label_sets"] if s["name"] == "mc")
+        assert r["labels"] == mc["soft"][: len(r["labels"])]
+        assert all(isinstance(x, float) for x in r["labels"])
+    tags = pq.read_table(tmp_path / "math-shepherd.parquet").to_pylist()
+    assert all(r["input"].count("ки") == r["label"].count("\n") + 1 for r in tags)
+    assert main(["export", str(out), "--config", "labelled", "--to", "prm800k",
+                 "--label-set", "nope", "--out", str(tmp_path / "x.parquet")]) != 0  # fmt: skip

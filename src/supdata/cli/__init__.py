@@ -19,6 +19,8 @@ EXPORT_FORMATS = (
     "trl-dpo",
     "trl-grpo",
     "stepwise",
+    "math-shepherd",
+    "prm800k",
     "distill",
     "verl",
     "llamafactory",
@@ -282,6 +284,16 @@ def _add_export_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--name", help="llamafactory dataset name (default <folder>_<config>)")
     p.add_argument("--data-source", help="verl data_source (default supdata/<config>)")
+    p.add_argument(
+        "--label-set",
+        help="stepwise / math-shepherd / prm800k: take the step labels from this label set "
+        "(a row's label_sets, by name) instead of its annotation",
+    )
+    p.add_argument(
+        "--soft",
+        action="store_true",
+        help="stepwise: the label set's soft labels (Monte-Carlo values, floats)",
+    )
     p.set_defaults(fn=_cmd("cmd_export"))
 
 

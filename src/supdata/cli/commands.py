@@ -727,6 +727,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         options["style"] = args.style
     if args.data_source:
         options["data_source"] = args.data_source
+    if args.label_set:
+        options["label_set"] = args.label_set
+    if args.soft:
+        options["soft"] = True
     done = export_dir(
         args.dir,
         args.config,

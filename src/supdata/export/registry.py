@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from supdata.export import distill, llamafactory, trl, verl
+from supdata.export import distill, llamafactory, prm, trl, verl
 from supdata.export.common import Context, ExportError
 
 Adapter = Callable[[dict[str, Any], Context], dict[str, Any]]
@@ -54,7 +54,7 @@ CONFIGS: list[tuple[re.Pattern[str], str]] = [
         (r"(hard|sub|rephrased)_er\d+|mix_\w+|teacher_er\d+_[\w.-]+", "mixture"),
         (r"pairs|sub_pairs|rephrased|negatives", "pair"),
         (r"problems|subtasks", "problem"),
-        (r"samples|sub_samples|teacher_samples|perturbed|references", "trace"),
+        (r"samples|sub_samples|teacher_samples|perturbed|references|labelled", "trace"),
         (r"critiques", "critique"),
         (r"distill", "distill"),
         (r"verifier_rl", "verifier_rl"),
@@ -103,6 +103,19 @@ FORMATS = {
             "stepwise",
             "a PRM (token classification)",
             {"critique": trl.stepwise_from_critique, "trace": trl.stepwise_from_trace},
+            options=("label_set", "soft"),
+        ),
+        Format(
+            "math-shepherd",
+            "Math-Shepherd-format PRM training (input with ки tags, label with +/-)",
+            {"trace": prm.shepherd_from_trace},
+            options=("label_set",),
+        ),
+        Format(
+            "prm800k",
+            "PRM800K-format readers (step ratings 1/-1, finish_reason)",
+            {"trace": prm.prm800k_from_trace},
+            options=("label_set",),
         ),
         Format(
             "distill", "teacher/student distillation", {"distill": distill.distill_from_distill}

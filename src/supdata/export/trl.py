@@ -137,11 +137,16 @@ def stepwise_from_critique(row: Row, ctx: Context) -> Row:
 
 
 def stepwise_from_trace(row: Row, ctx: Context) -> Row:
-    """samples / perturbed / sub_samples: annotator or construction labels; rows without
-    labels are skipped and counted."""
-    labels = (row.get("annotation") or {}).get("labels")
-    out = _steps_and_labels(row["steps"], labels)
-    return {"id": row["id"], "prompt": ctx.problem(row["problem_id"])["question"], **out}
+    """samples / perturbed / sub_samples / labelled: the annotation's labels, or a label
+    set's (``label_set``), hard or (``soft``) its Monte-Carlo values as floats; rows
+    without labels are skipped and counted."""
+    from supdata.export.prm import trace_labels
+
+    steps, labels = trace_labels(row, ctx)
+    if not ctx.options.get("soft"):
+        labels = [bool(x) for x in labels]
+    prompt = ctx.problem(row["problem_id"])["question"]
+    return {"id": row["id"], "prompt": prompt, "completions": steps, "labels": labels}
 
 
 # ``Dataset.map`` keeps an existing column's type: pass these so ``labels`` become ints.
