@@ -190,8 +190,8 @@ def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
     stages: list[Stage] = []
     for r in range(1, loop.rounds + 1):
         actor_name = loop.actor(r, builder.engine)
-        drawn = builder.model_copy(
-            update={"engine": actor_name, "seed": loop.seed(r, builder.seed)}
+        drawn = builder.model_copy(  # the round's actor; labels: are for the samples config
+            update={"engine": actor_name, "seed": loop.seed(r, builder.seed), "labels": []}
         )
         here = {**params, "round": r, "actor": actor_name, "critic": critic_name}
         earlier = tuple(f"selfimprove_round_r{q}" for q in range(1, r))
