@@ -215,6 +215,15 @@ def _configs_of(folder: Path) -> list[str]:
     return [c["config_name"] for c in meta.get("configs", [])]
 
 
+def _write_report(path: str, report: dict) -> None:
+    """A command's JSON report, written whole or not at all."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    out.print(f"wrote {target}")
+
+
 def _engine_config(args: argparse.Namespace):
     from supdata.engines import EngineConfig
 
@@ -337,11 +346,7 @@ def cmd_eval_critic(args: argparse.Namespace) -> int:
             "average_f1": average,
             "predictions": predictions,
         }
-        target = Path(args.out)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(target)
-        out.print(f"wrote {target}")
+        _write_report(args.out, report)
     return 0
 
 
@@ -442,11 +447,7 @@ def cmd_eval_labels(args: argparse.Namespace) -> int:
             )  # fmt: skip
     out.print(table)
     if args.out:
-        target = Path(args.out)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(target)
-        out.print(f"wrote {target}")
+        _write_report(args.out, report)
     return 0
 
 
@@ -569,11 +570,7 @@ def _run_loop_command(args, *, kind, params_cls, roles, run, title: str, reviewe
     for name, rounds in result["by_bin"].items():
         out.print(_loop_table(f"bin {name}", rounds, reviewer))
     if args.out:
-        target = Path(args.out)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(target)
-        out.print(f"wrote {target}")
+        _write_report(args.out, result)
     return 0
 
 
