@@ -235,8 +235,17 @@ def test_trace_row_invariants_beyond_json_schema():
             "error_types": None,
             "source": "annotator:m",
         },
+        "label_sets": None,
     }
     assert check_rows("samples", TraceRow, [good]) == 1
+    provenance = dict.fromkeys(
+        ("source", "engine", "prompt", "rollouts", "seed", "temperature", "top_p",
+         "max_tokens", "of"),
+    )  # fmt: skip
+    provenance |= {"engine": "m", "rollouts": 8}
+    mc = {"name": "mc", "kind": "mc", "labels": [True, False], "soft": [0.5, 0.0],
+          "first_error_step": 1, "provenance": provenance}  # fmt: skip
+    assert check_rows("samples", TraceRow, [{**good, "label_sets": [mc]}]) == 1
     bad = [
         ({**good, "text": "a  b"}, "steps do not join"),
         ({**good, "correct": False}, "contradicts status"),
@@ -248,6 +257,17 @@ def test_trace_row_invariants_beyond_json_schema():
             },
             "labels for 2 steps",
         ),
+        (
+            {
+                **good,
+                "label_sets": [{**mc, "labels": [True], "soft": None, "first_error_step": -1}],
+            },
+            "label set 'mc': 1 labels for 2 steps",
+        ),
+        ({**good, "label_sets": [{**mc, "first_error_step": 0}]}, "disagrees with the labels"),
+        ({**good, "label_sets": [{**mc, "soft": [1.5, 0.0]}]}, "less than or equal to 1"),
+        ({**good, "label_sets": [{**mc, "soft": [1.0]}]}, "soft labels must align"),
+        ({**good, "label_sets": [{**mc, "kind": "vibes"}]}, "kind"),
     ]
     for row, why in bad:
         with pytest.raises(RowSchemaError, match=why):
