@@ -30,14 +30,20 @@ def trace_labels(row: Row, ctx: Context) -> tuple[list[str], list[Any]]:
         raise Skip("soft labels need label_set (the annotation holds hard labels only)")
     else:
         labels = (row.get("annotation") or {}).get("labels")
+    return judged_prefix(row["steps"], labels)
+
+
+def judged_prefix(steps: list[str], labels: list | None) -> tuple[list[str], list]:
+    """The steps (stripped) and labels before the first unjudged (None) step, e.g. the
+    steps after ProcessBench's first error; rows with nothing judged are skipped."""
     if not labels:
         raise Skip("no step labels")
-    if len(labels) != len(row["steps"]):
+    if len(labels) != len(steps):
         raise Skip("labels do not align with steps")
     kept = next((i for i, x in enumerate(labels) if x is None), len(labels))
     if kept == 0:
-        raise Skip("first step not labelled")
-    return [s.strip() for s in row["steps"][:kept]], list(labels[:kept])
+        raise Skip("first step not judged")
+    return [s.strip() for s in steps[:kept]], list(labels[:kept])
 
 
 def shepherd_from_trace(row: Row, ctx: Context) -> Row:

@@ -12,6 +12,7 @@ from typing import Any
 from datasets import Dataset, Features, List, Value
 
 from supdata.export.common import Context, Skip, assistant
+from supdata.export.prm import judged_prefix, trace_labels
 from supdata.ops.verdict import verdict_word
 
 Row = dict[str, Any]
@@ -111,28 +112,12 @@ def grpo_from_verifier_rl(row: Row, ctx: Context) -> Row:
 # stepwise: {"prompt": str, "completions": [step, ...], "labels": [bool, ...]}
 
 
-def _steps_and_labels(steps: list[str], labels: list[bool | None] | None) -> Row:
-    if not labels:
-        raise Skip("no step labels")
-    if len(labels) != len(steps):
-        raise Skip("labels do not align with steps")
-    # None = not judged (e.g. the steps after the first error in ProcessBench): keep the
-    # judged prefix only, so that every kept step has a label.
-    judged = next((i for i, label in enumerate(labels) if label is None), len(labels))
-    if judged == 0:
-        raise Skip("first step not judged")
-    return {
-        "completions": [s.strip() for s in steps[:judged]],
-        "labels": [bool(label) for label in labels[:judged]],
-    }
-
-
 def stepwise_from_critique(row: Row, ctx: Context) -> Row:
     """critiques: the critic's per-step labels."""
     return {
         "id": row["id"],
         "prompt": row["question"],
-        **_steps_and_labels(row["steps"], row["labels"]),
+        **_stepwise(*judged_prefix(row["steps"], row["labels"])),
     }
 
 
@@ -140,13 +125,13 @@ def stepwise_from_trace(row: Row, ctx: Context) -> Row:
     """samples / perturbed / sub_samples / labelled: the annotation's labels, or a label
     set's (``label_set``), hard or (``soft``) its Monte-Carlo values as floats; rows
     without labels are skipped and counted."""
-    from supdata.export.prm import trace_labels
-
     steps, labels = trace_labels(row, ctx)
-    if not ctx.options.get("soft"):
-        labels = [bool(x) for x in labels]
     prompt = ctx.problem(row["problem_id"])["question"]
-    return {"id": row["id"], "prompt": prompt, "completions": steps, "labels": labels}
+    return {"id": row["id"], "prompt": prompt, **_stepwise(steps, labels, ctx.options.get("soft"))}
+
+
+def _stepwise(steps: list[str], labels: list, soft: bool = False) -> Row:
+    return {"completions": steps, "labels": labels if soft else [bool(x) for x in labels]}
 
 
 # ``Dataset.map`` keeps an existing column's type: pass these so ``labels`` become ints.
