@@ -619,3 +619,42 @@ def test_stepwise_export_takes_a_label_set_hard_or_soft(shared_data, fake_engine
     assert all(r["input"].count("ки") == r["label"].count("\n") + 1 for r in tags)
     assert main(["export", str(out), "--config", "labelled", "--to", "prm800k",
                  "--label-set", "nope", "--out", str(tmp_path / "x.parquet")]) != 0  # fmt: skip
+
+
+def test_perturb_builder_labels_its_rows_beside_construction(tiny_build, fake_engine, tmp_path):
+    """Rollouts reach the answer while the prefix is still the reference's own text; MC
+    then finds each perturbed row's constructed first error, and the card compares."""
+    from supdata.build import build
+    from supdata.export import read_config
+    from supdata.recipe import load_recipe
+
+    from conftest import TINY_RECIPE
+
+    problems = {p["question"]: p for p in read_config(tiny_build, "problems").to_list()}
+    refs = {r["problem_id"]: r["text"] for r in read_config(tiny_build, "references").to_list()}
+
+    def respond(request, k):
+        problem = problems[request.messages[-2]["content"]]
+        ok = refs[problem["id"]].startswith(request.messages[-1]["content"])
+        return f" so \\boxed{{{problem['reference_answer'] if ok else '-987654'}}}"
+
+    fake_engine(respond)
+    text = TINY_RECIPE.replace(
+        "types: [wrong_result, swap_operator, flip_sign]",
+        "types: [wrong_result, swap_operator, flip_sign]\n    labels: [{kind: mc, completions: 2}]",
+    ) + "engines:\n  actor: {kind: vllm, max_model_len: 2048}\n"  # fmt: skip
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(text)
+    build(load_recipe(recipe), tmp_path / "out", limit=4, cache_path=tmp_path / "c.sqlite")
+    rows = read_config(tmp_path / "out", "perturbed").to_list()
+    assert rows
+    exact = 0
+    for r in rows:
+        (mc,) = r["label_sets"]
+        assert r["annotation"]["source"] == "construction"  # construction labels stay
+        if r["status"] == "incorrect":
+            assert mc["first_error_step"] == r["annotation"]["first_error_step"], r["id"]
+            exact += 1
+    assert exact > 0
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "`construction` vs `mc`: first error agrees on" in card

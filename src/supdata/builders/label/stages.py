@@ -16,7 +16,6 @@ from supdata.core.records import LabelSet, Problem
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
-from supdata.ops.labels.agreement import agreement
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.stages import verify
 from supdata.sources.match import guess_normalizer, question_key, reference_index
@@ -64,12 +63,9 @@ def labelled_stage(builder: LabelBuilder, params: dict[str, Any]) -> Stage:
             )
         facts: dict[str, Any] = {}
         if builder.labels:
-            facts["labels"] = label_traces(ctx, judged, answered, builder.labels, stats)
-        if builder.labels:
-            for name in facts["labels"]["sets"]:  # each source against the given labels
-                theirs = [next(s for s in t.label_sets if s.name == name).labels for t in judged]
-                figures = agreement([given[t.id].labels for t in judged], theirs)
-                facts["labels"]["agreement"].append({"a": "given", "b": name, **figures})
+            facts["labels"] = label_traces(
+                ctx, judged, answered, builder.labels, stats, baseline="given"
+            )
         for t in traces:
             t.label_sets = [given[t.id], *t.label_sets]
             chosen = next((s for s in t.label_sets if s.name == builder.use_labels), None)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from supdata.builders.spec import BuilderParams
+from supdata.ops.labels.sources import LabelSource
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES, ErrorType
 from supdata.prompts import check_prompt
 
@@ -61,6 +62,11 @@ class PerturbBuilder(BuilderParams):
         "given the reference (label_prompt); default: the carried chain, no model",
     )
     label_prompt: str = Field("label_steps@1", description="prompt for the annotator's labels")
+    labels: list[LabelSource] = Field(
+        default_factory=list,
+        description="label sources run on the perturbed rows (label_sets), beside their "
+        "construction labels, which stay the annotation; the card compares them",
+    )
     rewrite_prompt: str = Field("perturb_step@1", description="prompt that rewrites step k")
     continue_prompt: str = Field("solve@1", description="prompt the actor continues under")
     temperature: float = Field(0.7, ge=0, le=10, description="model types: rewrite/continue")

@@ -13,11 +13,11 @@ from supdata.builders.perturb.jobs import (
 )
 from supdata.builders.perturb.params import PerturbBuilder
 from supdata.builders.sample.stages import stage_params
-from supdata.core.records import Trace
 from supdata.core.records.models import PerturbedRow
-from supdata.core.runner import BuildContext, Stage
+from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
+from supdata.ops.labels.stage import label_traces
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES
 from supdata.ops.stages import verify
 
@@ -48,7 +48,7 @@ def perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list
 
 
 def _perturbed(builder: PerturbBuilder):
-    def run(ctx: BuildContext, stats: StageStats) -> list[Trace]:
+    def run(ctx: BuildContext, stats: StageStats) -> Output:
         bases = []
         if "references" in builder.apply_to:
             bases += ctx.outputs["references"]
@@ -101,6 +101,11 @@ def _perturbed(builder: PerturbBuilder):
             stats.tally(f"swer target:{t.sampling['target_swer']:g}")
             kept.append(t)
         stats.n_out = len(kept)
-        return kept
+        facts = {}
+        if builder.labels:
+            facts["labels"] = label_traces(
+                ctx, kept, list(problems.values()), builder.labels, stats, baseline="construction"
+            )
+        return Output(kept, facts)
 
     return run

@@ -20,22 +20,30 @@ def label_traces(
     stats: StageStats,
     *,
     use: str | None = None,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
     """Give every trace one label set per source (``trace.label_sets``); ``use`` names
     the set whose hard labels become the trace's ``annotation``. Returns the card's
-    facts: each set's provenance and engine cost, and how far the sets agree."""
+    facts: each set's provenance and engine cost, and how far the sets agree with each
+    other and, named ``baseline``, with the labels the traces already had (construction
+    labels of perturbed rows, the given labels of a source)."""
     by_id = {p.id: p for p in problems}
     pairs = [(by_id[t.problem_id], t) for t in traces if t.steps]
     engines = {name: ctx.engines[name] for name in sorted(engines_of(sources))}
     costs: dict = {}
     verify = ctx.recipe.verification.to_config()
     sets = run_sources(pairs, sources, engines, verify, stats, costs=costs)
+    facts: dict[str, Any] = {"use": use, "sets": {}, "agreement": []}
+    if baseline is not None:  # before ``use`` replaces the annotation
+        had = [t.annotation.labels if t.annotation else [None] * len(t.steps) for _, t in pairs]
+        for name in sets:
+            figures = agreement(had, [x.labels for x in sets[name]])
+            facts["agreement"].append({"a": baseline, "b": name, **figures})
     for i, (_, trace) in enumerate(pairs):
         trace.label_sets = [sets[name][i] for name in sets]
         chosen = sets[use][i] if use else None
         if chosen is not None and any(x is not None for x in chosen.labels):
             trace.annotation = chosen.as_annotation()
-    facts: dict[str, Any] = {"use": use, "sets": {}, "agreement": []}
     for s in sources:
         name = s.label_name
         labelled = sum(any(x is not None for x in ls.labels) for ls in sets[name])
