@@ -513,25 +513,23 @@ def _shepherd_rows(shared_data):
         yield json.loads(line)
 
 
-def test_math_shepherd_export_rebuilds_the_published_rows(shared_data):
-    """Each published Math-Shepherd row, read into a trace and exported, comes back
-    character for character."""
+def test_math_shepherd_rows_read_and_export_back_unchanged(shared_data):
+    """Each published Math-Shepherd row, read by the math_shepherd normalizer (its labels
+    as the given annotation) and exported, comes back character for character."""
     from datasets import Dataset
 
     from supdata.export.convert import convert
+    from supdata.sources.normalize import math_shepherd
 
     for i, rec in enumerate(_shepherd_rows(shared_data)):
-        question, body = rec["input"].split(" Step 1: ", 1)
-        chunks = [c.strip() for c in ("Step 1: " + body).split(" ки")]
-        steps = [re.sub(r"^Step \d+: ", "", c) for c in chunks if c]
-        signs = re.findall(r" ([+-])(?=\nStep \d+: |$)", rec["label"])
-        assert len(signs) == len(steps)
-        text_steps = [s + "\n" for s in steps[:-1]] + [steps[-1]]
-        row = {"id": f"ms-{i}", "problem_id": f"q{i}", "steps": text_steps,
-               "annotation": {"labels": [s == "+" for s in signs]}}  # fmt: skip
+        problem = math_shepherd(rec, i, "ms")
+        (trace,) = problem.solutions
+        assert trace.annotation.labels == [
+            s == "+" for s in re.findall(r" ([+-])(?=\nStep|$)", rec["label"])
+        ]
         out = convert(
-            Dataset.from_list([row]), "math-shepherd", config="samples",
-            problems={f"q{i}": {"question": question, "reference_answer": None}},
+            Dataset.from_list([trace.to_row()]), "math-shepherd", config="samples",
+            problems={problem.id: {"question": problem.question, "reference_answer": None}},
         ).dataset[0]  # fmt: skip
         assert out["input"] == rec["input"]
         assert out["label"] == rec["label"]
@@ -658,3 +656,31 @@ def test_perturb_builder_labels_its_rows_beside_construction(tiny_build, fake_en
     assert exact > 0
     card = (tmp_path / "out" / "README.md").read_text()
     assert "`construction` vs `mc`: first error agrees on" in card
+
+
+def test_label_builder_reads_math_shepherd_rows(shared_data, fake_engine, tmp_path):
+    """The published Math-Shepherd sample through the label builder, model-free: every
+    row's own +/- labels become the given set, answers matched from GSM8K train; all 7
+    end on a '-' step, and the verifier finds all 7 final answers wrong."""
+    from supdata.build import build
+    from supdata.export import read_config
+    from supdata.recipe import load_recipe
+
+    fake_engine(lambda request, k: pytest.fail("a model was asked"))
+    path = tmp_path / "ms.yaml"
+    data = shared_data / "math_shepherd_samples" / "samples_math-shepherd.jsonl"
+    path.write_text(
+        "name: ms-labels\n"
+        f"source: {{kind: file, path: {data}, normalizer: math_shepherd}}\n"
+        "builders:\n  - kind: label\n"
+        f"    references: [{shared_data / 'gsm8k' / 'train.jsonl'}]\n"
+        "verification: {workers: 1}\npublish: {license: apache-2.0}\n"
+    )
+    build(load_recipe(path), tmp_path / "out", cache_path=None)
+    rows = read_config(tmp_path / "out", "labelled").to_list()
+    assert len(rows) == 7
+    for r in rows:
+        (given,) = r["label_sets"]
+        assert given["provenance"]["source"] == "math-shepherd"
+        assert given["labels"][-1] is False
+        assert r["status"] == "incorrect"

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from supdata.sources.normalize import NEEDS_ANSWER, NORMALIZERS
 from supdata.sources.rows import READERS, SourceError, SourceRow, item_rows
 
-NormalizerName = Literal["generic", "gsm8k", "math", "numina", "processbench", "reasoning_gym"]
+NormalizerName = Literal[
+    "generic", "gsm8k", "math", "numina", "processbench", "math_shepherd", "reasoning_gym"
+]
 
 
 class Filters(BaseModel):

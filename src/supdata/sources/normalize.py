@@ -247,6 +247,44 @@ def processbench(row: Mapping[str, Any], index: int, source: str) -> Problem:
     )
 
 
+_SHEPHERD_STEP = re.compile(r"^Step \d+:\s*")
+
+
+def math_shepherd(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    """Math-Shepherd: ``input`` is the question then "Step k: ... ки" steps, ``label`` the
+    same text with ``+`` / ``-`` for each tag (its Monte-Carlo hard labels). The solution
+    becomes a given trace labelled by ``math-shepherd``; the problem has no reference
+    answer (match one in with the label builder's ``references``)."""
+    text = _text(row, "input", what="input")
+    marked = _text(row, "label", what="label")
+    if " Step 1:" not in text:
+        raise SkipRow("input has no 'Step 1:'")
+    question, body = text.split(" Step 1:", 1)
+    chunks = [c.strip() for c in ("Step 1:" + body).split(" ки")]
+    steps = [_SHEPHERD_STEP.sub("", c) for c in chunks if c]
+    signs = re.findall(r" ([+-])(?=\nStep \d+:|\s*$)", marked)
+    if not steps or len(signs) != len(steps):
+        raise SkipRow(f"{len(steps)} tagged steps but {len(signs)} +/- labels")
+    joined = [s + "\n" for s in steps[:-1]] + [steps[-1]]
+    pid = str(_first(row, "id") or f"{source}-{index}")
+    trace = Trace(
+        id=f"{pid}/given",
+        problem_id=pid,
+        text="".join(joined),
+        steps=joined,
+        origin="given",
+        annotation=StepAnnotation([s == "+" for s in signs], "math-shepherd"),
+    )
+    return Problem(
+        id=pid,
+        question=question.strip(),
+        source=source,
+        subject=row.get("task") if isinstance(row.get("task"), str) else None,
+        meta=_meta(row, {"input", "label", "id", "task"}),
+        solutions=[trace],
+    )
+
+
 _CHAIN = re.compile(r"^\s*-?\d+(?:\s*[-+]\s*\d+)+\s*$")
 
 
@@ -289,8 +327,9 @@ NORMALIZERS: dict[str, Normalizer] = {
     "math": math,
     "numina": numina,
     "processbench": processbench,
+    "math_shepherd": math_shepherd,
     "reasoning_gym": reasoning_gym,
 }
 
-# ProcessBench rows carry a labelled solution, not a reference answer.
-NEEDS_ANSWER = {name: name != "processbench" for name in NORMALIZERS}
+# ProcessBench and Math-Shepherd rows carry a labelled solution, not a reference answer.
+NEEDS_ANSWER = {name: name not in ("processbench", "math_shepherd") for name in NORMALIZERS}
