@@ -222,6 +222,10 @@ def test_critique_build_with_the_mathcritique_preset(shared_data, tmp_path, fake
     answers = {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}
 
     def respond(request, k):
+        if "/prefix-" in request.id:  # labels: rollouts from a step prefix of a flawed path
+            right = int(answers[request.messages[1]["content"]])
+            wrong = "wrongly" in request.messages[-1]["content"]
+            return f" So the answer is \\boxed{{{right + 1 if wrong else right}}}."
         text = request.messages[0]["content"]
         if text.startswith("Instruction:"):
             lines = text.split("\n\nSolution:\n", 1)[1].split("\n\nHint:")[0].split("\n")
@@ -251,6 +255,7 @@ def test_critique_build_with_the_mathcritique_preset(shared_data, tmp_path, fake
         f"name: mc\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
         "engines:\n  actor: {kind: vllm}\nbuilders:\n  - kind: critique\n"
         "    prompts: mathcritique\n    methods: [rg1]\n    n: 2\n    refine_n: 1\n"
+        "    labels: [{kind: mc, completions: 2}]\n"
     )
     build(load_recipe(recipe), tmp_path / "out", cache_path=tmp_path / "c.sqlite")
     out = tmp_path / "out"
@@ -265,6 +270,9 @@ def test_critique_build_with_the_mathcritique_preset(shared_data, tmp_path, fake
     critiques = read_config(out, "critiques").to_list()
     wrong = [r for r in critiques if not r["final_correct"]]
     assert wrong and all(r["labels"] == [True, False, False] for r in wrong)
+    for r in critiques:  # Monte-Carlo labels of each flawed path beside the critic's
+        (mc,) = r["label_sets"]
+        assert mc["labels"] == ([True, True, True] if r["final_correct"] else [True, False, False])
     assert all(r["first_error_step"] == 1 for r in wrong)
     critic = read_config(out, "critic_sft").to_list()[0]
     assert critic["prompt"][0]["content"].startswith("Instruction:")

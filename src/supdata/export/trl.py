@@ -113,11 +113,15 @@ def grpo_from_verifier_rl(row: Row, ctx: Context) -> Row:
 
 
 def stepwise_from_critique(row: Row, ctx: Context) -> Row:
-    """critiques: the critic's per-step labels."""
+    """critiques: the critic's per-step labels, or a label set's (``label_set``)."""
+    if ctx.options.get("label_set"):
+        steps, labels = trace_labels(row, ctx)
+    else:
+        steps, labels = judged_prefix(row["steps"], row["labels"])
     return {
         "id": row["id"],
         "prompt": row["question"],
-        **_stepwise(*judged_prefix(row["steps"], row["labels"])),
+        **_stepwise(steps, labels, ctx.options.get("soft")),
     }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from supdata.core.records.models import LabelSetRow
 from supdata.core.rows import Completion, Int32, Messages, Row, Text
 from supdata.ops.verdict import VERDICT_WORDS
 
@@ -37,6 +38,19 @@ class CritiqueRow(Row):
     critique_format: Literal["json", "text"]
     prompt_set: Text  # the prompts: preset (supdata@1, mathcritique)
     prompt_ref: Text  # the critic's template: id@version or file:<name>@<sha256 prefix>
+    label_sets: Annotated[
+        list[LabelSetRow] | None,
+        Field(description="the recipe's labels: sources on the flawed path (docs/labels.md)"),
+    ]
+
+    @model_validator(mode="after")
+    def _label_sets_align(self) -> CritiqueRow:
+        for ls in self.label_sets or []:
+            if len(ls.labels) != len(self.steps):
+                raise ValueError(
+                    f"label set {ls.name!r}: {len(ls.labels)} labels for {len(self.steps)} steps"
+                )
+        return self
 
 
 class SftRow(Row):

@@ -183,6 +183,19 @@ class CritiqueBuilder(SampledParams):
                 refs[f"selfimprove.actors.{i}"] = name
         return refs
 
+    def label_errors(self) -> list[tuple[tuple, str]]:
+        """labels: label the flawed paths (the critiques config's label_sets); their
+        labels stay the critic's, so use_labels does not apply."""
+        errors = super().label_errors()
+        if self.use_labels is not None:
+            errors.append(
+                (
+                    ("use_labels",),
+                    "critique rows keep the critic's labels; label_sets hold the rest",
+                )
+            )
+        return errors
+
     def config_errors(self) -> list[tuple[tuple, str]]:
         errors = super().config_errors()
         if self.refine_k > self.refine_n:

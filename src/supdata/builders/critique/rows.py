@@ -98,6 +98,7 @@ def critique_rows(
                 "critic": critic.fingerprint,
                 "critique_format": critique.format,
                 **provenance(params, params.critic_prompt),
+                "label_sets": [ls.to_row() for ls in t.label_sets] or None,
             }
         )
     stats.n_out = len(rows)

@@ -28,10 +28,10 @@ from supdata.builders.critique.rows import (
     selfimprove_sft,
 )
 from supdata.builders.sample.stages import stage_params
-from supdata.core.records import Trace
 from supdata.core.records.models import SampleRow, TraceRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
+from supdata.ops.labels.stage import label_traces
 from supdata.ops.stages import sample, verify
 
 if TYPE_CHECKING:
@@ -59,10 +59,12 @@ SELFIMPROVE_TRIPLES = (
 def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> list[Stage]:
     params = stage_params(builder, recipe, check)
 
-    def samples(ctx: BuildContext, stats: StageStats) -> Output:
-        return Output(*sample(ctx, builder, ctx.outputs["source"], stats))
+    drawn_params = builder.model_copy(update={"labels": []})  # labels: go on the flawed paths
 
-    def flawed(ctx: BuildContext, stats: StageStats) -> list[Trace]:
+    def samples(ctx: BuildContext, stats: StageStats) -> Output:
+        return Output(*sample(ctx, drawn_params, ctx.outputs["source"], stats))
+
+    def flawed(ctx: BuildContext, stats: StageStats) -> Output:
         problems = ctx.outputs["source"]
         drawn = ctx.outputs["critique_samples"]
         questions = {p.id: p.question for p in problems}
@@ -98,7 +100,10 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         stats.n_out = len(paths)
         for t in paths:
             stats.tally(f"method:{t.sampling['method']}")
-        return paths
+        facts = {}
+        if builder.labels:
+            facts["labels"] = label_traces(ctx, paths, problems, builder.labels, stats)
+        return Output(paths, facts)
 
     def critiques(ctx: BuildContext, stats: StageStats) -> list[dict]:
         return critique_rows(
