@@ -126,7 +126,7 @@ def run_probes(
         for (p, _, _), c in zip(probes, completions, strict=True)
         for text in c.texts
     ]
-    judgements = iter(verify_many(pairs, verify))
+    judgements = iter(list(verify_many(pairs, verify)))  # whole: the pool closes here
     values = []
     for c in completions:
         value = ProbeValue()
