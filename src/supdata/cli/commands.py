@@ -427,13 +427,16 @@ def cmd_eval_labels(args: argparse.Namespace) -> int:
     report = {"model": engine.fingerprint, "settings": [s.model_dump() for s in sources], **report}
     table = Table(
         title=f"step-label sources on ProcessBench-format data: {engine.fingerprint}",
-        caption="agree: first error as the human label; kappa: per step, with the human "
+        caption="err / ok: accuracy on erroneous / correct items; undec: no first error "
+        "decided; agree: first error as the human label; kappa: per step, with the human "
         "labels; rollouts: per solution",
     )
-    columns = ("source", "split", "items", "err acc", "ok acc", "F1", "undecided",
+    columns = ("source", "split", "items", "err", "ok", "F1", "undec",
                "agree", "kappa", "rollouts")  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="left" if column in ("source", "split") else "right")
+        left = column in ("source", "split")
+        width = len("binary_search") if column == "source" else None
+        table.add_column(column, justify="left" if left else "right", min_width=width)
     for name, entry in report["sources"].items():
         for d in entry["splits"]:
             human = d["agreement_with_human"]
