@@ -387,20 +387,13 @@ def cmd_eval_labels(args: argparse.Namespace) -> int:
     from supdata.engines import RequestCache, create_engine
     from supdata.eval.labels import evaluate_labels, label_pairs
     from supdata.ops.labels import BinarySearchSource, McSource
-    from supdata.sources.match import guess_normalizer, reference_index
+    from supdata.sources.match import reference_index
     from supdata.verify import VerifyConfig
 
     sources = _label_sources(args)
     references = None
     if args.references:
-        references = {}
-        for path in args.references:
-            references |= reference_index(
-                [path],
-                guess_normalizer(path)
-                if args.references_normalizer == "auto"
-                else args.references_normalizer,
-            )
+        references = reference_index(args.references, args.references_normalizer)
     elif any(isinstance(s, McSource | BinarySearchSource) for s in sources):
         raise ValueError(
             "mc and binary_search check rollouts against reference answers, which "

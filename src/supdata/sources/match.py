@@ -14,22 +14,26 @@ def question_key(question: str) -> str:
     return " ".join(question.split())
 
 
-def reference_index(paths: list[str | Path], normalizer: str) -> dict[str, Problem]:
-    """Problems with a reference answer from ``paths``, by whitespace-normalized text."""
-    if normalizer not in NORMALIZERS:
+def reference_index(paths: list[str | Path], normalizer: str = "auto") -> dict[str, Problem]:
+    """Problems with a reference answer from ``paths``, by whitespace-normalized text:
+    within a file the first row of a question counts, across files the last file.
+    ``auto`` picks each file's row shape (``guess_normalizer``)."""
+    if normalizer != "auto" and normalizer not in NORMALIZERS:
         raise ValueError(f"unknown normalizer {normalizer!r}; known: {sorted(NORMALIZERS)}")
     index: dict[str, Problem] = {}
     for path in paths:
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: no such file")
-        source = FileSource(kind="file", path=str(path), normalizer=normalizer)
-        for i, row in enumerate(source.raw_rows()):
+        name = guess_normalizer(path) if normalizer == "auto" else normalizer
+        found: dict[str, Problem] = {}
+        for i, row in enumerate(FileSource(kind="file", path=str(path)).raw_rows()):
             try:
-                problem = NORMALIZERS[normalizer](row, i, Path(path).stem)
+                problem = NORMALIZERS[name](row, i, Path(path).stem)
             except SkipRow:
                 continue
             if problem.reference_answer:
-                index.setdefault(question_key(problem.question), problem)
+                found.setdefault(question_key(problem.question), problem)
+        index |= found
     return index
 
 

@@ -18,7 +18,7 @@ from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.stages import verify
-from supdata.sources.match import guess_normalizer, question_key, reference_index
+from supdata.sources.match import question_key, reference_index
 
 LABELLED = "a given solution with the source's own step labels and every label source's"
 
@@ -27,10 +27,7 @@ def with_references(problems: list[Problem], params: LabelBuilder, stats: StageS
     """Problems with a reference answer filled in from the reference files by text."""
     if not params.references:
         return problems
-    index: dict[str, Problem] = {}
-    for path in params.references:
-        name = params.references_normalizer
-        index |= reference_index([path], guess_normalizer(path) if name == "auto" else name)
+    index = reference_index(params.references, params.references_normalizer)
     out = []
     for p in problems:
         ref = index.get(question_key(p.question))
