@@ -82,7 +82,7 @@ def input_fingerprint(source: _Source) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"files": {}}
     for path in input_files(source):
-        out["files"][str(path)] = _file_print(path)
+        out["files"][str(path)] = file_print(path)
     if isinstance(source, ReasoningGymSource):
         out["generator"] = f"reasoning_gym {_version('reasoning-gym')}"
     elif isinstance(source, HfSource) and not out["files"]:
@@ -90,7 +90,8 @@ def input_fingerprint(source: _Source) -> dict[str, Any]:
     return out
 
 
-def _file_print(path: Path) -> dict[str, Any]:
+def file_print(path: Path) -> dict[str, Any]:
+    """Size and sha256 of one file (read in blocks), or ``{"missing": True}``."""
     try:
         st = path.stat()
     except FileNotFoundError:

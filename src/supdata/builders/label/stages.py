@@ -7,6 +7,7 @@ labels as label set ``given`` -> each ``labels:`` source -> one row per solution
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from supdata.builders.label.models import LabelledRow
@@ -18,6 +19,7 @@ from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.stages import verify
+from supdata.sources.inputs import file_print
 from supdata.sources.match import question_key, reference_index
 
 LABELLED = "a given solution with the source's own step labels and every label source's"
@@ -84,11 +86,5 @@ def labelled_stage(builder: LabelBuilder, params: dict[str, Any]) -> Stage:
 
 def label_stages(builder: LabelBuilder, recipe: Any, check: dict) -> list[Stage]:
     params = stage_params(builder, recipe, check)
-    params["references"] = {path: _digest(path) for path in builder.references}
+    params["references"] = {path: file_print(Path(path)) for path in builder.references}
     return [labelled_stage(builder, params)]
-
-
-def _digest(path: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]  # noqa: PTH123
