@@ -90,7 +90,8 @@ def main() -> None:
             probes = [(p, t, k) for p, t in pairs for k in range(len(t.steps) - 1)]
             one = RolloutSettings(n=args.rollouts, max_tokens=1, seed=args.seed + 1)
             cost = RolloutCost()
-            run_probes(probes, engine, one, verify, cost, desc="prefill only")
+            stats = StageStats("prefill")
+            run_probes(probes, engine, one, verify, cost=cost, stats=stats, desc="prefill only")
             prefill[label] = cost.seconds
             print(f"prefill only ({len(probes)} prefixes x {args.rollouts}): "
                   f"{cost.seconds:.2f}s, prompt tokens {cost.prompt_tokens}, "

@@ -41,18 +41,12 @@ def mc_labels(
     """One label set per (problem, trace); all prefixes' rollouts in one submission."""
     cost = cost if cost is not None else RolloutCost()
     probes = [(p, t, k) for p, t in pairs for k in range(len(t.steps) - 1)]
-    values = iter(
-        run_probes(probes, engine, settings, verify, cost, desc=f"mc rollouts ({engine.name})")
-    )
+    desc = f"mc rollouts ({engine.name})"
+    values = iter(run_probes(probes, engine, settings, verify, cost=cost, stats=stats, desc=desc))
     provenance = settings.provenance(engine)
     out = []
     for (_, t), status in zip(pairs, own_status(pairs, verify), strict=True):
-        soft: list[float | None] = []
-        for _ in range(len(t.steps) - 1):
-            v = next(values)
-            for why, count in v.unverifiable.items():
-                stats.tally(f"rollouts unverifiable: {why}", count)
-            soft.append(v.value)
+        soft = [next(values).value for _ in range(len(t.steps) - 1)]
         soft.append(own_value(status))
         labels = [None if v is None else v > 0 for v in soft]
         stats.tally(

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from supdata.core.records import Problem, Trace
+from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
@@ -111,11 +112,13 @@ def run_probes(
     engine: Engine,
     settings: RolloutSettings,
     verify: VerifyConfig,
-    cost: RolloutCost,
     *,
+    cost: RolloutCost,
+    stats: StageStats,
     desc: str,
 ) -> list[ProbeValue]:
-    """One submission for every probe; each probe's rollouts judged and counted."""
+    """One submission for every probe; each probe's rollouts judged, and the ones that
+    cannot be judged counted in ``stats`` by status."""
     if not probes:
         return []
     requests = [probe_request(p, t, k, settings) for p, t, k in probes]
@@ -137,6 +140,7 @@ def run_probes(
                 value.correct += status == "correct"
             else:
                 value.unverifiable[status] += 1
+                stats.tally(f"rollouts unverifiable: {status}")
         values.append(value)
     return values
 

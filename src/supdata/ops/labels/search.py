@@ -62,11 +62,8 @@ def binary_search_labels(
         mids = {i: (bounds[i][0] + bounds[i][1]) // 2 for i in todo}
         probes = [(*pairs[i], mids[i]) for i in todo]
         desc = f"binary search round {round_} ({engine.name})"
-        for i, v in zip(
-            todo, run_probes(probes, engine, settings, verify, cost, desc=desc), strict=True
-        ):
-            for why, count in v.unverifiable.items():
-                stats.tally(f"rollouts unverifiable: {why}", count)
+        values = run_probes(probes, engine, settings, verify, cost=cost, stats=stats, desc=desc)
+        for i, v in zip(todo, values, strict=True):
             soft[i][mids[i]] = v.value
             if v.value is None:
                 bounds.pop(i)
