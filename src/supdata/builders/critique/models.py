@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from supdata.core.records.labels import check_aligned
 from supdata.core.records.models import LabelSetRow
 from supdata.core.rows import Completion, Int32, Messages, Row, Text
 from supdata.ops.verdict import VERDICT_WORDS
@@ -45,11 +46,7 @@ class CritiqueRow(Row):
 
     @model_validator(mode="after")
     def _label_sets_align(self) -> CritiqueRow:
-        for ls in self.label_sets or []:
-            if len(ls.labels) != len(self.steps):
-                raise ValueError(
-                    f"label set {ls.name!r}: {len(ls.labels)} labels for {len(self.steps)} steps"
-                )
+        check_aligned(self.label_sets or [], len(self.steps))
         return self
 
 

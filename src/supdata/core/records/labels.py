@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,13 @@ class LabelSet:
     def from_row(cls, row: dict[str, Any]) -> LabelSet:
         provenance = {k: v for k, v in (row.get("provenance") or {}).items() if v is not None}
         return cls(row["kind"], list(row["labels"]), row["soft"], provenance, row["name"])
+
+
+def check_aligned(label_sets: Iterable[Any], n_steps: int) -> None:
+    """Every label set (record or row) has one label per step, or a ValueError names it."""
+    for ls in label_sets:
+        if len(ls.labels) != n_steps:
+            raise ValueError(f"label set {ls.name!r}: {len(ls.labels)} labels for {n_steps} steps")
 
 
 def first_error(labels: list[bool | None]) -> int | None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from supdata.core.records.labels import LABEL_KINDS, first_error
+from supdata.core.records.labels import LABEL_KINDS, check_aligned, first_error
 from supdata.core.records.problem import Problem
 from supdata.core.records.sampling import SamplingRow
 from supdata.core.records.trace import ORIGINS, VERIFY_STATUSES, Trace
@@ -125,11 +125,7 @@ class TraceRow(Row):
                 f"{len(self.annotation.labels)} labels for {len(self.steps)} steps: labels "
                 "must align one-to-one with steps"
             )
-        for ls in self.label_sets or []:
-            if len(ls.labels) != len(self.steps):
-                raise ValueError(
-                    f"label set {ls.name!r}: {len(ls.labels)} labels for {len(self.steps)} steps"
-                )
+        check_aligned(self.label_sets or [], len(self.steps))
         expected = {"correct": True, "incorrect": False, "no_answer": False}.get(self.status)
         if self.correct is not expected:
             raise ValueError(f"correct={self.correct} contradicts status {self.status!r}")

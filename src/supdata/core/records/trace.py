@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supdata.core.records.annotation import StepAnnotation
-from supdata.core.records.labels import LabelSet
+from supdata.core.records.labels import LabelSet, check_aligned
 from supdata.core.records.sampling import sampling_from_row, sampling_to_row
 
 ORIGINS = ("sampled", "continued", "perturbed", "rephrased", "reference", "given")
@@ -52,12 +52,10 @@ class Trace:
                 f"trace {self.id!r}: {len(self.annotation.labels)} labels for "
                 f"{len(self.steps)} steps; labels must align one-to-one with steps"
             )
-        for ls in self.label_sets:
-            if len(ls.labels) != len(self.steps):
-                raise ValueError(
-                    f"trace {self.id!r}: label set {ls.name!r} has {len(ls.labels)} labels "
-                    f"for {len(self.steps)} steps"
-                )
+        try:
+            check_aligned(self.label_sets, len(self.steps))
+        except ValueError as exc:
+            raise ValueError(f"trace {self.id!r}: {exc}") from None
 
     @property
     def correct(self) -> bool | None:
