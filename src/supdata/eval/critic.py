@@ -49,6 +49,12 @@ class SplitScore:
             return None
         return 2 * a * b / (a + b) if a + b else 0.0
 
+    def reject(self, reason: str) -> None:
+        """An item without a prediction (unparsed critique, undecided labels), by reason;
+        ``add`` still scores it as a miss."""
+        self.rejected += 1
+        self.rejections[reason] = self.rejections.get(reason, 0) + 1
+
     def add(self, label: int, predicted: int | None) -> None:
         if label == -1:
             self.correct += 1
@@ -163,8 +169,7 @@ def evaluate(
         for row, result in zip(items, results, strict=True):
             predicted = result.critique.first_error_step if result.critique else None
             if result.rejected:
-                score.rejected += 1
-                score.rejections[result.rejected] = score.rejections.get(result.rejected, 0) + 1
+                score.reject(result.rejected)
             score.add(row["label"], predicted)
             predictions.append(
                 {

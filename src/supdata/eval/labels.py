@@ -65,8 +65,7 @@ def score(split: str, pairs: list[tuple[Problem, Trace]], sets: list[LabelSet]) 
     for (_, trace), labels in zip(pairs, sets, strict=True):
         predicted = labels.first_error
         if predicted is None:
-            result.rejected += 1
-            result.rejections["undecided"] = result.rejections.get("undecided", 0) + 1
+            result.reject("undecided")
         result.add(trace.annotation.first_error_step, predicted)
     return result
 
