@@ -206,17 +206,38 @@ def given_trace(
 ) -> Trace:
     """A ProcessBench-style solution as a trace: steps joined by blank lines (kept on the
     step they follow), the human earliest-error label as its annotation."""
-    joined = [s + "\n\n" for s in steps[:-1]] + [steps[-1]]
     correct = final_answer_correct
+    return _given(
+        pid,
+        steps,
+        StepAnnotation.from_first_error(len(steps), label, f"human:{source}"),
+        separator="\n\n",
+        status=None if correct is None else ("correct" if correct else "incorrect"),
+        model=generator,
+    )
+
+
+def _given(
+    pid: str,
+    steps: list[str],
+    annotation: StepAnnotation,
+    *,
+    separator: str,
+    status: str | None = None,
+    model: str | None = None,
+) -> Trace:
+    """A solution that came with the source: its steps joined by ``separator`` (kept on
+    the step it follows), labelled by the source."""
+    joined = [s + separator for s in steps[:-1]] + [steps[-1]]
     return Trace(
         id=f"{pid}/given",
         problem_id=pid,
         text="".join(joined),
         steps=joined,
         origin="given",
-        status=None if correct is None else ("correct" if correct else "incorrect"),
-        model=generator,
-        annotation=StepAnnotation.from_first_error(len(steps), label, f"human:{source}"),
+        status=status,
+        model=model,
+        annotation=annotation,
     )
 
 
@@ -265,16 +286,9 @@ def math_shepherd(row: Mapping[str, Any], index: int, source: str) -> Problem:
     signs = re.findall(r" ([+-])(?=\nStep \d+:|\s*$)", marked)
     if not steps or len(signs) != len(steps):
         raise SkipRow(f"{len(steps)} tagged steps but {len(signs)} +/- labels")
-    joined = [s + "\n" for s in steps[:-1]] + [steps[-1]]
     pid = str(_first(row, "id") or f"{source}-{index}")
-    trace = Trace(
-        id=f"{pid}/given",
-        problem_id=pid,
-        text="".join(joined),
-        steps=joined,
-        origin="given",
-        annotation=StepAnnotation([s == "+" for s in signs], "math-shepherd"),
-    )
+    labels = StepAnnotation([s == "+" for s in signs], "math-shepherd")
+    trace = _given(pid, steps, labels, separator="\n")
     return Problem(
         id=pid,
         question=question.strip(),
