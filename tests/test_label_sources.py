@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 
 import pytest
 
@@ -684,3 +685,48 @@ def test_label_builder_reads_math_shepherd_rows(shared_data, fake_engine, tmp_pa
         assert given["provenance"]["source"] == "math-shepherd"
         assert given["labels"][-1] is False
         assert r["status"] == "incorrect"
+
+
+def _prm800k_expected(rec):
+    """Independently of the normalizer: the labelled path's length and first error, read
+    off the raw record (chosen or human completions, then the -1 step of a found_error)."""
+    kept = 0
+    for step in rec["label"]["steps"]:
+        if step["chosen_completion"] is None and not step["human_completion"]:
+            break
+        kept += 1
+    if rec["label"]["finish_reason"] == "found_error":
+        return kept + 1, kept
+    return kept, -1
+
+
+def test_prm800k_records_read_as_labelled_paths(shared_data):
+    """Every published PRM800K record (phase 1 and 2, found_error / solution / give_up):
+    the path the labeller took, ratings 1 and 0 right, -1 wrong, raw ratings kept."""
+    from supdata.sources.normalize import prm800k
+
+    path = shared_data / "prm800k_samples" / "prm800k_samples_dedup.jsonl"
+    seen = Counter()
+    for i, line in enumerate(path.open()):
+        rec = json.loads(line)
+        problem = prm800k(rec, i, "prm800k")
+        (trace,) = problem.solutions
+        length, first_error = _prm800k_expected(rec)
+        assert len(trace.steps) == length, i
+        assert trace.annotation.first_error_step == first_error, i
+        assert trace.annotation.source == "human:prm800k"
+        ratings = problem.meta["ratings"]
+        assert trace.annotation.labels == [r is None or r >= 0 for r in ratings]
+        assert problem.question == rec["question"]["problem"]
+        seen[rec["label"]["finish_reason"]] += 1
+    assert seen == {"found_error": 9, "solution": 5, "give_up": 2}
+
+
+def test_prm800k_rejects_what_is_not_a_raw_record():
+    from supdata.sources.normalize import SkipRow, prm800k
+
+    with pytest.raises(SkipRow, match="not a raw PRM800K record"):
+        prm800k({"problem": "1+1?", "answer": "2"}, 0, "x")
+    empty = {"question": {"problem": "1+1?"}, "label": {"steps": [{"completions": None}]}}
+    with pytest.raises(SkipRow, match="no rated step"):
+        prm800k(empty, 0, "x")

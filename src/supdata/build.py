@@ -16,7 +16,8 @@ from supdata import __version__
 from supdata.builders import spec_of
 from supdata.core.records.models import ProblemRow, ReferenceRow
 from supdata.core.runner import BuildContext, Output, Plot, Runner, Stage
-from supdata.core.stats import StageStats
+from supdata.core.stats import StageStats, spent_output_tokens
+from supdata.engines.budget import Budget
 from supdata.engines.cache import RequestCache
 from supdata.engines.registry import BackendPool, Engines
 from supdata.hygiene.screen import ProblemScreen
@@ -25,6 +26,7 @@ from supdata.ops.figures import plot_steps, trace_config
 from supdata.ops.stages import decontaminator, references
 from supdata.publish.card import CITATIONS, card_header, render_card, render_section
 from supdata.publish.folder import DatasetFolder, check_out
+from supdata.publish.usage import build_usage
 from supdata.recipe import Recipe
 from supdata.sources import SourceError, input_fingerprint, load_problems
 from supdata.sources.inputs import input_files
@@ -98,6 +100,7 @@ def build(
     cache_path: str | Path | None = None,
     force: bool = False,
     backends: BackendPool | None = None,
+    max_output_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Build ``recipe`` into ``out`` and return the stats written to stats.json.
 
@@ -106,6 +109,8 @@ def build(
     ``out`` is checked first: supdata replaces only a folder it built (``force``
     overrides that, never for the current folder or one holding an input file).
     ``backends`` shares loaded models with other builds of the same process.
+    ``max_output_tokens`` (else the recipe's ``budget``) stops the build before a
+    request that could pass it (``BudgetExceeded``; nothing published, work kept).
     """
     if limit is not None:
         recipe = recipe.model_copy(
@@ -115,11 +120,16 @@ def build(
     started = time.perf_counter()
     cache = RequestCache(cache_path) if use_cache and recipe.engines else None
     runner = Runner(out.parent / f".{out.name}.work", log=log.info)
+    if max_output_tokens is None and recipe.budget is not None:
+        max_output_tokens = recipe.budget.max_output_tokens
+    budget = None
+    if max_output_tokens is not None:
+        budget = Budget(max_output_tokens, lambda: spent_output_tokens(runner.stats.values()))
     before = os.environ.get("SUPDATA_ENGINE_LOG")
     os.environ["SUPDATA_ENGINE_LOG"] = str(runner.work / "logs" / "engine.log")
     try:
         with (
-            Engines(recipe.engines, cache, recipe.runner, pool=backends) as engines,
+            Engines(recipe.engines, cache, recipe.runner, pool=backends, budget=budget) as engines,
             pool_session(recipe.verification.to_config()),  # one verification pool per build
         ):
             ctx = BuildContext(recipe, engines)
@@ -136,6 +146,7 @@ def build(
         "stages": {name: s.to_dict() for name, s in runner.stats.items()},
         "resumed_stages": runner.resumed,
         "engines_started": started_engines,
+        "usage": build_usage(runner.stats.values(), recipe.cost),
         "hygiene": hygiene_summary(recipe.decontaminate, recipe.dedup, ctx.facts),
         "measured": {},
         "seconds": round(time.perf_counter() - started, 3),
@@ -143,6 +154,42 @@ def build(
     publish(recipe, out, ctx, stats, force=force)
     runner.clean()
     return stats
+
+
+def dry_run(recipe: Recipe, *, limit: int | None = None) -> dict[str, Any]:
+    """The build's plan without a model: the source read and counted (before hygiene,
+    which only removes problems), every stage with the engines it may use, and the engine
+    calls known before any generation (each sampling builder's samples of the source
+    problems) with an upper bound of their output tokens, priced with ``cost:``. Calls
+    on generated text (labels, pairs, critiques) depend on it and are listed as such."""
+    if limit is not None:
+        recipe = recipe.model_copy(
+            update={"source": recipe.source.model_copy(update={"limit": limit})}
+        )
+    counted = StageStats("source")
+    problems = sum(1 for _ in load_problems(recipe.source, counted, None))
+    stages = []
+    for stage in plan(recipe):
+        engines = sorted((stage.params.get("engines") or {}) if stage.params else {})
+        stages.append({"stage": stage.name, "needs": list(stage.needs), "engines": engines})
+    calls = []
+    for i, builder in enumerate(recipe.builders):
+        for call in builder.planned_calls(problems):
+            price = recipe.cost.get(call["engine"])
+            if price is not None:  # an upper bound: every sample at max_tokens
+                call["max_output_cost"] = round(
+                    call["max_output_tokens"] / 1e6 * price.output_per_mtok, 6
+                )
+            calls.append({"builder": f"builders[{i}] ({builder.kind})", **call})
+    return {
+        "recipe": recipe.name,
+        "problems": problems,
+        "source_dropped": dict(counted.dropped),
+        "stages": stages,
+        "known_calls": calls,
+        "known_max_output_tokens": sum(c["max_output_tokens"] for c in calls),
+        "budget": recipe.budget.max_output_tokens if recipe.budget else None,
+    }
 
 
 def config_of(stage: str) -> str:
@@ -283,4 +330,4 @@ def _card(
     )
 
 
-__all__ = ["build", "config_of", "plan", "publish"]
+__all__ = ["build", "config_of", "dry_run", "plan", "publish"]

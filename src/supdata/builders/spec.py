@@ -77,6 +77,12 @@ class BuilderParams(BaseModel):
         """Configs an earlier builder must make: (config, field path, message)."""
         return []
 
+    def planned_calls(self, problems: int) -> list[dict[str, Any]]:
+        """The engine calls known before any generation, for ``--dry-run``: what, engine,
+        requests, samples and the most output tokens they can take (none by default:
+        calls on generated text depend on it)."""
+        return []
+
 
 @dataclass(frozen=True)
 class BuilderSpec:
@@ -122,3 +128,15 @@ class SampledParams(BuilderParams, SamplingSection):
 
     def configs(self) -> tuple[str, ...]:
         return ("samples",)
+
+    def planned_calls(self, problems: int) -> list[dict[str, Any]]:
+        samples = problems * self.n
+        return [
+            {
+                "call": "sample solutions",
+                "engine": self.engine,
+                "requests": problems,
+                "samples": samples,
+                "max_output_tokens": samples * self.max_tokens,
+            }
+        ]

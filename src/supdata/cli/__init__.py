@@ -323,6 +323,17 @@ def _add_build_command(sub: argparse._SubParsersAction) -> None:
         "--strict", action="store_true", help="abort on the first bad source row (file:line)"
     )
     p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan without a model: stages, known request counts, an output-token bound",
+    )
+    p.add_argument(
+        "--max-output-tokens",
+        type=_at_least_one,
+        help="stop cleanly before a request that could pass this many output tokens "
+        "(overrides the recipe's budget; a re-run with more resumes from the cache)",
+    )
+    p.add_argument(
         "--force",
         action="store_true",
         help="replace --out even if supdata did not make it (never the current folder "
@@ -424,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # every error is a message; --debug shows the traceback
         if args.debug:
             raise
+        if type(exc).__name__ == "BudgetExceeded":  # a clean stop at the budget: exit 3
+            print(f"stopped: {exc}", file=sys.stderr)
+            return 3
         # bad input (command line, recipe, input files) is 2; a failure while running is 1
         bad_input = isinstance(exc, ValueError | FileNotFoundError)
         print(f"error: {exc}", file=sys.stderr)

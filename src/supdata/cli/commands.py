@@ -127,7 +127,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     """Build one or several recipes; several share one process, so recipes that name
     the same engine settings load the model once."""
-    from supdata.build import build
+    from supdata.build import build, dry_run
     from supdata.engines.registry import BackendPool
     from supdata.publish.validate import validate_folder
     from supdata.recipe import load_recipe
@@ -136,6 +136,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise ValueError("--out names one folder: give one recipe, or none of --out")
     overrides = {"source.strict": True} if args.strict else None
     recipes = [load_recipe(path, overrides) for path in args.recipe]  # all checked first
+    if args.dry_run:
+        for recipe in recipes:
+            _print_plan(dry_run(recipe, limit=args.limit))
+        return 0
     for path, recipe in zip(args.recipe, recipes, strict=True):
         if args.push and not recipe.publish.repo:
             raise ValueError(f"{path}: --push needs publish.repo in the recipe")
@@ -151,6 +155,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 cache_path=args.cache,
                 force=args.force,
                 backends=backends,
+                max_output_tokens=args.max_output_tokens,
             )
             _print_build(stats)
             out.print(f"wrote {target} in {stats['seconds']:.1f}s")
@@ -167,6 +172,33 @@ def cmd_build(args: argparse.Namespace) -> int:
     if len(built) > 1 or args.validate:
         _print_summary(built)
     return 0
+
+
+def _print_plan(plan: dict) -> None:
+    """A dry run: the stages, and the engine calls known before any generation."""
+    dropped = ", ".join(f"{k}: {v}" for k, v in plan["source_dropped"].items()) or "none"
+    out.print(f"{plan['recipe']}: {plan['problems']} problems (source dropped: {dropped})")
+    table = Table(title="stages, in order", title_justify="left")
+    for col in ("stage", "after", "engines"):
+        table.add_column(col)
+    for s in plan["stages"]:
+        table.add_row(s["stage"], ", ".join(s["needs"]) or "-", ", ".join(s["engines"]) or "-")
+    out.print(table)
+    known = Table(title="engine calls known before generation", title_justify="left")
+    for col in ("builder", "call", "engine", "requests", "samples", "max output tokens", "cost"):
+        known.add_column(col, justify="right" if col in ("requests", "samples") else "left")
+    for c in plan["known_calls"]:
+        cost = c.get("max_output_cost")
+        known.add_row(
+            c["builder"], c["call"], c["engine"], str(c["requests"]), str(c["samples"]),
+            str(c["max_output_tokens"]), "-" if cost is None else f"<= {cost}",
+        )  # fmt: skip
+    out.print(known)
+    out.print(
+        f"known calls take at most {plan['known_max_output_tokens']} output tokens; the "
+        "later calls (labels, pairs, critiques, rewrites) depend on generated text"
+        + (f"; budget {plan['budget']}" if plan["budget"] else "")
+    )
 
 
 def _print_build(stats: dict) -> None:

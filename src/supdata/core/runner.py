@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class Runner:
                     self.log(f"  {stage.name}: done before, loaded {len(ctx.outputs[stage.name])}")
                     continue
             stats = StageStats(stage.name)
+            self.stats[stage.name] = stats  # what it spends counts at once (budgets)
             with stats:
                 result = stage.run(ctx, stats)
             if isinstance(result, Output):
@@ -130,7 +132,6 @@ class Runner:
             else:
                 records = result
             ctx.outputs[stage.name] = records
-            self.stats[stage.name] = stats
             write_parquet(stage.table(records), data)
             tmp = marker.with_suffix(".tmp")
             tmp.write_text(
@@ -166,4 +167,6 @@ def _stats_from(name: str, saved: dict[str, Any]) -> StageStats:
     stats.dropped.update(saved["dropped"])
     stats.examples.update(saved["dropped_examples"])
     stats.counts.update(saved["counts"])
+    for engine, counts in saved.get("usage", {}).items():
+        stats.usage[engine] = Counter(counts)
     return stats

@@ -1,11 +1,17 @@
-"""Per-stage counters: how many records went in, came out, and were dropped, by reason."""
+"""Per-stage counters: how many records went in, came out, and were dropped, by reason;
+and what each engine spent for the stage (``usage``), charged by the engines themselves
+to the stage that is running (``charge``)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+_RUNNING: ContextVar[StageStats | None] = ContextVar("supdata_running_stage", default=None)
 
 
 @dataclass
@@ -17,7 +23,11 @@ class StageStats:
     examples: dict[str, str] = field(default_factory=dict)  # first item dropped per reason
     counts: Counter[str] = field(default_factory=Counter)  # tallies that are not drops
     seconds: float = 0.0
+    # per engine: requests, samples, generated, cached, prompt_tokens, output_tokens,
+    # too_long (prompts that did not fit), seconds
+    usage: dict[str, Counter[str]] = field(default_factory=dict)
     _started: float | None = field(default=None, repr=False)
+    _token: Any = field(default=None, repr=False)
 
     def drop(self, reason: str, item: str = "") -> None:
         self.dropped[reason] += 1
@@ -43,12 +53,19 @@ class StageStats:
 
     def __enter__(self) -> StageStats:
         self._started = time.perf_counter()
+        self._token = _RUNNING.set(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _RUNNING.reset(self._token)
+            self._token = None
         if self._started is not None:
             self.seconds += time.perf_counter() - self._started
             self._started = None
+
+    def output_tokens(self) -> int:
+        return sum(int(u["output_tokens"]) for u in self.usage.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,4 +75,19 @@ class StageStats:
             "dropped_examples": dict(sorted(self.examples.items())),
             "counts": dict(sorted(self.counts.items())),
             "seconds": round(self.seconds, 3),
+            "usage": {
+                engine: {k: round(v, 3) if isinstance(v, float) else v for k, v in u.items()}
+                for engine, u in sorted(self.usage.items())
+            },
         }
+
+
+def charge(engine: str, counts: Mapping[str, float]) -> None:
+    """Add one engine call's counters to the stage running now (none outside a build)."""
+    stage = _RUNNING.get()
+    if stage is not None:
+        stage.usage.setdefault(engine, Counter()).update(counts)
+
+
+def spent_output_tokens(stages: Iterable[StageStats]) -> int:
+    return sum(s.output_tokens() for s in stages)

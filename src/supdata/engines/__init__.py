@@ -8,9 +8,16 @@ from collections.abc import Callable
 from supdata.engines.base import Backend, Engine, RunStats
 from supdata.engines.cache import RequestCache
 from supdata.engines.config import EngineConfig
-from supdata.engines.types import Completion, Request, SamplingParams, StructuredOutput
+from supdata.engines.types import (
+    PROMPT_TOO_LONG,
+    Completion,
+    Request,
+    SamplingParams,
+    StructuredOutput,
+)
 
 __all__ = [
+    "PROMPT_TOO_LONG",
     "Backend",
     "Completion",
     "Engine",

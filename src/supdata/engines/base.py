@@ -17,6 +17,8 @@ from typing import Protocol
 
 from tqdm import tqdm
 
+from supdata.core.stats import charge
+from supdata.engines.budget import Budget, BudgetExceeded
 from supdata.engines.cache import CachedSample, RequestCache, sample_key
 from supdata.engines.types import Completion, Request
 
@@ -40,6 +42,7 @@ class RunStats:
     cached: int = 0
     prompt_tokens: int = 0
     output_tokens: int = 0
+    too_long: int = 0  # requests whose prompt did not fit the context
     seconds: float = 0.0
 
     def summary(self, name: str) -> str:
@@ -47,7 +50,11 @@ class RunStats:
             f"{name}: {self.requests} requests, {self.samples} samples "
             f"({self.generated} generated, {self.cached} cached), tokens in {self.prompt_tokens} "
             f"out {self.output_tokens}, {self.seconds:.1f}s"
+            + (f", {self.too_long} prompts too long" if self.too_long else "")
         )
+
+    def counters(self) -> dict[str, float]:
+        return {k: v for k, v in vars(self).items()}
 
 
 def derived_seed(base: int, request: Request) -> int:
@@ -78,6 +85,7 @@ class Engine:
         self.seed = seed
         self.name = name or backend.kind
         self.last_run = RunStats()
+        self.budget: Budget | None = None  # the build's output-token budget, if it has one
 
     @property
     def fingerprint(self) -> str:
@@ -102,41 +110,29 @@ class Engine:
         self, requests: Sequence[Request], *, desc: str | None = None, progress: bool | None = None
     ) -> list[Completion]:
         started = time.perf_counter()
-        seeds = [
-            r.sampling.seed if r.sampling.seed is not None else derived_seed(self.seed, r)
-            for r in requests
-        ]
-        keys = [
-            [sample_key(self.fingerprint, r, s + i) for i in range(r.sampling.n)]
-            for r, s in zip(requests, seeds, strict=True)
-        ]
-        found = self.cache.get_many([k for ks in keys for k in ks]) if self.cache else {}
-        samples: list[list[CachedSample | None]] = [[found.get(k) for k in ks] for ks in keys]
+        desc = desc or self.name
+        keys, samples, todo, where = self._lookup(requests)
         cached_flags = [[s is not None for s in row] for row in samples]
-        prefix_hits: list[int | None] = [None] * len(requests)
-
-        todo: list[Request] = []
-        where: list[tuple[int, int]] = []  # (request index, first sample index)
-        for j, (r, s) in enumerate(zip(requests, seeds, strict=True)):
-            missing = [i for i, x in enumerate(samples[j]) if x is None]
-            for start, length in _runs(missing):
-                sub = replace(r.sampling, n=length, seed=s + start)
-                todo.append(replace(r, sampling=sub))
-                where.append((j, start))
-
-        stats = RunStats(requests=len(requests), samples=sum(len(k) for k in keys))
+        admitted = self._admit(requests, samples)
+        if admitted < len(requests):
+            todo = [t for t, (j, _) in zip(todo, where, strict=True) if j < admitted]
+            where = [w for w in where if w[0] < admitted]
+        stats = RunStats(requests=admitted, samples=sum(len(k) for k in keys[:admitted]))
         stats.cached = stats.samples - sum(t.sampling.n for t in todo)
         bar = tqdm(
             total=len(todo),
-            desc=desc or self.name,
+            desc=desc,
             unit="req",
             disable=True if not todo else (None if progress is None else not progress),
             dynamic_ncols=True,
         )
         bar.set_postfix_str(f"cached {stats.cached}", refresh=False)
-        out_tokens = 0
+        prefix_hits: list[int | None] = [None] * len(requests)
+        too_long: list[str] = []
         for k, completion in self.backend.stream(todo):
             j, start = where[k]
+            if completion.too_long:  # never cached: a longer context may answer it later
+                too_long.append(requests[j].id)
             new = {}
             for i, text in enumerate(completion.texts):
                 sample = CachedSample(
@@ -147,41 +143,105 @@ class Engine:
                 )
                 samples[j][start + i] = sample
                 new[keys[j][start + i]] = sample
-            if self.cache is not None:
+            if self.cache is not None and not completion.too_long:
                 self.cache.put_many(self.fingerprint, new)
             prefix_hits[j] = completion.cached_prompt_tokens
-            out_tokens += sum(completion.output_tokens)
+            stats.output_tokens += sum(completion.output_tokens)
             stats.generated += len(completion.texts)
             bar.update()
             elapsed = bar.format_dict["elapsed"] or 1e-9
             bar.set_postfix_str(
-                f"out {out_tokens / elapsed:.0f} tok/s, cached {stats.cached}", refresh=False
+                f"out {stats.output_tokens / elapsed:.0f} tok/s, cached {stats.cached}",
+                refresh=False,
             )
         bar.close()
-
-        completions = []
-        for j, r in enumerate(requests):
-            row = samples[j]
-            if any(s is None for s in row):
-                raise RuntimeError(f"engine returned no answer for request {r.id!r}")
-            completions.append(
-                Completion(
-                    request_id=r.id,
-                    texts=[s.text for s in row],
-                    finish_reasons=[s.finish_reason for s in row],
-                    prompt_tokens=row[0].prompt_tokens,
-                    output_tokens=[s.output_tokens for s in row],
-                    cached=cached_flags[j],
-                    cached_prompt_tokens=prefix_hits[j],
-                )
-            )
-            stats.prompt_tokens += row[0].prompt_tokens
-            stats.output_tokens += sum(s.output_tokens for s in row)
+        completions = _assemble(requests[:admitted], samples, cached_flags, prefix_hits)
+        stats.prompt_tokens = sum(c.prompt_tokens for c in completions)
+        stats.output_tokens = sum(sum(c.output_tokens) for c in completions)
+        stats.too_long = len(too_long)
         stats.seconds = time.perf_counter() - started
         self.last_run = stats
+        charge(self.name, stats.counters())
+        if too_long:
+            log.warning(
+                "%s: %d prompt(s) longer than engine %r's context, left unanswered "
+                "(finish_reason prompt_too_long), e.g. %s",
+                desc, len(too_long), self.name, too_long[0],
+            )  # fmt: skip
         if progress is not False:
-            log.info(stats.summary(desc or self.name))
+            log.info(stats.summary(desc))
+        if admitted < len(requests):
+            raise BudgetExceeded(
+                f"budget: {desc} ({self.name}) stopped before request {admitted + 1} of "
+                f"{len(requests)}: its worst case would pass the build's max_output_tokens "
+                f"({self.budget.max_output_tokens}; spent {self.budget.spent()}). The "
+                f"{admitted} request(s) before it are cached: re-run with a larger budget "
+                "to go on, nothing is generated twice"
+            )
         return completions
+
+    def _lookup(
+        self, requests: Sequence[Request]
+    ) -> tuple[
+        list[list[str]], list[list[CachedSample | None]], list[Request], list[tuple[int, int]]
+    ]:
+        """Cache keys and cached samples per request, and the sub-requests still to send
+        (contiguous runs of missing samples) with (request index, first sample) each."""
+        seeds = [
+            r.sampling.seed if r.sampling.seed is not None else derived_seed(self.seed, r)
+            for r in requests
+        ]
+        keys = [
+            [sample_key(self.fingerprint, r, s + i) for i in range(r.sampling.n)]
+            for r, s in zip(requests, seeds, strict=True)
+        ]
+        found = self.cache.get_many([k for ks in keys for k in ks]) if self.cache else {}
+        samples: list[list[CachedSample | None]] = [[found.get(k) for k in ks] for ks in keys]
+        todo: list[Request] = []
+        where: list[tuple[int, int]] = []
+        for j, (r, s) in enumerate(zip(requests, seeds, strict=True)):
+            missing = [i for i, x in enumerate(samples[j]) if x is None]
+            for start, length in _runs(missing):
+                sub = replace(r.sampling, n=length, seed=s + start)
+                todo.append(replace(r, sampling=sub))
+                where.append((j, start))
+        return keys, samples, todo, where
+
+    def _admit(self, requests: Sequence[Request], samples: list[list[CachedSample | None]]) -> int:
+        """How many requests, in order, the budget lets through (all without one)."""
+        if self.budget is None:
+            return len(requests)
+        worst = [
+            sum(s.output_tokens if s is not None else r.sampling.max_tokens for s in row)
+            for r, row in zip(requests, samples, strict=True)
+        ]
+        return self.budget.admit(worst)
 
     def close(self) -> None:
         self.backend.close()
+
+
+def _assemble(
+    requests: Sequence[Request],
+    samples: list[list[CachedSample | None]],
+    cached: list[list[bool]],
+    prefix_hits: list[int | None],
+) -> list[Completion]:
+    """One completion per request, its samples in order, cached or new."""
+    completions = []
+    for j, r in enumerate(requests):
+        row = samples[j]
+        if any(s is None for s in row):
+            raise RuntimeError(f"engine returned no answer for request {r.id!r}")
+        completions.append(
+            Completion(
+                request_id=r.id,
+                texts=[s.text for s in row],
+                finish_reasons=[s.finish_reason for s in row],
+                prompt_tokens=row[0].prompt_tokens,
+                output_tokens=[s.output_tokens for s in row],
+                cached=cached[j],
+                cached_prompt_tokens=prefix_hits[j],
+            )
+        )
+    return completions

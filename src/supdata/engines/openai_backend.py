@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -194,7 +195,7 @@ class OpenAIBackend:
                             response = await client.post(self.url + path, json=body)
                     finally:
                         spent += time.monotonic() - started
-                return self._parse(request, response)
+                return self._parse(request, response, sampling.n)
             except _Retryable as exc:
                 self.failures[exc.reason] += 1
                 last = f"{exc.reason}: {exc}"
@@ -248,12 +249,14 @@ class OpenAIBackend:
             body["add_generation_prompt"] = False
         return "/chat/completions", body
 
-    def _parse(self, request: Request, response: httpx.Response) -> Completion:
+    def _parse(self, request: Request, response: httpx.Response, n: int) -> Completion:
         if response.status_code in RETRY_STATUS:
             after = None
             if response.status_code in (429, 503):
                 after = retry_after_seconds(response.headers.get("retry-after"))
             raise _Retryable(f"http {response.status_code}", response.text[:200], after)
+        if response.status_code == 400 and _CONTEXT_FULL.search(response.text):
+            return Completion.unanswered(request, 0, n)  # the server says it does not fit
         if response.status_code >= 400:
             raise EngineRequestError(
                 f"request {request.id!r}: server answered {response.status_code}: "
@@ -282,6 +285,10 @@ class OpenAIBackend:
             cached=[False] * len(texts),
             cached_prompt_tokens=details.get("cached_tokens"),
         )
+
+
+# How OpenAI and vLLM's server refuse a prompt (with its max_tokens) longer than the context.
+_CONTEXT_FULL = re.compile(r"context_length_exceeded|maximum context length", re.IGNORECASE)
 
 
 def _with(sampling: SamplingParams, **changes: Any) -> SamplingParams:

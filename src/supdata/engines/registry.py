@@ -7,6 +7,7 @@ the same front door; other kinds (openai, transformers) stay in the build proces
 from __future__ import annotations
 
 from supdata.engines import Engine, create_engine
+from supdata.engines.budget import Budget
 from supdata.engines.cache import RequestCache
 from supdata.engines.config import EngineConfig
 from supdata.engines.runner_config import RunnerConfig
@@ -46,8 +47,10 @@ class Engines:
         runner: RunnerConfig | None = None,
         *,
         pool: BackendPool | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.configs = configs
+        self.budget = budget
         self.cache = cache
         self.runner = runner or RunnerConfig()
         self.pool = pool
@@ -60,6 +63,7 @@ class Engines:
                     f"no engine named {name!r} in the recipe (engines: {sorted(self.configs)})"
                 )
             self._started[name] = self._create(name)
+            self._started[name].budget = self.budget
         return self._started[name]
 
     def _create(self, name: str) -> Engine:

@@ -72,6 +72,9 @@ class TransformersBackend:
                     f"request {r.id!r}: structured output needs the vllm or openai engine"
                 )
             prompt = encode(self.tokenizer, r)
+            if self.max_model_len is not None and len(prompt) >= self.max_model_len:
+                yield k, Completion.unanswered(r, len(prompt))
+                continue
             for i in range(r.sampling.n):
                 seed = None if r.sampling.seed is None else r.sampling.seed + i
                 seqs.append(_Seq(k, i, prompt, r.sampling, seed))

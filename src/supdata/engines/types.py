@@ -99,6 +99,11 @@ class Request:
         )
 
 
+# The finish reason of a request whose prompt leaves no room in the engine's context
+# (prompt tokens >= max_model_len): never sent, its samples empty, never cached.
+PROMPT_TOO_LONG = "prompt_too_long"
+
+
 @dataclass(slots=True)
 class Completion:
     """The n samples for one request, in sample order.
@@ -118,3 +123,21 @@ class Completion:
     @property
     def text(self) -> str:
         return self.texts[0]
+
+    @property
+    def too_long(self) -> bool:
+        """The prompt did not fit the engine's context: nothing was generated."""
+        return PROMPT_TOO_LONG in self.finish_reasons
+
+    @classmethod
+    def unanswered(cls, request: Request, prompt_tokens: int, n: int | None = None) -> Completion:
+        """n empty samples for a request whose prompt does not fit the context."""
+        n = request.sampling.n if n is None else n
+        return cls(
+            request_id=request.id,
+            texts=[""] * n,
+            finish_reasons=[PROMPT_TOO_LONG] * n,
+            prompt_tokens=prompt_tokens,
+            output_tokens=[0] * n,
+            cached=[False] * n,
+        )

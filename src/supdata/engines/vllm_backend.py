@@ -138,11 +138,25 @@ class VllmBackend:
     def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
         if not requests:
             return
-        prompts = [{"prompt_token_ids": encode(self.tokenizer, r)} for r in requests]
-        ids = self.llm.enqueue(prompts, [self.params(r.sampling) for r in requests], use_tqdm=False)
+        # vLLM refuses a whole call if one prompt leaves no room for an output token:
+        # those are answered here, unsent (Completion.unanswered), the rest go on.
+        room = self.llm.llm_engine.model_config.max_model_len
+        sent: list[int] = []
+        prompts = []
+        for k, r in enumerate(requests):
+            ids = encode(self.tokenizer, r)
+            if len(ids) >= room:
+                yield k, Completion.unanswered(r, len(ids))
+                continue
+            sent.append(k)
+            prompts.append({"prompt_token_ids": ids})
+        if not prompts:
+            return
+        params = [self.params(requests[k].sampling) for k in sent]
+        queued = self.llm.enqueue(prompts, params, use_tqdm=False)
         # enqueue returns internal ids ("<external>-<random>"); outputs carry the external.
-        internal = {rid.rsplit("-", 1)[0]: rid for rid in ids}
-        index = {ext: k for k, ext in enumerate(internal)}
+        internal = {rid.rsplit("-", 1)[0]: rid for rid in queued}
+        index = {ext: sent[j] for j, ext in enumerate(internal)}
         pending = set(internal)
         engine = self.llm.llm_engine
         try:

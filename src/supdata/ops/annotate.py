@@ -102,6 +102,9 @@ def annotate(
     completions = engine.generate(requests, desc=f"label steps ({engine.name})")
     source = f"annotator:{engine.fingerprint}"
     for trace, completion in zip(todo, completions, strict=True):
+        if completion.too_long:
+            stats.tally("labels rejected: prompt longer than the engine's context")
+            continue
         try:
             labels = parse_labels(completion.texts[0], len(trace.steps))
         except LabelRejected as exc:

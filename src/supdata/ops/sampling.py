@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
-from supdata.engines import Engine, Request, SamplingParams
+from supdata.engines import PROMPT_TOO_LONG, Engine, Request, SamplingParams
 from supdata.ops.steps import segment
 from supdata.prompts import check_prompt, load_prompt
 
@@ -156,6 +156,9 @@ def sample_traces(
         for i, text in enumerate(completion.texts):
             finish = completion.finish_reasons[i]
             stats.tally(f"finish:{finish}")
+            if finish == PROMPT_TOO_LONG:
+                stats.drop("prompt longer than the engine's context", request.id)
+                continue
             if not text.strip():
                 stats.drop("empty completion", f"{request.id}/sample-{i}")
                 continue

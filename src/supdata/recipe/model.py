@@ -104,6 +104,26 @@ def dotted(path: str) -> tuple[str | int, ...]:
     return tuple(int(part) if part.isdigit() else part for part in path.split("."))
 
 
+class Price(BaseModel):
+    """What an engine's tokens cost, per million (any currency; the card shows the sums)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_per_mtok: float = Field(ge=0, description="price of a million prompt tokens")
+    output_per_mtok: float = Field(ge=0, description="price of a million output tokens")
+
+
+class BudgetSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_output_tokens: int = Field(
+        gt=0,
+        description="stop the build (cleanly, nothing published) before a request whose "
+        "worst case (max_tokens per sample still to generate) would pass this many output "
+        "tokens in all; cached samples count; a re-run with more goes on from the cache",
+    )
+
+
 class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -130,6 +150,11 @@ class Recipe(BaseModel):
     verification: Verification = Field(default_factory=Verification)
     outputs: Outputs = Field(default_factory=Outputs)
     publish: Publish = Field(default_factory=Publish)
+    budget: BudgetSettings | None = Field(None, description="an output-token budget (none)")
+    cost: dict[str, Price] = Field(
+        default_factory=dict,
+        description="price table by engine name: the card and --dry-run show the cost",
+    )
 
     def reference_errors(self) -> list[tuple[tuple, str]]:
         """Cross-field checks pydantic cannot place: (field path, message) pairs."""
@@ -144,6 +169,9 @@ class Recipe(BaseModel):
                             f"no engine named {engine!r} (engines: {known})",
                         )
                     )
+        for name in self.cost:
+            if name not in self.engines:
+                errors.append((("cost", name), f"no engine named {name!r} (engines: {known})"))
         gpus = self.runner.gpus_per_replica
         if self.runner.kind == "ray" and gpus:
             for name, engine in self.engines.items():

@@ -17,7 +17,14 @@ from supdata.sources.normalize import NEEDS_ANSWER, NORMALIZERS
 from supdata.sources.rows import READERS, SourceError, SourceRow, item_rows
 
 NormalizerName = Literal[
-    "generic", "gsm8k", "math", "numina", "processbench", "math_shepherd", "reasoning_gym"
+    "generic",
+    "gsm8k",
+    "math",
+    "numina",
+    "processbench",
+    "math_shepherd",
+    "prm800k",
+    "reasoning_gym",
 ]
 
 

@@ -299,6 +299,73 @@ def math_shepherd(row: Mapping[str, Any], index: int, source: str) -> Problem:
     )
 
 
+def _prm800k_path(steps: Any) -> tuple[list[str], list[bool], list[int | None]]:
+    """The labelled trajectory of a PRM800K record: at each step the chosen completion,
+    else the labeller's own (human) completion, else the first completion rated -1 (where
+    the labeller found the error; the path ends there). Unrated or empty steps end it."""
+    texts: list[str] = []
+    ok: list[bool] = []
+    ratings: list[int | None] = []
+    for step in steps if isinstance(steps, list) else []:
+        completions = step.get("completions") or []
+        chosen = step.get("chosen_completion")
+        if isinstance(chosen, int) and 0 <= chosen < len(completions):
+            picked, last = completions[chosen], False
+        elif step.get("human_completion"):
+            picked, last = step["human_completion"], False
+        else:
+            picked = next((c for c in completions if c.get("rating") == -1), None)
+            last = True
+        if picked is None or not str(picked.get("text") or "").strip():
+            break
+        rating = picked.get("rating")
+        if rating is None and picked.get("source") != "human":
+            break  # a model step nobody rated
+        texts.append(str(picked["text"]))
+        ratings.append(rating)
+        ok.append(rating is None or rating >= 0)  # human steps and neutral count as right
+        if last or rating == -1:
+            break
+    return texts, ok, ratings
+
+
+def prm800k(row: Mapping[str, Any], index: int, source: str) -> Problem:
+    """PRM800K (raw labeller records): ``question`` holds the problem and its ground truth,
+    ``label.steps`` the rated completions. The labelled path (``_prm800k_path``) becomes a
+    given trace labelled ``human:<source>``: ratings 1 and 0 right, -1 wrong (as OpenR
+    and the Qwen PRM work binarise them); the raw ratings stay in ``meta.ratings``."""
+    question = row.get("question")
+    label = row.get("label")
+    if not isinstance(question, Mapping) or not isinstance(label, Mapping):
+        raise SkipRow("no question / label objects (not a raw PRM800K record)")
+    text = _text(question, "problem", what="question.problem")
+    steps, ok, ratings = _prm800k_path(label.get("steps"))
+    if not steps:
+        raise SkipRow("no rated step on the labelled path")
+    pid = str(_first(row, "id") or f"{source}-{index}")
+    trace = _given(pid, steps, StepAnnotation(list(ok), f"human:{source}"), separator="\n")
+    solution = question.get("ground_truth_solution")
+    return Problem(
+        id=pid,
+        question=text,
+        reference_solution=solution if isinstance(solution, str) else "",
+        reference_answer=_answer(question.get("ground_truth_answer")),
+        source=source,
+        meta={
+            **_meta(row, {"question", "label", "id"}),
+            **{
+                f"question.{k}": v
+                for k, v in _meta(
+                    question, {"problem", "ground_truth_solution", "ground_truth_answer"}
+                ).items()
+            },
+            "ratings": ratings,
+            "finish_reason": label.get("finish_reason"),
+        },
+        solutions=[trace],
+    )
+
+
 _CHAIN = re.compile(r"^\s*-?\d+(?:\s*[-+]\s*\d+)+\s*$")
 
 
@@ -342,6 +409,7 @@ NORMALIZERS: dict[str, Normalizer] = {
     "numina": numina,
     "processbench": processbench,
     "math_shepherd": math_shepherd,
+    "prm800k": prm800k,
     "reasoning_gym": reasoning_gym,
 }
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
-from supdata.engines import Engine, Request, SamplingParams
+from supdata.engines import PROMPT_TOO_LONG, Engine, Request, SamplingParams
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
 from supdata.verify import VerifyConfig, verify_many
@@ -133,8 +133,10 @@ def run_probes(
     values = []
     for c in completions:
         value = ProbeValue()
-        for _ in c.texts:
+        for finish in c.finish_reasons:
             status = next(judgements).status
+            if finish == PROMPT_TOO_LONG:
+                status = PROMPT_TOO_LONG  # nothing was generated to judge
             if status in ("correct", "incorrect"):
                 value.verified += 1
                 value.correct += status == "correct"
