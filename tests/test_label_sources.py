@@ -730,3 +730,32 @@ def test_prm800k_rejects_what_is_not_a_raw_record():
     empty = {"question": {"problem": "1+1?"}, "label": {"steps": [{"completions": None}]}}
     with pytest.raises(SkipRow, match="no rated step"):
         prm800k(empty, 0, "x")
+
+
+def test_label_builder_reads_prm800k_records(shared_data, fake_engine, tmp_path):
+    """Raw PRM800K records through the label builder, model-free: the labeller's path is
+    the given set; every found_error path ends on its wrong step; the record without a
+    ground-truth answer is dropped and counted."""
+    from supdata.build import build
+    from supdata.export import read_config
+    from supdata.recipe import load_recipe
+
+    fake_engine(lambda request, k: pytest.fail("a model was asked"))
+    data = shared_data / "prm800k_samples" / "prm800k_samples_dedup.jsonl"
+    path = tmp_path / "prm.yaml"
+    path.write_text(
+        "name: prm-labels\n"
+        f"source: {{kind: file, path: {data}, normalizer: prm800k}}\n"
+        "builders:\n  - kind: label\n"
+        "verification: {workers: 1}\npublish: {license: mit}\n"
+    )
+    stats = build(load_recipe(path), tmp_path / "out", cache_path=None)
+    assert stats["stages"]["source"]["dropped"] == {"no reference answer": 1}
+    rows = read_config(tmp_path / "out", "labelled").to_list()
+    assert len(rows) == 15
+    ended = [r for r in rows if r["label_sets"][0]["first_error_step"] != -1]
+    assert len(ended) == 9  # the found_error records
+    for r in ended:
+        (given,) = r["label_sets"]
+        assert given["provenance"]["source"] == "human:prm800k"
+        assert given["first_error_step"] == len(given["labels"]) - 1
