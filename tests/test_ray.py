@@ -34,11 +34,27 @@ builders:
   - {kind: sample, engine: actor, n: 2, temperature: TEMP, max_tokens: 32, seed: 1}
 """
 DTYPE, TEMP = "float32", "1.0"
-RAY_RUNNER = "runner: {kind: ray, replicas: 2, address: local, shards_per_replica: SHARDS}\n"
+RAY_RUNNER = (
+    "runner: {kind: ray, replicas: 2, address: local, shards_per_replica: SHARDS, verifiers: 2}\n"
+)
 
 
-def _recipe(path: Path, *, ray: bool, size: int = 6, max_tokens: int = 32, shards: int = 1) -> Path:
+# Step labels by Monte-Carlo rollouts: a second generation stage on the same engine.
+LABELS = ", labels: [{kind: mc, completions: 2, max_tokens: 16, engine: actor}]}"
+
+
+def _recipe(
+    path: Path,
+    *,
+    ray: bool,
+    size: int = 6,
+    max_tokens: int = 32,
+    shards: int = 1,
+    labels: bool = False,
+) -> Path:
     text = RECIPE.replace("DTYPE", DTYPE).replace("TEMP", TEMP)
+    if labels:
+        text = text.replace("seed: 1}", "seed: 1" + LABELS)
     text = text.replace("size: 6", f"size: {size}").replace(
         "max_tokens: 32", f"max_tokens: {max_tokens}"
     )
@@ -222,25 +238,33 @@ def local_build(tmp_path_factory) -> Path:
     pytest.importorskip("vllm")
     root = tmp_path_factory.mktemp("local")
     out = root / "raytiny"
-    _finish(_build(_recipe(root / "r.yaml", ray=False), out, root / "cache.sqlite"))
+    _finish(_build(_recipe(root / "r.yaml", ray=False, labels=True), out, root / "cache.sqlite"))
     return out
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_ray_build_equals_the_single_process_build(tmp_path, local_build):
+    """Samples, then their step labels from rollouts: two generations on one engine,
+    served by the same two replicas (started once for the build)."""
     pytest.importorskip("ray")
     out, cache = tmp_path / "raytiny", tmp_path / "cache.sqlite"
     started = time.monotonic()
-    _finish(_build(_recipe(tmp_path / "r.yaml", ray=True), out, cache))
+    _finish(_build(_recipe(tmp_path / "r.yaml", ray=True, labels=True), out, cache))
     print(f"ray build: {time.monotonic() - started:.1f}s")
     stats = json.loads((out / "stats.json").read_text())
     assert stats["stages"]["samples"]["counts"]["samples generated"] == 12
+    usage = stats["stages"]["samples"]["usage"]["actor"]
+    assert usage["requests"] > 6, "the rollouts were a second generation"
+    assert stats["replica_starts"] == {"actor": 2}
+    judged = sum(s["counts"].get(f"status:{k}", 0) for s in stats["stages"].values() for k in (
+        "correct", "incorrect", "no_answer", "bad_reference", "timeout"))  # fmt: skip
+    assert stats["verified_on_ray"] >= judged > 0, "answers were verified on the cluster"
     ray_rows, local_rows = _rows(out), _rows(local_build)
     assert set(ray_rows) == {"problems", "references", "samples"}
     assert len(ray_rows["samples"]) == 12
     assert ray_rows == local_rows  # every column of every row, texts included
-    assert len(_keys(cache)) == 12
+    assert len(_keys(cache)) == usage["samples"]
     assert not list((tmp_path / "cache.sqlite.shards").glob("run-*")), "shards folded in"
 
 
@@ -288,3 +312,32 @@ def test_ray_build_killed_mid_stage_resumes_without_regenerating(tmp_path):
     assert len(_keys(cache)) == total
     assert len(_rows(out)["samples"]) == total
     assert not list(shards.glob("run-*")), "the dead run's shards were folded in and removed"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_verification_on_ray_kills_a_stuck_item_and_keeps_order():
+    """Two verifier actors on a local cluster, each with a one-process hard-timeout
+    pool: a stuck item (deaf to SIGALRM) is killed on its node and recorded, the rest
+    come back in order."""
+    ray = pytest.importorskip("ray")
+    from supdata.verify.ray_pool import RayVerifyPool
+
+    from pool_helpers import on_timeout, stubborn
+
+    tests = str(Path(__file__).parent)
+    ray.init(num_cpus=3, include_dashboard=False, runtime_env={"env_vars": {"PYTHONPATH": tests}})
+    try:
+        items = [(i,) for i in (1, 2, -1, 3, 4, 5, -2, 6, 7, 8, 9, 10)]
+        with RayVerifyPool(
+            stubborn, on_timeout, actors=2, timeout_s=1.0, chunk_size=2, items_per_call=3
+        ) as pool:
+            results = list(pool.map(items))
+            assert pool.killed == 2
+            assert pool.items == len(items)
+    finally:
+        ray.shutdown()
+    assert results[2].startswith("timeout: killed after 1s")
+    assert results[6].startswith("timeout: killed after 1s")
+    kept = [r for i, r in enumerate(results) if i not in (2, 6)]
+    assert kept == [1, 4, 9, 16, 25, 36, 49, 64, 81, 100]

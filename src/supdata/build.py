@@ -6,6 +6,7 @@ descriptions, figures, card section) comes from its spec in ``supdata.builders``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -69,6 +70,15 @@ def plan(recipe: Recipe) -> list[Stage]:
     return stages
 
 
+def _cluster(recipe: Recipe) -> contextlib.AbstractContextManager:
+    """The build's Ray cluster (``runner: ray``), joined once for engines and verifiers."""
+    if recipe.runner.kind != "ray":
+        return contextlib.nullcontext()
+    from supdata.engines.ray_backend import ray_session
+
+    return ray_session(recipe.runner)
+
+
 def _run_source(ctx: BuildContext, stats: StageStats) -> Output:
     """Read, normalize and filter the source; with hygiene sections, drop contaminated
     and duplicate problems here, before any generation."""
@@ -128,13 +138,20 @@ def build(
     before = os.environ.get("SUPDATA_ENGINE_LOG")
     os.environ["SUPDATA_ENGINE_LOG"] = str(runner.work / "logs" / "engine.log")
     try:
+        on_ray = recipe.runner.kind == "ray"
         with (
+            _cluster(recipe),
             Engines(recipe.engines, cache, recipe.runner, pool=backends, budget=budget) as engines,
-            pool_session(recipe.verification.to_config()),  # one verification pool per build
+            pool_session(  # one verification pool per build, on Ray with runner.verifiers
+                recipe.verification.to_config(),
+                ray_actors=recipe.runner.verifiers if on_ray else 0,
+            ) as verifying,
         ):
             ctx = BuildContext(recipe, engines)
             runner.run(plan(recipe), ctx)
             started_engines = engines.started()
+            replica_starts = engines.replica_starts()
+            verified_on_ray = verifying.on_ray
     finally:
         if before is None:
             os.environ.pop("SUPDATA_ENGINE_LOG", None)
@@ -146,6 +163,8 @@ def build(
         "stages": {name: s.to_dict() for name, s in runner.stats.items()},
         "resumed_stages": runner.resumed,
         "engines_started": started_engines,
+        **({"replica_starts": replica_starts} if replica_starts else {}),
+        **({"verified_on_ray": verified_on_ray} if verified_on_ray else {}),
         "usage": build_usage(runner.stats.values(), recipe.cost),
         "hygiene": hygiene_summary(recipe.decontaminate, recipe.dedup, ctx.facts),
         "measured": {},

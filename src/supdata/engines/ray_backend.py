@@ -1,25 +1,28 @@
-"""vLLM on Ray: one generation as Ray Data ``map_batches`` over R engine replicas.
+"""vLLM on Ray: R engine replicas (Ray actors) that live for the whole build.
 
 The engine front door (base.Engine) still finds the cache misses, so every builder's
 stages run unchanged. This backend cuts the missing requests into shards of whole
-requests (a multiple of R), and runs them through a fixed pool of R Ray actors, each
-owning one ``VllmBackend`` (``vllm.LLM``) made once, with n > 1 native. Ray Data's own
-LLM processor is not used: it keeps only the first of n outputs.
+requests (a multiple of R) and hands them to a fixed pool of R Ray Core actors, each
+owning one ``VllmBackend`` (``vllm.LLM``), with n > 1 native. The actors start once, on
+the first generation, and serve every generation of every stage until the build closes
+its engines; ``ray.util.ActorPool`` gives each shard to whichever replica is free.
+(Ray Data's actor pools, used before, live for one dataset: every generate() call
+restarted every replica. Its LLM processor keeps only the first of n outputs.)
 
 Each replica writes every request it finishes into its shard's sqlite cache at once; the
 driver streams finished shards back to the front door (which stores them in the main
 cache) and folds the shard caches in when the generation ends, or, after a crash, when
-the next run starts. The actor pool lives for one generation: Ray Data has no pool that
-outlives a dataset, so each generate() call pays one engine start (measured in
-docs/scaling.md).
+the next run starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,43 +72,62 @@ class RayBackend:
             has_gpus = ray.cluster_resources().get("GPU", 0) > 0
             gpus = float(config.tensor_parallel_size) if has_gpus else 0.0
         self.gpus = gpus
+        self._actors: list[Any] = []
+        self._pool: Any = None
+        self._seen: set[str] = set()
+
+    @property
+    def replica_starts(self) -> int:
+        """Replica processes that have served this backend (each reports its identity
+        with every shard): R for a build, however many generations it makes."""
+        return len(self._seen)
+
+    def _replicas(self) -> Any:
+        """The actor pool, started on first use with all R replicas."""
+        if self._pool is None:
+            from ray.util import ActorPool
+
+            actor = self._ray.remote(num_cpus=self.runner.cpus_per_replica, num_gpus=self.gpus)(
+                Replica
+            )
+            self._actors = [
+                actor.remote(
+                    config=self.config.model_dump(mode="json"),
+                    fingerprint=self.fingerprint,
+                    run_dir=str(self.store.run_dir) if self.store else None,
+                    replicas=self.runner.replicas,
+                )
+                for _ in range(self.runner.replicas)
+            ]
+            self._pool = ActorPool(self._actors)
+        return self._pool
 
     def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
         if not requests:
             return
-        import ray.data
-
-        replicas = min(self.runner.replicas, len(requests))
         bounds = shard_bounds(
-            len(requests), shard_count(len(requests), replicas, self.runner.shards_per_replica)
+            len(requests),
+            shard_count(len(requests), self.runner.replicas, self.runner.shards_per_replica),
         )
-        rows = [
-            {"k": k, "shard": shard, "request": pickle.dumps(requests[k])}
+        shards = [
+            [(k, shard, pickle.dumps(requests[k])) for k in range(start, end)]
             for shard, (start, end) in enumerate(bounds)
-            for k in range(start, end)
         ]
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False  # the front door's bar counts requests
-        ds = ray.data.from_items(rows, override_num_blocks=len(bounds)).map_batches(
-            Replica,
-            batch_size=None,  # one block = one shard = one vLLM batch
-            compute=ray.data.ActorPoolStrategy(size=replicas, max_tasks_in_flight_per_actor=1),
-            num_cpus=self.runner.cpus_per_replica,
-            num_gpus=self.gpus,
-            fn_constructor_kwargs={
-                "config": self.config.model_dump(mode="json"),
-                "fingerprint": self.fingerprint,
-                "run_dir": str(self.store.run_dir) if self.store else None,
-                "replicas": replicas,
-            },
-            udf_modifying_row_count=False,
-        )
-        for row in ds.iter_rows():
-            yield int(row["k"]), pickle.loads(row["completion"])
+        for result in self._replicas().map_unordered(lambda a, v: a.run.remote(v), shards):
+            self._seen.add(result["replica"])
+            for k, blob in result["done"]:
+                yield k, pickle.loads(blob)
         if self.store is not None and self.cache is not None:
             self.store.collect(self.cache)  # all there already: the front door stored them
 
     def close(self) -> None:
+        for actor in self._actors:  # vLLM's shutdown first, then the actor itself
+            try:
+                self._ray.get(actor.close.remote(), timeout=60)
+            except Exception as exc:  # a dead replica has nothing left to close
+                log.debug("ray replica close: %s", exc)
+            self._ray.kill(actor)
+        self._actors, self._pool = [], None
         if self.store is not None:
             if self.cache is not None:
                 self.store.collect(self.cache)
@@ -116,6 +138,20 @@ class RayBackend:
             self._started_ray = False
 
 
+@contextlib.contextmanager
+def ray_session(runner: RunnerConfig) -> Iterator[None]:
+    """Connect to (or start) the build's Ray cluster once, for its engines and verifiers;
+    a cluster this call started is shut down at the end."""
+    started = connect(runner)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
 def connect(runner: RunnerConfig) -> bool:
     """Start a local cluster or join one; True when this call started it."""
     import ray
@@ -123,10 +159,9 @@ def connect(runner: RunnerConfig) -> bool:
     if ray.is_initialized():
         return False
     if runner.address == "local":
-        spare = 2  # Ray Data's own tasks
-        cpus = runner.num_cpus or max(
-            os.cpu_count() or 1, int(runner.replicas * runner.cpus_per_replica + 0.999) + spare
-        )
+        spare = 2  # headroom beside the replicas (the driver's own tasks)
+        needed = runner.replicas * runner.cpus_per_replica + runner.verifiers
+        cpus = runner.num_cpus or max(os.cpu_count() or 1, int(needed + 0.999) + spare)
         ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=True)
     else:
         ray.init(address=runner.address, include_dashboard=False)
@@ -135,7 +170,8 @@ def connect(runner: RunnerConfig) -> bool:
 
 
 class Replica:
-    """One vLLM engine in a Ray actor: a shard of requests in, their completions out."""
+    """One vLLM engine in a Ray actor, for the whole build: shards of requests in, their
+    completions out, each finished request stored in its shard's cache at once."""
 
     def __init__(
         self, config: dict[str, Any], fingerprint: str, run_dir: str | None, replicas: int
@@ -148,27 +184,29 @@ class Replica:
         self.backend = VllmBackend(EngineConfig.model_validate(config))
         self.fingerprint = fingerprint
         self.run_dir = Path(run_dir) if run_dir else None
+        self.identity = f"{os.getpid()}-{time.time_ns()}"
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        requests: list[Request] = [pickle.loads(b) for b in batch["request"]]
-        shards = [int(s) for s in batch["shard"]]
+    def run(self, shard: list[tuple[int, int, bytes]]) -> dict[str, Any]:
+        requests: list[Request] = [pickle.loads(blob) for _, _, blob in shard]
         caches: dict[int, RequestCache] = {}
-        ks, blobs = [], []
+        done = []
         try:
             for i, completion in self.backend.stream(requests):
-                if self.run_dir is not None:
-                    shard = shards[i]
-                    if shard not in caches:
-                        caches[shard] = RequestCache(shard_cache_path(self.run_dir, shard))
-                    caches[shard].put_many(
+                k, number, _ = shard[i]
+                if self.run_dir is not None and not completion.too_long:
+                    if number not in caches:
+                        caches[number] = RequestCache(shard_cache_path(self.run_dir, number))
+                    caches[number].put_many(
                         self.fingerprint, _samples(self.fingerprint, requests[i], completion)
                     )
-                ks.append(int(batch["k"][i]))
-                blobs.append(pickle.dumps(completion))
+                done.append((k, pickle.dumps(completion)))
         finally:
             for cache in caches.values():
                 cache.close()
-        return {"k": ks, "completion": blobs}
+        return {"replica": self.identity, "done": done}
+
+    def close(self) -> None:
+        self.backend.close()
 
 
 def _samples(fingerprint: str, request: Request, completion: Completion) -> dict[str, Any]:

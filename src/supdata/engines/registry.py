@@ -89,6 +89,14 @@ class Engines:
             if getattr(engine.backend, "started", True)
         )
 
+    def replica_starts(self) -> dict[str, int]:
+        """Per engine on Ray: the replica processes that served it (R for a build)."""
+        return {
+            name: engine.backend.replica_starts
+            for name, engine in sorted(self._started.items())
+            if hasattr(engine.backend, "replica_starts")
+        }
+
     def close(self) -> None:
         for engine in self._started.values():
             if self.pool is None or engine.backend not in self.pool._backends.values():

@@ -1,8 +1,8 @@
 """The ``runner:`` section of a recipe: where the build's vLLM engines run.
 
-``local`` (the default) starts each engine in the build process. ``ray`` runs every
-generation of a vLLM engine as Ray Data ``map_batches`` over ``replicas`` actors, each
-owning one vLLM engine, on a local Ray cluster or an existing one.
+``local`` (the default) starts each engine in the build process. ``ray`` serves every
+generation of a vLLM engine from ``replicas`` Ray actors, each owning one vLLM engine,
+started once per build, on a local Ray cluster or an existing one.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ class RunnerConfig(BaseModel):
         ge=1,
         description="ray: each generation is cut into replicas x this many shards of whole "
         "requests; more shards balance load, fewer give each vLLM engine bigger batches",
+    )
+    verifiers: int = Field(
+        0,
+        ge=0,
+        description="ray: answer-verification actors on the cluster (1 CPU and one worker "
+        "process each, the same hard per-item timeout); 0: verify in the build's node",
     )
     shard_dir: Path | None = Field(
         None,

@@ -51,10 +51,23 @@ def verify_many(
         yield from pool.map(args)
 
 
-def _open_pool(config: VerifyConfig):
+def _open_pool(config: VerifyConfig, ray_actors: int = 0):
+    """A local hard-timeout pool, or with ``ray_actors`` one spread over the Ray cluster
+    this process is connected to (``verify.ray_pool``)."""
     from supdata.verify.pool import HardTimeoutPool
     from supdata.verify.worker import judge_item, timed_out
 
+    if ray_actors:
+        from supdata.verify.ray_pool import RayVerifyPool
+
+        return RayVerifyPool(
+            judge_item,
+            timed_out,
+            actors=ray_actors,
+            timeout_s=config.timeout_s,
+            chunk_size=config.chunk_size,
+            preload=["supdata.verify.worker"],
+        )
     return HardTimeoutPool(
         judge_item,
         timed_out,
@@ -70,10 +83,13 @@ class _Session:
     start once, not once per stage. A map that is still running (or was left half
     read) is never shared: the next call then gets a pool of its own."""
 
-    def __init__(self, config: VerifyConfig) -> None:
+    def __init__(self, config: VerifyConfig, ray_actors: int = 0) -> None:
         self.config = config
+        self.ray_actors = ray_actors
         self.pool = None
         self.busy = False
+        self.on_ray = 0  # items judged on the Ray cluster
+        self._counted = 0  # of the open pool's items, those already in on_ray
 
     def fits(self, config: VerifyConfig) -> bool:
         keys = ("workers", "timeout_s", "chunk_size")
@@ -82,7 +98,7 @@ class _Session:
 
     def map(self, args):
         if self.pool is None:
-            self.pool = _open_pool(self.config).__enter__()
+            self.pool = _open_pool(self.config, self.ray_actors).__enter__()
         self.busy = True
         finished = False
         try:
@@ -90,6 +106,8 @@ class _Session:
             finished = True
         finally:
             self.busy = False
+            self.on_ray += getattr(self.pool, "items", 0) - self._counted
+            self._counted = getattr(self.pool, "items", 0)
             if not finished:  # its workers may still hold this map's items
                 self.close()
 
@@ -97,16 +115,18 @@ class _Session:
         if self.pool is not None:
             self.pool.__exit__(None, None, None)
             self.pool = None
+        self._counted = 0
 
 
 _SESSION: list[_Session] = []
 
 
 @contextlib.contextmanager
-def pool_session(config: VerifyConfig = _DEFAULT):
+def pool_session(config: VerifyConfig = _DEFAULT, *, ray_actors: int = 0):
     """Share one verification pool among every ``verify_many`` call inside this block
-    that uses the same workers / timeout (a build wraps its stages in one)."""
-    session = _Session(config)
+    that uses the same workers / timeout (a build wraps its stages in one); with
+    ``ray_actors``, a pool of that many actors on the connected Ray cluster."""
+    session = _Session(config, ray_actors)
     _SESSION.append(session)
     try:
         yield session
