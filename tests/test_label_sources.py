@@ -423,6 +423,22 @@ def test_bad_labels_in_a_recipe_name_file_line_and_field(tmp_path, labels, where
     assert f"{path}:7" in text and where in text and message in text, text
 
 
+def test_a_label_builder_on_a_source_without_solutions_fails_at_load(tmp_path):
+    """Its config would have no steps to label: said at the builder, before any model."""
+    from supdata.recipe import RecipeError, load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "name: x\nsource: {kind: reasoning_gym, name: gsm_symbolic, size: 4}\n"
+        "engines:\n  actor: {kind: vllm}\n"
+        "builders:\n  - kind: label\n    labels: [{kind: mc}]\n"
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    text = str(info.value)
+    assert f"{path}:6: builders[0].kind" in text and "no steps to label" in text, text
+
+
 def test_use_labels_must_name_a_label_set(tmp_path):
     from supdata.recipe import RecipeError, load_recipe
 
@@ -757,5 +773,5 @@ def test_label_builder_reads_prm800k_records(shared_data, fake_engine, tmp_path)
     assert len(ended) == 9  # the found_error records
     for r in ended:
         (given,) = r["label_sets"]
-        assert given["provenance"]["source"] == "human:prm800k"
+        assert given["provenance"]["source"] == "human:prm800k_samples_dedup"  # the file
         assert given["first_error_step"] == len(given["labels"]) - 1

@@ -77,6 +77,10 @@ class BuilderParams(BaseModel):
         """Configs an earlier builder must make: (config, field path, message)."""
         return []
 
+    def source_errors(self, source: Any) -> list[tuple[tuple, str]]:
+        """Checks of this section against the recipe's ``source:`` (none by default)."""
+        return []
+
     def planned_calls(self, problems: int) -> list[dict[str, Any]]:
         """The engine calls known before any generation, for ``--dry-run``: what, engine,
         requests, samples and the most output tokens they can take (none by default:

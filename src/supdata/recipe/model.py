@@ -187,6 +187,9 @@ class Recipe(BaseModel):
         for i, builder in enumerate(self.builders):
             errors += [(("builders", i, *path), msg) for path, msg in builder.config_errors()]
             errors += [(("builders", i, *path), msg) for path, msg in builder.label_errors()]
+            errors += [
+                (("builders", i, *path), msg) for path, msg in builder.source_errors(self.source)
+            ]
             for config, field_name, why in builder.needs_configs():
                 if config not in made:
                     errors.append((("builders", i, *dotted(field_name)), why))

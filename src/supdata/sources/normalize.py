@@ -413,5 +413,7 @@ NORMALIZERS: dict[str, Normalizer] = {
     "reasoning_gym": reasoning_gym,
 }
 
+# Rows of these carry a labelled solution (the label builder's input).
+GIVEN_SOLUTIONS = ("processbench", "math_shepherd", "prm800k")
 # ProcessBench and Math-Shepherd rows carry a labelled solution, not a reference answer.
 NEEDS_ANSWER = {name: name not in ("processbench", "math_shepherd") for name in NORMALIZERS}

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from supdata.builders.spec import BuilderParams
 from supdata.ops.labels.sources import LabelSource
+from supdata.sources.normalize import GIVEN_SOLUTIONS
 
 
 class LabelBuilder(BuilderParams):
-    """Label solutions that arrive with the source (ProcessBench, Math-Shepherd rows):
+    """Label solutions that arrive with the source (ProcessBench, Math-Shepherd, PRM800K):
     the ``labelled`` config, one row per solution with every label set."""
 
     kind: Literal["label"]
@@ -36,6 +37,19 @@ class LabelBuilder(BuilderParams):
 
     def configs(self) -> tuple[str, ...]:
         return ("labelled",)
+
+    def source_errors(self, source: Any) -> list[tuple[tuple, str]]:
+        if source.normalizer in GIVEN_SOLUTIONS:
+            return []
+        return [
+            (
+                ("kind",),
+                f"the label builder labels the solutions a source comes with, and normalizer "
+                f"{source.normalizer!r} gives none: its config would have no steps to label "
+                f"(use {', '.join(GIVEN_SOLUTIONS)}; to label model samples, put labels: "
+                "on a sampling builder)",
+            )
+        ]
 
     def label_errors(self) -> list[tuple[tuple, str]]:
         errors = super().label_errors()
