@@ -35,23 +35,21 @@ def build_usage(stages: Iterable[StageStats], prices: Mapping[str, Any]) -> dict
     by_engine: dict[str, Counter] = {}
     for stage in stages:
         for engine, counts in sorted(stage.usage.items()):
-            row = {k: _round(counts.get(k, 0)) for k in (*COUNTERS, "too_long", "seconds")}
-            cost = price_of(counts, prices.get(engine))
-            if cost is not None:
-                row["cost"] = cost
-            by_stage.setdefault(stage.name, {})[engine] = row
+            by_stage.setdefault(stage.name, {})[engine] = _row(counts, prices.get(engine))
             by_engine.setdefault(engine, Counter()).update(counts)
-    engines = {}
-    for engine, counts in sorted(by_engine.items()):
-        row = {k: _round(counts.get(k, 0)) for k in (*COUNTERS, "too_long", "seconds")}
-        cost = price_of(counts, prices.get(engine))
-        if cost is not None:
-            row["cost"] = cost
-        engines[engine] = row
+    engines = {e: _row(c, prices.get(e)) for e, c in sorted(by_engine.items())}
     total = {k: sum(e[k] for e in engines.values()) for k in (*COUNTERS, "too_long")}
     costs = [e.get("cost") for e in engines.values()]
     total["cost"] = round(sum(costs), 6) if costs and None not in costs else None
     return {"stages": by_stage, "engines": engines, "total": total}
+
+
+def _row(counts: Mapping[str, float], price: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {k: _round(counts.get(k, 0)) for k in (*COUNTERS, "too_long", "seconds")}
+    cost = price_of(counts, price)
+    if cost is not None:
+        row["cost"] = cost
+    return row
 
 
 def _round(value: float) -> float:
