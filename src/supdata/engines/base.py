@@ -171,8 +171,9 @@ class Engine:
         if progress is not False:
             log.info(stats.summary(desc))
         if admitted < len(requests):
+            where = desc if f"({self.name})" in desc else f"{desc} ({self.name})"
             raise BudgetExceeded(
-                f"budget: {desc} ({self.name}) stopped before request {admitted + 1} of "
+                f"budget: {where} stopped before request {admitted + 1} of "
                 f"{len(requests)}: its worst case would pass the build's max_output_tokens "
                 f"({self.budget.max_output_tokens}; spent {self.budget.spent()}). The "
                 f"{admitted} request(s) before it are cached: re-run with a larger budget "
