@@ -70,6 +70,13 @@ def plan(recipe: Recipe) -> list[Stage]:
     return stages
 
 
+def _with_limit(recipe: Recipe, limit: int | None) -> Recipe:
+    """The recipe with its source cut to ``limit`` problems (unchanged without one)."""
+    if limit is None:
+        return recipe
+    return recipe.model_copy(update={"source": recipe.source.model_copy(update={"limit": limit})})
+
+
 def _cluster(recipe: Recipe) -> contextlib.AbstractContextManager:
     """The build's Ray cluster (``runner: ray``), joined once for engines and verifiers."""
     if recipe.runner.kind != "ray":
@@ -122,10 +129,7 @@ def build(
     ``max_output_tokens`` (else the recipe's ``budget``) stops the build before a
     request that could pass it (``BudgetExceeded``; nothing published, work kept).
     """
-    if limit is not None:
-        recipe = recipe.model_copy(
-            update={"source": recipe.source.model_copy(update={"limit": limit})}
-        )
+    recipe = _with_limit(recipe, limit)
     out = check_out(out, force=force, protect=tuple(input_files(recipe.source)))
     started = time.perf_counter()
     cache = RequestCache(cache_path) if use_cache and recipe.engines else None
@@ -181,10 +185,7 @@ def dry_run(recipe: Recipe, *, limit: int | None = None) -> dict[str, Any]:
     calls known before any generation (each sampling builder's samples of the source
     problems) with an upper bound of their output tokens, priced with ``cost:``. Calls
     on generated text (labels, pairs, critiques) depend on it and are listed as such."""
-    if limit is not None:
-        recipe = recipe.model_copy(
-            update={"source": recipe.source.model_copy(update={"limit": limit})}
-        )
+    recipe = _with_limit(recipe, limit)
     counted = StageStats("source")
     problems = sum(1 for _ in load_problems(recipe.source, counted, None))
     stages = []

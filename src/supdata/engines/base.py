@@ -54,7 +54,7 @@ class RunStats:
         )
 
     def counters(self) -> dict[str, float]:
-        return {k: v for k, v in vars(self).items()}
+        return dict(vars(self))
 
 
 def derived_seed(base: int, request: Request) -> int:
@@ -129,6 +129,7 @@ class Engine:
         bar.set_postfix_str(f"cached {stats.cached}", refresh=False)
         prefix_hits: list[int | None] = [None] * len(requests)
         too_long: list[str] = []
+        out_tokens = 0  # generated so far, for the bar
         for k, completion in self.backend.stream(todo):
             j, start = where[k]
             if completion.too_long:  # never cached: a longer context may answer it later
@@ -146,12 +147,12 @@ class Engine:
             if self.cache is not None and not completion.too_long:
                 self.cache.put_many(self.fingerprint, new)
             prefix_hits[j] = completion.cached_prompt_tokens
-            stats.output_tokens += sum(completion.output_tokens)
+            out_tokens += sum(completion.output_tokens)
             stats.generated += len(completion.texts)
             bar.update()
             elapsed = bar.format_dict["elapsed"] or 1e-9
             bar.set_postfix_str(
-                f"out {stats.output_tokens / elapsed:.0f} tok/s, cached {stats.cached}",
+                f"out {out_tokens / elapsed:.0f} tok/s, cached {stats.cached}",
                 refresh=False,
             )
         bar.close()
@@ -171,9 +172,9 @@ class Engine:
         if progress is not False:
             log.info(stats.summary(desc))
         if admitted < len(requests):
-            where = desc if f"({self.name})" in desc else f"{desc} ({self.name})"
+            call = desc if f"({self.name})" in desc else f"{desc} ({self.name})"
             raise BudgetExceeded(
-                f"budget: {where} stopped before request {admitted + 1} of "
+                f"budget: {call} stopped before request {admitted + 1} of "
                 f"{len(requests)}: its worst case would pass the build's max_output_tokens "
                 f"({self.budget.max_output_tokens}; spent {self.budget.spent()}). The "
                 f"{admitted} request(s) before it are cached: re-run with a larger budget "

@@ -89,7 +89,6 @@ class _Session:
         self.pool = None
         self.busy = False
         self.on_ray = 0  # items judged on the Ray cluster
-        self._counted = 0  # of the open pool's items, those already in on_ray
 
     def fits(self, config: VerifyConfig) -> bool:
         keys = ("workers", "timeout_s", "chunk_size")
@@ -102,12 +101,13 @@ class _Session:
         self.busy = True
         finished = False
         try:
-            yield from self.pool.map(args)
+            for judgement in self.pool.map(args):
+                if self.ray_actors:
+                    self.on_ray += 1
+                yield judgement
             finished = True
         finally:
             self.busy = False
-            self.on_ray += getattr(self.pool, "items", 0) - self._counted
-            self._counted = getattr(self.pool, "items", 0)
             if not finished:  # its workers may still hold this map's items
                 self.close()
 
@@ -115,7 +115,6 @@ class _Session:
         if self.pool is not None:
             self.pool.__exit__(None, None, None)
             self.pool = None
-        self._counted = 0
 
 
 _SESSION: list[_Session] = []
