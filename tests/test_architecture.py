@@ -152,7 +152,8 @@ def test_stage_row_models_agree_with_the_registry():
 
 
 def _valid_rows() -> dict[type[Row], dict]:
-    from supdata.builders.steperror.models import MixRow, PairRow
+    from supdata.builders.steperror.models import PairRow
+    from supdata.ops.mixture import MixRow
 
     pair = {
         "id": "p/pair",

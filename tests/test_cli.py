@@ -212,7 +212,7 @@ def test_make_demo_from_the_makefile(tmp_path):
                 assert by_id[trace_id]["status"] in ("correct", "incorrect")
     # Every ER mixture, re-verified with math-verify, has exactly its target rate; named
     # mixtures have it per part.
-    from supdata.builders.steperror.pairs import take_count
+    from supdata.ops.mixture import take_count
     from supdata.verify import VerifyConfig, verify_many
 
     recipe = load_recipe(REPO / "recipes" / "steperror" / "demo.yaml")

@@ -264,8 +264,8 @@ def test_perturb_builder_end_to_end(shared_data, tmp_path):
 
 @pytest.mark.parametrize("m", [1, 6, 7, 50])
 def test_er_mixture_takes_exactly_round_er_m_wrong(m):
-    from supdata.builders.steperror.pairs import er_mixture, take_count
     from supdata.core.stats import StageStats
+    from supdata.ops.mixture import er_mixture, take_count
 
     pairs = [
         {

@@ -15,11 +15,12 @@ from supdata.builders.steperror.decompose import (
     decomposition_schema,
     parse_decomposition,
 )
-from supdata.builders.steperror.pairs import er_mixture, named_mixture, take_count
+from supdata.builders.steperror.pairs import named_mixture
 from supdata.builders.steperror.params import Decompose, parse_part
 from supdata.builders.steperror.rephrase import _solution_problem, question_problem
 from supdata.core.records import Problem
 from supdata.core.stats import StageStats
+from supdata.ops.mixture import er_mixture, take_count
 from supdata.ops.perturb import CannotPerturb
 from supdata.ops.perturb.rewrite import assemble, clean_rewrite, rewrite_position
 from supdata.ops.perturb.target import swer_meets

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from supdata.builders.steperror.pairs import er_mixture
 from supdata.core.stats import StageStats
 from supdata.export import export_dir, read_config
+from supdata.ops.mixture import er_mixture
 from supdata.recipe import RecipeError, load_recipe
 
 from conftest import read_jsonl, write_jsonl

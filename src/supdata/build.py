@@ -10,11 +10,13 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from supdata import __version__
 from supdata.builders import spec_of
+from supdata.core.records import Problem
 from supdata.core.records.models import ProblemRow, ReferenceRow
 from supdata.core.runner import BuildContext, Output, Plot, Runner, Stage
 from supdata.core.stats import StageStats, spent_output_tokens
@@ -93,18 +95,27 @@ def _run_source(ctx: BuildContext, stats: StageStats) -> Output:
     screen = None
     if ctx.recipe.decontaminate is not None or (dedup is not None and dedup.problems is not None):
         screen = ProblemScreen(decontaminator(ctx), dedup.problems if dedup else None)
-    problems = list(load_problems(ctx.recipe.source, stats, screen))
-    if not problems:
-        files = ", ".join(str(p) for p in input_files(ctx.recipe.source))
-        raise SourceError(
-            f"source {files or ctx.recipe.source.kind} produced no problems "
-            f"({stats.n_in} rows read, dropped: "
-            f"{dict(stats.dropped) or 'none'})"
-        )
-    return Output(problems, {"hygiene": screen.to_dict()} if screen is not None else {})
+    facts: dict[str, Any] = {}
+
+    def problems() -> Iterator[Problem]:  # streamed into the stage's shards
+        count = 0
+        for problem in load_problems(ctx.recipe.source, stats, screen):
+            count += 1
+            yield problem
+        if not count:
+            files = ", ".join(str(p) for p in input_files(ctx.recipe.source))
+            raise SourceError(
+                f"source {files or ctx.recipe.source.kind} produced no problems "
+                f"({stats.n_in} rows read, dropped: "
+                f"{dict(stats.dropped) or 'none'})"
+            )
+        if screen is not None:
+            facts["hygiene"] = screen.to_dict()
+
+    return Output(problems(), facts)
 
 
-def _run_references(ctx: BuildContext, stats: StageStats) -> list:
+def _run_references(ctx: BuildContext, stats: StageStats) -> Iterator:
     return references(ctx, ctx.outputs["source"], stats, "verify references")
 
 
@@ -233,12 +244,14 @@ def publish(
             if not records:
                 stats["empty_configs"].append(config)
                 continue
-            folder.add_config(
+            folder.add_config(  # streamed from the stage's shards, one batch at a time
                 config,
-                stage.table(records),
+                records.batches(),
                 recipe.outputs.split,
                 shard_rows=recipe.outputs.shard_rows,
                 row=stage.row,
+                num_rows=len(records),
+                schema=stage.row.arrow_schema(),
             )
             if stage.figures is not None:
                 figures = stage.figures(config, records, ctx)

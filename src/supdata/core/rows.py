@@ -88,11 +88,14 @@ def schema_stem(pattern: str) -> str:
     return pattern.rstrip("*").rstrip("_") if pattern.endswith("*") else pattern
 
 
-def check_rows(config: str, model: type[Row], rows: Iterable[dict[str, Any]]) -> int:
-    """Raise on the first row that breaks ``model``; return the row count."""
+def check_rows(
+    config: str, model: type[Row], rows: Iterable[dict[str, Any]], start: int = 0
+) -> int:
+    """Raise on the first row that breaks ``model``; return the row count. ``start`` is
+    the index of the first row (a chunk of a longer config) for the message."""
     validate = model.__pydantic_validator__.validate_python
-    n = 0
-    for n, row in enumerate(rows, 1):
+    n = start
+    for n, row in enumerate(rows, start + 1):
         try:
             validate(row)
         except ValidationError as exc:
@@ -109,7 +112,7 @@ def check_rows(config: str, model: type[Row], rows: Iterable[dict[str, Any]]) ->
                 f"config {config!r}, row {n - 1} (id {rid!r}): field {field}: {msg} "
                 f"<{model.__name__}>"
             ) from None
-    return n
+    return n - start
 
 
 @cache

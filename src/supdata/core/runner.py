@@ -1,8 +1,10 @@
 """The build runner: stages in order, counters per stage, resume after a crash.
 
-Each stage writes its records to a work folder with a completion marker that holds a
-fingerprint of everything its output depends on (recipe section, upstream markers,
-supdata version). A re-run loads every stage whose marker still matches and runs the
+Each stage's records stream into parquet shards in the work folder as the stage yields
+them (``core.store``), then a completion marker lands that holds a fingerprint of
+everything the output depends on (recipe section, upstream markers, supdata version).
+Later stages read those shards back as iterators (``StageData``), so no stage's output
+stays in memory. A re-run reuses every stage whose marker still matches and runs the
 rest; generation stages then find their finished requests in the request cache.
 """
 
@@ -12,32 +14,31 @@ import hashlib
 import json
 import shutil
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from supdata import __version__
 from supdata.core.records import Problem, Trace
-from supdata.core.records.arrow import write_parquet
 from supdata.core.rows import Row
 from supdata.core.stats import StageStats
+from supdata.core.store import StageData, write_stage
 
 if TYPE_CHECKING:
     from supdata.engines.registry import Engines
     from supdata.recipe import Recipe
 
-Records = list[Problem] | list[Trace] | list[dict[str, Any]]
+# What a stage returns: a list, or any iterable (a generator streams into the shards);
+# what later stages find in ``BuildContext.outputs``: the records on disk.
+Records = Iterable[Problem] | Iterable[Trace] | Iterable[dict[str, Any]]
 
 
 @dataclass
 class BuildContext:
     recipe: Recipe
     engines: Engines
-    outputs: dict[str, Records] = field(default_factory=dict)
+    outputs: dict[str, StageData] = field(default_factory=dict)
     stages: dict[str, Stage] = field(default_factory=dict)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage, for the card
     shared: dict[str, Any] = field(default_factory=dict)  # per-build objects, never saved
@@ -46,7 +47,9 @@ class BuildContext:
 @dataclass
 class Output:
     """What a stage returns when it has facts for the card besides its records (the
-    engine and prompt that made them, hygiene reports); saved with its marker."""
+    engine and prompt that made them, hygiene reports); saved with its marker. A stage
+    that streams its records may fill ``facts`` while they are consumed: the runner
+    reads it after the last record."""
 
     records: Records
     facts: dict[str, Any] = field(default_factory=dict)
@@ -74,10 +77,11 @@ class Plot:
 @dataclass(frozen=True)
 class Stage:
     """One step of a build. ``run`` reads earlier outputs from the context and returns
-    its records (or an ``Output`` with facts); ``params`` is what, besides its inputs,
-    decides the output. ``row`` is the records' row model: their Arrow schema, their
-    check before publishing, and the conversion of records to rows. A published stage
-    is a config, described on the card by ``description`` and ``figures``."""
+    its records (or an ``Output`` with facts), a list or an iterator that streams;
+    ``params`` is what, besides its inputs, decides the output. ``row`` is the records'
+    row model: their Arrow schema, their check before publishing, and the conversion of
+    records to rows. A published stage is a config, described on the card by
+    ``description`` and ``figures`` (which read the records from disk, once)."""
 
     name: str
     row: type[Row]
@@ -86,16 +90,7 @@ class Stage:
     run: Callable[[BuildContext, StageStats], Records | Output]
     publish: bool = True  # False: an intermediate that later stages read, not a config
     description: str = ""
-    figures: Callable[[str, Records, BuildContext], Figures] | None = None
-
-    def rows(self, records: Records) -> list[dict[str, Any]]:
-        return [self.row.encode(r) for r in records]
-
-    def table(self, records: Records) -> pa.Table:
-        return pa.Table.from_pylist(self.rows(records), schema=self.row.arrow_schema())
-
-    def read(self, path: Path) -> Records:
-        return [self.row.decode(r) for r in pq.read_table(path).to_pylist()]
+    figures: Callable[[str, StageData, BuildContext], Figures] | None = None
 
 
 class Runner:
@@ -113,11 +108,11 @@ class Runner:
             prints[stage.name] = fp
             ctx.stages[stage.name] = stage
             marker = self.work / f"{stage.name}.done.json"
-            data = self.work / f"{stage.name}.parquet"
+            data = self.work / stage.name
             if marker.is_file():
                 saved = json.loads(marker.read_text())
-                if saved["fingerprint"] == fp and data.is_file():
-                    ctx.outputs[stage.name] = stage.read(data)
+                if saved["fingerprint"] == fp and data.is_dir():
+                    ctx.outputs[stage.name] = StageData(data, stage.row)
                     self.stats[stage.name] = _stats_from(stage.name, saved["stats"])
                     ctx.facts[stage.name] = saved.get("facts", {})
                     self.resumed.append(stage.name)
@@ -125,14 +120,13 @@ class Runner:
                     continue
             stats = StageStats(stage.name)
             self.stats[stage.name] = stats  # what it spends counts at once (budgets)
-            with stats:
+            marker.unlink(missing_ok=True)  # its old data is about to be replaced
+            with stats:  # consuming a streaming stage's records is running it
                 result = stage.run(ctx, stats)
+                records = result.records if isinstance(result, Output) else result
+                ctx.outputs[stage.name] = write_stage(data, stage.row, records)
             if isinstance(result, Output):
-                records, ctx.facts[stage.name] = result.records, result.facts
-            else:
-                records = result
-            ctx.outputs[stage.name] = records
-            write_parquet(stage.table(records), data)
+                ctx.facts[stage.name] = result.facts
             tmp = marker.with_suffix(".tmp")
             tmp.write_text(
                 json.dumps(

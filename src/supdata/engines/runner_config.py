@@ -22,6 +22,13 @@ class RunnerConfig(BaseModel):
     kind: Literal["local", "ray"] = Field(
         "local", description="local: engines in the build process; ray: replicas on Ray"
     )
+    window: int = Field(
+        4096,
+        ge=1,
+        description="problems per engine submission in a streaming sample stage (a stage "
+        "without solution dedup, annotator, judge or label sources): each window's requests "
+        "go to the engine as one batch, and its traces to disk before the next window",
+    )
     replicas: int = Field(1, ge=1, description="ray: vLLM engine replicas (Ray actors)")
     gpus_per_replica: float | None = Field(
         None,

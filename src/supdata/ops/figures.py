@@ -4,7 +4,9 @@ every builder (trace configs, pass rates, SWER, first errors) and the build itse
 from __future__ import annotations
 
 import statistics
+from array import array
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,61 +14,100 @@ from supdata.core.records import Trace
 from supdata.core.runner import Figures, Plot
 
 
-def trace_figures(traces: list[Trace]) -> dict[str, Any]:
-    """Outcome error rate, pass rates per problem, steps per solution, SWER if labelled."""
-    if not traces:
-        return {"solutions": 0, "_pass_rates": [], "_steps": []}
-    judged = [t for t in traces if t.correct is not None]
-    wrong = sum(1 for t in judged if t.correct is False)
-    per_problem: dict[str, list[bool]] = defaultdict(list)
-    for t in judged:
-        per_problem[t.problem_id].append(bool(t.correct))
-    pass_rates = [sum(v) / len(v) for v in per_problem.values()]
-    steps = [len(t.steps) for t in traces]
-    figures: dict[str, Any] = {
-        "solutions": len(traces),
-        "judged": len(judged),
-        "outcome_error_rate": round(wrong / len(judged), 4) if judged else None,
-        "problems": len(per_problem),
-        "mean_pass_rate": round(statistics.fmean(pass_rates), 4) if pass_rates else None,
-        "problems_all_wrong": sum(1 for r in pass_rates if r == 0),
-        "problems_all_right": sum(1 for r in pass_rates if r == 1),
-        "steps_per_solution_mean": round(statistics.fmean(steps), 2),
-        "steps_per_solution_median": statistics.median(steps),
-    }
-    labelled = [t.annotation for t in traces if t.annotation is not None]
-    swers = [a.swer for a in labelled if a.swer is not None]
-    if swers:
-        wrong_steps = sum(sum(1 for x in a.labels if x is False) for a in labelled)
-        judged_steps = sum(sum(1 for x in a.labels if x is not None) for a in labelled)
-        figures["swer_per_solution_mean"] = round(statistics.fmean(swers), 4)
-        figures["swer_overall"] = round(wrong_steps / judged_steps, 4)
-    first_errors = [
-        (a.first_error_step, len(a.labels), a.error_types)
-        for a in labelled
-        if a.first_error_step >= 0
-    ]
-    if first_errors:
-        figures["error_types"] = (
-            dict(Counter(types[k] or "unnamed" for k, _, types in first_errors if types)) or None
-        )
-        figures["first_error_position"] = dict(
-            Counter(_position_bin(k, n) for k, n, _ in first_errors)
-        )
-        figures["first_error_step"] = {
-            f"step {k + 1}": v for k, v in sorted(Counter(k for k, _, _ in first_errors).items())
-        }
-        figures["_first_error_relative"] = [k / max(n - 1, 1) for k, n, _ in first_errors]
-    by_target: dict[float, list[Any]] = defaultdict(list)
+def trace_figures(traces: Iterable[Trace]) -> dict[str, Any]:
+    """Outcome error rate, pass rates per problem, steps per solution, SWER if labelled.
+
+    One pass over the traces (a stage on disk is read once), holding per trace only a
+    few numbers in compact arrays, so the figures of a million rows stay small."""
+    tally = _Tally()
     for t in traces:
+        tally.add(t)
+    return tally.figures()
+
+
+class _Tally:
+    """Running sums of ``trace_figures``: per problem right/judged counts, per trace its
+    step count (and SWER, first-error position when labelled), per SWER target sums."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}  # problem id -> slot in right / judged
+        self.right, self.judged = array("I"), array("I")
+        self.steps, self.swers, self.relative = array("I"), array("d"), array("d")
+        self.wrong_steps = self.judged_steps = 0
+        self.first_at: Counter[int] = Counter()
+        self.positions: Counter[str] = Counter()
+        self.types: Counter[str] = Counter()
+        # per target: rows, SWER sum, rows with a first error, first-step sum, tail sum
+        self.by_target: dict[float, list[float]] = defaultdict(lambda: [0, 0.0, 0, 0.0, 0.0])
+
+    def add(self, t: Trace) -> None:
+        self.steps.append(len(t.steps))
+        if t.correct is not None:
+            slot = self.index.setdefault(t.problem_id, len(self.index))
+            if slot == len(self.right):
+                self.right.append(0)
+                self.judged.append(0)
+            self.judged[slot] += 1
+            self.right[slot] += bool(t.correct)
+        a = t.annotation
+        if a is None:
+            return
+        if a.swer is not None:
+            self.swers.append(a.swer)
+            self.wrong_steps += sum(1 for x in a.labels if x is False)
+            self.judged_steps += sum(1 for x in a.labels if x is not None)
+        k, n = a.first_error_step, len(a.labels)
+        if k >= 0:
+            if a.error_types:
+                self.types[a.error_types[k] or "unnamed"] += 1
+            self.positions[_position_bin(k, n)] += 1
+            self.first_at[k] += 1
+            self.relative.append(k / max(n - 1, 1))
         target = t.sampling.get("target_swer")
-        if target is not None and t.annotation is not None and t.annotation.swer is not None:
-            by_target[float(target)].append(t.annotation)
-    if by_target:
-        figures["swer_by_target"] = {f"{k:g}": _by_target(v) for k, v in sorted(by_target.items())}
-    figures["_pass_rates"] = pass_rates
-    figures["_steps"] = steps
-    return figures
+        if target is not None and a.swer is not None:
+            acc = self.by_target[float(target)]
+            acc[0] += 1
+            acc[1] += a.swer
+            if k >= 0:
+                acc[2] += 1
+                acc[3] += k + 1
+                acc[4] += (n - k) / n
+
+    def figures(self) -> dict[str, Any]:
+        if not self.steps:
+            return {"solutions": 0, "_pass_rates": [], "_steps": [], "_swers": []}
+        pass_rates = [r / j for r, j in zip(self.right, self.judged, strict=True)]
+        n_judged = sum(self.judged)
+        n_wrong = n_judged - sum(self.right)
+        figures: dict[str, Any] = {
+            "solutions": len(self.steps),
+            "judged": n_judged,
+            "outcome_error_rate": round(n_wrong / n_judged, 4) if n_judged else None,
+            "problems": len(pass_rates),
+            "mean_pass_rate": round(statistics.fmean(pass_rates), 4) if pass_rates else None,
+            "problems_all_wrong": sum(1 for r in pass_rates if r == 0),
+            "problems_all_right": sum(1 for r in pass_rates if r == 1),
+            "steps_per_solution_mean": round(statistics.fmean(self.steps), 2),
+            "steps_per_solution_median": statistics.median(self.steps),
+        }
+        if self.swers:
+            figures["swer_per_solution_mean"] = round(statistics.fmean(self.swers), 4)
+            figures["swer_overall"] = round(self.wrong_steps / self.judged_steps, 4)
+        if self.first_at:
+            figures["error_types"] = dict(self.types) or None
+            figures["first_error_position"] = dict(self.positions)
+            figures["first_error_step"] = {
+                f"step {k + 1}": v for k, v in sorted(self.first_at.items())
+            }
+            figures["_first_error_relative"] = list(self.relative)
+        if self.by_target:
+            figures["swer_by_target"] = {
+                f"{k:g}": _by_target(*v) for k, v in sorted(self.by_target.items())
+            }
+        figures["_pass_rates"] = pass_rates
+        figures["_steps"] = list(self.steps)
+        figures["_swers"] = list(self.swers)
+        return figures
 
 
 def trace_config(*, pass_rate_plot: bool = False):
@@ -87,8 +128,7 @@ def trace_config(*, pass_rate_plot: bool = False):
                     lambda path: plot_first_errors(relative, path, f"{config}: first error"),
                 )
             )
-        swers = [t.annotation.swer for t in traces if t.annotation is not None]
-        swers = [x for x in swers if x is not None]
+        swers = measured.pop("_swers")
         if swers:
             plots.append(
                 Plot(
@@ -110,20 +150,15 @@ def trace_config(*, pass_rate_plot: bool = False):
     return figures
 
 
-def _by_target(annotations: list[Any]) -> dict[str, Any]:
+def _by_target(rows: int, swer_sum: float, firsts: int, step_sum: float, tail: float) -> dict:
     """Rows at one target SWER: their measured SWER (wrong / all steps) beside the first
     error: its step (1-based) and the share of steps from it on, which is what SWER
     would be if every step after the first error counted as wrong."""
-    firsts = [(a.first_error_step, len(a.labels)) for a in annotations if a.first_error_step >= 0]
     return {
-        "rows": len(annotations),
-        "measured_mean": round(statistics.fmean(a.swer for a in annotations), 4),
-        "first_error_step_mean": round(statistics.fmean(k + 1 for k, _ in firsts), 2)
-        if firsts
-        else None,
-        "from_first_error_mean": round(statistics.fmean((n - k) / n for k, n in firsts), 4)
-        if firsts
-        else None,
+        "rows": rows,
+        "measured_mean": round(swer_sum / rows, 4),
+        "first_error_step_mean": round(step_sum / firsts, 2) if firsts else None,
+        "from_first_error_mean": round(tail / firsts, 4) if firsts else None,
     }
 
 

@@ -137,7 +137,7 @@ def sample_traces(
                 id=p.id,
             )
         )
-    stats.n_in = len(problems)
+    stats.n_in += len(problems)
     completions = engine.generate(requests, desc=f"sample ({engine.name})")
     run = engine.last_run
     stats.tally("samples generated", run.generated)
@@ -178,5 +178,5 @@ def sample_traces(
                     seed=request.sampling.seed + i,
                 )
             )
-    stats.n_out = len(traces)
+    stats.n_out += len(traces)
     return traces

@@ -4,6 +4,8 @@ split references, and the build's benchmark index. Each returns its facts for th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from supdata.core.records import Problem, Trace
@@ -84,16 +86,46 @@ def verify(
 
 
 def references(
-    ctx: BuildContext, problems: list[Problem], stats: StageStats, desc: str
-) -> list[Trace]:
-    traces = list(reference_traces(problems, ctx.recipe.segmentation.strategy, stats))
-    return verify(ctx, traces, stats, desc, problems)
+    ctx: BuildContext, problems: Iterable[Problem], stats: StageStats, desc: str
+) -> Iterator[Trace]:
+    """Each problem's reference solution, segmented and verified, streamed: only the
+    answers of the references in the verifier pool are held."""
+    from tqdm import tqdm
+
+    answers: dict[str, str | None] = {}
+
+    def held() -> Iterator[Problem]:
+        for p in problems:
+            if p.reference_solution.strip():  # the others are dropped, never verified
+                answers[p.id] = p.reference_answer
+            yield p
+
+    traces = reference_traces(held(), ctx.recipe.segmentation.strategy, stats)
+    bar = tqdm(desc=desc, unit="trace", disable=None)
+    for trace in verify_traces(traces, answers, ctx.recipe.verification.to_config(), stats):
+        answers.pop(trace.problem_id, None)
+        bar.update()
+        yield trace
+    bar.close()
+
+
+def _windows(
+    ctx: BuildContext, params: SamplingSection, problems: Iterable[Problem], stats: StageStats
+) -> Iterator[Trace]:
+    """Sample ``runner.window`` problems at a time (one engine batch each), verify them
+    and stream their traces to the stage's shards before the next window is read."""
+    engine = ctx.engines[params.engine]
+    strategy = ctx.recipe.segmentation.strategy
+    todo = iter(problems)
+    while window := list(islice(todo, ctx.recipe.runner.window)):
+        traces = sample_traces(window, params, engine, strategy, stats)
+        yield from verify(ctx, traces, stats, f"verify {stats.name}", window)
 
 
 def sample(
     ctx: BuildContext,
     params: SamplingSection,
-    problems: list[Problem],
+    problems: Iterable[Problem],
     stats: StageStats,
     *,
     dedup: bool = True,
@@ -101,10 +133,12 @@ def sample(
     label_prompt: str = "label_steps@1",
     judge: str | None = None,
     judge_prompt: str = "judge@1",
-) -> tuple[list[Trace], dict[str, Any]]:
+) -> tuple[Iterable[Trace], dict[str, Any]]:
     """Sample, segment and verify; ``annotator`` (an engine name) labels every step;
     ``judge`` (an engine name) judges every answer beside math-verify (card facts only).
-    Returns the traces and the stage's facts (engine, model, prompt, sampling)."""
+    Returns the traces and the stage's facts (engine, model, prompt, sampling). Without
+    dedup, annotator, judge or label sources the traces stream, ``runner.window``
+    problems per engine batch; with them the stage samples every problem at once."""
     engine = ctx.engines[params.engine]
     facts: dict[str, Any] = {
         "engine": params.engine,
@@ -112,8 +146,14 @@ def sample(
         "prompt": params.prompt,
         "sampling": params.model_dump(include=set(SAMPLING_FACTS)),
     }
-    traces = sample_traces(problems, params, engine, ctx.recipe.segmentation.strategy, stats)
-    if dedup and ctx.recipe.dedup is not None and ctx.recipe.dedup.solutions is not None:
+    strategy = ctx.recipe.segmentation.strategy
+    sources = getattr(params, "label_sources", lambda: [])()
+    dedups = dedup and ctx.recipe.dedup is not None and ctx.recipe.dedup.solutions is not None
+    if not (dedups or annotator or judge or sources):
+        return _windows(ctx, params, problems, stats), facts
+    problems = list(problems)  # dedup, annotators, judges and labels see the whole stage
+    traces = sample_traces(problems, params, engine, strategy, stats)
+    if dedups:
         traces, report = dedup_solutions(traces, ctx.recipe.dedup.solutions, stats)
         stats.n_out = len(traces)
         facts["hygiene"] = {"dedup": report}
@@ -124,7 +164,6 @@ def sample(
     if judge is not None:
         by_id = {p.id: p for p in problems}
         facts["judge"] = judge_traces(traces, by_id, ctx.engines[judge], judge_prompt, stats)
-    sources = getattr(params, "label_sources", lambda: [])()
     if sources:
         use = getattr(params, "use_labels", None)
         facts["labels"] = label_traces(ctx, traces, problems, sources, stats, use=use)

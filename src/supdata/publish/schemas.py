@@ -50,11 +50,11 @@ def row_model(config: str) -> type[Row]:
     return config_spec(config)[1].row
 
 
-def validate_rows(config: str, rows: Iterable[dict[str, Any]]) -> int:
+def validate_rows(config: str, rows: Iterable[dict[str, Any]], start: int = 0) -> int:
     """Raise on the first row that breaks the config's row model; return the row count."""
     stem, spec = config_spec(config)
     try:
-        return check_rows(config, spec.row, rows)
+        return check_rows(config, spec.row, rows, start)
     except RowSchemaError as exc:
         text = str(exc)
         where = text.rindex(" <")

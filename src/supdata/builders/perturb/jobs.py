@@ -8,6 +8,7 @@ labels and checked against the target in one place, ``meets_target``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from supdata.builders.perturb.params import PerturbBuilder
@@ -40,10 +41,14 @@ class Job:
         return f"{stem}/perturbed-swer{round(self.target * 100):03d}"
 
 
-def plan_jobs(bases: list[Trace], params: PerturbBuilder, stats: StageStats) -> list[Job]:
+def plan_jobs(bases: Iterable[Trace], params: PerturbBuilder, stats: StageStats) -> list[Job]:
     """Every usable base at every grid target, cycling through (position, type)."""
+    return list(iter_jobs(bases, params, stats))
+
+
+def iter_jobs(bases: Iterable[Trace], params: PerturbBuilder, stats: StageStats) -> Iterator[Job]:
+    """``plan_jobs`` as a stream: the jobs of one base at a time."""
     combos = [(p, t) for p in params.positions for t in params.types]
-    jobs = []
     for b_index, base in enumerate(bases):
         if base.status != "correct":
             stats.drop(f"{base.origin} not verified correct", base.id)
@@ -54,9 +59,8 @@ def plan_jobs(bases: list[Trace], params: PerturbBuilder, stats: StageStats) -> 
         for g_index, target in enumerate(params.swer_grid):
             position, error_type = combos[(b_index + g_index) % len(combos)]
             seed = params.seed * 1_000_003 + b_index * 101 + g_index
-            jobs.append(Job(base, target, position, error_type, seed))
-    stats.n_in = len(jobs)
-    return jobs
+            stats.n_in += 1
+            yield Job(base, target, position, error_type, seed)
 
 
 def _past_end(job: Job, stats: StageStats) -> bool:

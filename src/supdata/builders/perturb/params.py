@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from supdata.builders.spec import BuilderParams
 from supdata.ops.labels.sources import LabelSource
+from supdata.ops.mixture import check_er_grid, er_name
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES, ErrorType
 from supdata.prompts import check_prompt
 
@@ -82,6 +83,18 @@ class PerturbBuilder(BuilderParams):
         "0: exactly round(target x steps) wrong steps, at least one (rule and model types)",
     )
     seed: int = Field(0, ge=0)
+    er_grid: list[float] = Field(
+        default_factory=list,
+        description="outcome error rates of mixtures over the references (a supdata "
+        "extension, no model): per rate a config perturbed_erXX with one row per problem "
+        "with a verified reference, exactly round(ER x M) of them a perturbation of it",
+    )
+    er_seed: int = Field(0, ge=0, description="seed of which problems take the perturbed row")
+
+    @field_validator("er_grid")
+    @classmethod
+    def _er_grid(cls, grid: list[float]) -> list[float]:
+        return check_er_grid(grid, "perturbed")
 
     @field_validator("swer_grid")
     @classmethod
@@ -141,7 +154,7 @@ class PerturbBuilder(BuilderParams):
         return []
 
     def configs(self) -> tuple[str, ...]:
-        return ("perturbed",)
+        return ("perturbed", *(er_name(er, "perturbed") for er in self.er_grid))
 
     def needs_configs(self) -> list[tuple[str, str, str]]:
         if "correct_samples" not in self.apply_to:

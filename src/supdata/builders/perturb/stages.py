@@ -1,11 +1,19 @@
-"""Stages of the ``perturb`` builder."""
+"""Stages of the ``perturb`` builder: ``perturbed`` (rule-only builds stream, one base
+at a time; model types gather their jobs for the engine) and, with ``er_grid``, the
+mixtures over references (``perturbed_candidates``, then one ``perturbed_erXX`` each)."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from tqdm import tqdm
 
 from supdata.builders.perturb.jobs import (
     annotate_continuations,
+    iter_jobs,
     meets_target,
     model_traces,
     plan_jobs,
@@ -13,13 +21,24 @@ from supdata.builders.perturb.jobs import (
 )
 from supdata.builders.perturb.params import PerturbBuilder
 from supdata.builders.sample.stages import stage_params
+from supdata.core.records import Problem, Trace
 from supdata.core.records.models import PerturbedRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
 from supdata.ops.labels.stage import label_traces
+from supdata.ops.mixture import (
+    CandidateRow,
+    Follow,
+    MixRow,
+    er_figures,
+    er_name,
+    mix_rows,
+    select,
+)
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES
 from supdata.ops.stages import verify
+from supdata.ops.verification import verify_traces
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe
@@ -30,11 +49,18 @@ PERTURBED = (
 )
 
 
+def er_description(rate: str = "XX") -> str:
+    return (
+        f"one solution per problem with a verified reference: the reference, or for exactly "
+        f"{rate}% of them one of its perturbations (wrong by construction)"
+    )
+
+
 def perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list[Stage]:
     samples = ("samples",) if "correct_samples" in builder.apply_to else ()
     needs = ("source", "references", *samples)
     params = stage_params(builder, recipe, check)
-    return [
+    stages = [
         Stage(
             "perturbed",
             PerturbedRow,
@@ -45,67 +71,237 @@ def perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list
             figures=trace_config(),
         )
     ]
+    if builder.er_grid:
+        stages.append(
+            Stage(
+                "perturbed_candidates",
+                CandidateRow,
+                ("source", "references", "perturbed"),
+                {"seed": builder.er_seed},
+                _candidates(builder),
+                publish=False,
+            )
+        )
+    for er in builder.er_grid:
+        name = er_name(er, "perturbed")
+        stages.append(
+            Stage(
+                name,
+                MixRow,
+                ("perturbed_candidates",),
+                {"er": er, "seed": builder.er_seed},
+                _mixture(builder, er),
+                description=er_description(name.rpartition("_er")[2]),
+                figures=er_figures,
+            )
+        )
+    return stages
+
+
+def _streams(builder: PerturbBuilder) -> bool:
+    """Rule types alone, no annotator and no label sources: every row is made from its
+    base alone, so the stage streams (bounded memory at any size)."""
+    return not builder.model_types and builder.annotator is None and not builder.labels
+
+
+def _bases(ctx: BuildContext, builder: PerturbBuilder) -> Iterator[tuple[Trace, Problem]]:
+    """Each base with its problem, read side by side from disk (both follow source order)."""
+    streams = []
+    if "references" in builder.apply_to:
+        streams.append(ctx.outputs["references"])
+    if "correct_samples" in builder.apply_to:
+        streams.append(t for t in ctx.outputs["samples"] if t.status == "correct")
+    for bases in streams:
+        source = Follow(ctx.outputs["source"], lambda p: p.id, "source")
+        problem = None
+        for base in bases:
+            if problem is None or problem.id != base.problem_id:
+                problem = source.seek(base.problem_id)
+            yield base, problem
+
+
+class _Answers(dict):
+    """Reference answers of the problems with a trace in flight (what verification
+    looks up), held while a trace of theirs is in the verifier pool."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: Counter[str] = Counter()
+
+    def hold(self, problem: Problem) -> None:
+        self[problem.id] = problem.reference_answer
+        self._held[problem.id] += 1
+
+    def release(self, problem_id: str) -> None:
+        self._held[problem_id] -= 1
+        if not self._held[problem_id]:
+            del self._held[problem_id], self[problem_id]
+
+
+def _rule_rows(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) -> Iterator[Trace]:
+    """The streaming path: plan, perturb, verify and check each base's rows as they come."""
+    answers = _Answers()
+    problems: dict[str, Problem] = {}
+
+    def bases() -> Iterator[Trace]:
+        for base, problem in _bases(ctx, builder):
+            problems[base.id] = problem  # one entry per base between here and rule_trace
+            yield base
+
+    def traces() -> Iterator[Trace]:
+        for job in iter_jobs(bases(), builder, stats):
+            problem = problems[job.base.id]
+            trace = rule_trace(job, builder, stats, problem.question)
+            if trace is not None:
+                answers.hold(problem)
+                yield trace
+            if len(problems) > 1:  # the previous bases are done
+                for key in [k for k in problems if k != job.base.id]:
+                    del problems[key]
+
+    config = ctx.recipe.verification.to_config()
+    bar = tqdm(desc="verify perturbed", unit="trace", disable=None)
+    for t in verify_traces(traces(), answers, config, stats):
+        answers.release(t.problem_id)
+        bar.update()
+        if meets_target(t, builder, stats):
+            _count_kept(t, stats)
+            yield t
+    bar.close()
+
+
+def _count_kept(t: Trace, stats: StageStats) -> None:
+    kind = t.sampling.get("rule") or t.sampling.get("error_type")
+    stats.tally(f"type:{kind}")
+    stats.tally(f"method:{t.sampling['method']}")
+    stats.tally(f"swer target:{t.sampling['target_swer']:g}")
+    stats.n_out += 1
 
 
 def _perturbed(builder: PerturbBuilder):
     def run(ctx: BuildContext, stats: StageStats) -> Output:
-        bases = []
-        if "references" in builder.apply_to:
-            bases += ctx.outputs["references"]
-        if "correct_samples" in builder.apply_to:
-            bases += [t for t in ctx.outputs["samples"] if t.status == "correct"]
-        jobs = plan_jobs(bases, builder, stats)
-        problems = {p.id: p for p in ctx.outputs["source"]}
-        traces = []
-        for j in (j for j in jobs if j.error_type in RULE_TYPES):
-            question = problems[j.base.problem_id].question
-            if (t := rule_trace(j, builder, stats, question)) is not None:
-                traces.append(t)
-        model_jobs = [j for j in jobs if j.error_type in MODEL_TYPES]
-        if model_jobs:
-            actor = ctx.engines[builder.engine]
-            rewriter = ctx.engines[builder.rewriter or builder.engine]
-            strategy = ctx.recipe.segmentation.strategy
-            traces += model_traces(
-                model_jobs,
-                builder,
-                actor,
-                rewriter,
-                problems=problems,
-                strategy=strategy,
-                stats=stats,
-            )
-        checked = []
-        for t in verify(ctx, traces, stats, "verify perturbed"):
-            if t.sampling["method"] == "model" and t.status != "incorrect":
-                kind = t.sampling["error_type"]
-                stats.drop(f"{kind}: final answer not wrong ({t.status})", t.parent_id)
+        if _streams(builder):
+            return Output(_rule_rows(ctx, builder, stats))
+        return _perturbed_with_models(ctx, builder, stats)
+
+    return run
+
+
+def _perturbed_with_models(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) -> Output:
+    """Model types (and annotators, label sources) batch every job for the engines, so
+    this path holds the stage's jobs in memory; rows keep the order of their jobs."""
+    bases = []
+    if "references" in builder.apply_to:
+        bases += ctx.outputs["references"]
+    if "correct_samples" in builder.apply_to:
+        bases += [t for t in ctx.outputs["samples"] if t.status == "correct"]
+    jobs = plan_jobs(bases, builder, stats)
+    problems = {p.id: p for p in ctx.outputs["source"]}
+    traces = []
+    for j in (j for j in jobs if j.error_type in RULE_TYPES):
+        question = problems[j.base.problem_id].question
+        if (t := rule_trace(j, builder, stats, question)) is not None:
+            traces.append(t)
+    model_jobs = [j for j in jobs if j.error_type in MODEL_TYPES]
+    if model_jobs:
+        actor = ctx.engines[builder.engine]
+        rewriter = ctx.engines[builder.rewriter or builder.engine]
+        strategy = ctx.recipe.segmentation.strategy
+        traces += model_traces(
+            model_jobs,
+            builder,
+            actor,
+            rewriter,
+            problems=problems,
+            strategy=strategy,
+            stats=stats,
+        )
+    checked = []
+    for t in verify(ctx, traces, stats, "verify perturbed"):
+        if t.sampling["method"] == "model" and t.status != "incorrect":
+            kind = t.sampling["error_type"]
+            stats.drop(f"{kind}: final answer not wrong ({t.status})", t.parent_id)
+            continue
+        checked.append(t)
+    if builder.annotator is not None:
+        model_rows = [t for t in checked if t.sampling["method"] == "model"]
+        labelled = annotate_continuations(
+            model_rows, problems, ctx.engines[builder.annotator], builder.label_prompt, stats
+        )
+        keep = {t.id for t in labelled} | {t.id for t in checked if t.sampling["method"] != "model"}
+        checked = [t for t in checked if t.id in keep]
+    order = {j.id: i for i, j in enumerate(jobs)}
+    kept = sorted(
+        (t for t in checked if meets_target(t, builder, stats)), key=lambda t: order[t.id]
+    )
+    for t in kept:
+        _count_kept(t, stats)
+    facts = {}
+    if builder.labels:
+        facts["labels"] = label_traces(
+            ctx, kept, list(problems.values()), builder.labels, stats, baseline="construction"
+        )
+    return Output(kept, facts)
+
+
+def _candidates(builder: PerturbBuilder):
+    """Per problem with a verified reference: the reference (chosen) and one of its
+    perturbations (rejected, picked with ``er_seed``; None when none was kept). Source,
+    references and perturbed rows are merged side by side from disk: each follows the
+    order of the one before."""
+
+    def run(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+        source = Follow(ctx.outputs["source"], lambda p: p.id, "source")
+        perturbed = Follow(ctx.outputs["perturbed"], lambda t: t.parent_id, "perturbed")
+        for ref in ctx.outputs["references"]:
+            stats.n_in += 1
+            if ref.status != "correct":
+                stats.drop(f"reference {ref.status}", ref.problem_id)
                 continue
-            checked.append(t)
-        if builder.annotator is not None:
-            model_rows = [t for t in checked if t.sampling["method"] == "model"]
-            labelled = annotate_continuations(
-                model_rows, problems, ctx.engines[builder.annotator], builder.label_prompt, stats
-            )
-            keep = {t.id for t in labelled} | {
-                t.id for t in checked if t.sampling["method"] != "model"
+            problem = source.seek(ref.problem_id)
+            rows = perturbed.take(ref.id)
+            rng = random.Random(f"{builder.er_seed}:perturbed:{ref.problem_id}")
+            stats.tally("with a perturbation" if rows else "without a perturbation")
+            stats.n_out += 1
+            yield {
+                "id": ref.problem_id,
+                "problem_id": ref.problem_id,
+                "prompt": problem.question,
+                "chosen": ref.text,
+                "rejected": rng.choice(rows).text if rows else None,
+                "reference_answer": problem.reference_answer or "",
             }
-            checked = [t for t in checked if t.id in keep]
-        kept = []
-        for t in checked:
-            if not meets_target(t, builder, stats):
-                continue
-            kind = t.sampling.get("rule") or t.sampling.get("error_type")
-            stats.tally(f"type:{kind}")
-            stats.tally(f"method:{t.sampling['method']}")
-            stats.tally(f"swer target:{t.sampling['target_swer']:g}")
-            kept.append(t)
-        stats.n_out = len(kept)
-        facts = {}
-        if builder.labels:
-            facts["labels"] = label_traces(
-                ctx, kept, list(problems.values()), builder.labels, stats, baseline="construction"
+        stray = next(
+            (
+                t
+                for t in perturbed.rest()
+                if t.origin == "perturbed" and t.parent_id.endswith("/reference")
+            ),
+            None,
+        )
+        if stray is not None:
+            raise RuntimeError(
+                f"perturbed row {stray.id!r} (of {stray.parent_id!r}) is out of reference order"
             )
-        return Output(kept, facts)
+
+    return run
+
+
+def _mixture(builder: PerturbBuilder, er: float):
+    """Exactly round(ER x M) of the M candidates take their perturbation: decided from
+    two boolean columns (a polars scan), then the rows stream from disk."""
+
+    def run(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+        import polars as pl
+
+        candidates = ctx.outputs["perturbed_candidates"]
+        sides = (
+            candidates.scan()
+            .select(pl.col("chosen").is_not_null(), pl.col("rejected").is_not_null())
+            .collect()
+        )
+        chosen, rejected = sides["chosen"].to_list(), sides["rejected"].to_list()
+        selection = select(chosen, rejected, er, builder.er_seed)
+        return mix_rows(candidates, selection, er, stats, part="perturbed")
 
     return run

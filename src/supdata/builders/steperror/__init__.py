@@ -9,7 +9,6 @@ from supdata.builders.sample.stages import SAMPLES
 from supdata.builders.spec import BuilderSpec
 from supdata.builders.steperror import stages as _stages
 from supdata.builders.steperror.models import (
-    MixRow,
     NegativeRow,
     PairRow,
     RephrasedRow,
@@ -18,6 +17,7 @@ from supdata.builders.steperror.models import (
 from supdata.builders.steperror.params import SteperrorBuilder
 from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.rows import ConfigSpec
+from supdata.ops.mixture import MixRow
 
 SPEC = BuilderSpec(
     kind="steperror",

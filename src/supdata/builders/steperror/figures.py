@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from supdata.builders.steperror.pairs import take_count
 from supdata.builders.steperror.params import parse_part
 from supdata.core.records import Problem, Trace
 from supdata.core.runner import Figures
 from supdata.ops.figures import trace_figures
+from supdata.ops.mixture import er_counts, take_count
 
 
 def pair_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
@@ -21,10 +21,6 @@ def negative_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
     """Pairs, and the kept negatives per error kind (composed: from subproblems)."""
     kinds = Counter(r["error_kind"] for r in rows)
     return Figures(measured={**pair_figures(config, rows, ctx).measured, "kinds": dict(kinds)})
-
-
-def er_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
-    return Figures(measured={**_er(rows), "er_target": rows[0]["er_target"] if rows else None})
 
 
 def mixture_figures(parts: list[str]):
@@ -101,5 +97,5 @@ def teacher_er_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
 
 
 def _er(rows: list[dict]) -> dict[str, Any]:
-    wrong = sum(1 for r in rows if not r["correct"])
-    return {"rows": len(rows), "outcome_error_rate": round(wrong / len(rows), 4) if rows else None}
+    n, wrong, _ = er_counts(rows)
+    return {"rows": n, "outcome_error_rate": round(wrong / n, 4) if n else None}

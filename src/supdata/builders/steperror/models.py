@@ -62,27 +62,6 @@ class NegativeRow(PairRow):
     ]
 
 
-class MixRow(Row):
-    """One solution per problem of a pool; exactly round(ER x M) of the M rows take the
-    wrong (rejected) solution."""
-
-    id: Text
-    problem_id: Text
-    prompt: Text
-    completion: Text
-    correct: bool
-    taken: Literal["chosen", "rejected"]
-    er_target: Annotated[float, Field(ge=0, le=1)]
-    reference_answer: str
-    part: Annotated[
-        str,
-        Field(
-            min_length=1,
-            description="the pool (and for named mixtures the POOL@ER) the row came from",
-        ),
-    ]
-
-
 class TeacherSampleRow(SampleRow):
     """A teacher's sampled solution (the same problems and prompt as the actor's), split
     into steps, verified and, with an annotator, labelled step by step. Records are

@@ -9,6 +9,7 @@ from supdata.builders.steperror.params import SteperrorBuilder
 from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams
+from supdata.ops.mixture import er_mixture
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
 from supdata.verify import VerifyConfig, verify_many
@@ -135,61 +136,6 @@ def _pick(traces: list[Trace], how: str, rng: random.Random) -> Trace | None:
     if not traces:
         return None
     return traces[0] if how == "first" else rng.choice(traces)
-
-
-def take_count(er: float, m: int) -> int:
-    """round(ER x M), halves up (Python's round() would go to even)."""
-    return int(er * m + 0.5)
-
-
-def er_mixture(
-    pairs: list[dict], er: float, seed: int, stats: StageStats, *, part: str = "hard"
-) -> list[dict]:
-    """Exactly round(ER x M) of the M problems take their rejected (wrong) solution.
-
-    A candidate may lack a side (``chosen`` or ``rejected`` None: a teacher's problem
-    with only right or only wrong complete samples). Those take the side they have; when
-    that leaves too few wrong (or right) solutions for the target, the slots that cannot
-    be filled stay empty: their problems are dropped and counted as the shortfall, never
-    filled from the other side. Complete pairs always hit the target exactly."""
-    m = len(pairs)
-    k = take_count(er, m)
-    rng = random.Random(f"{seed}:{er:.6f}")
-    only_wrong = [i for i, p in enumerate(pairs) if p["chosen"] is None]
-    only_right = [i for i, p in enumerate(pairs) if p["rejected"] is None]
-    both = [i for i, p in enumerate(pairs) if None not in (p["chosen"], p["rejected"])]
-    empty: set[int] = set()
-    if len(only_wrong) > k:  # too few right solutions: some wrong-only problems go
-        empty = set(rng.sample(only_wrong, len(only_wrong) - k))
-        wrong = set(only_wrong) - empty
-        short = ("right", len(empty))
-    else:
-        picked = rng.sample(both, min(k - len(only_wrong), len(both)))
-        wrong = {*only_wrong, *picked}
-        missing = k - len(wrong)
-        empty = set(rng.sample(only_right, missing)) if missing else set()
-        short = ("wrong", missing)
-    stats.n_in += m
-    stats.n_out += m - len(empty)
-    stats.tally(f"{part}: rejected taken", len(wrong))
-    stats.tally(f"{part}: chosen taken", m - len(wrong) - len(empty))
-    for i in sorted(empty):
-        stats.drop(f"{part}: no complete {short[0]} sample for its slot", pairs[i]["id"])
-    return [
-        {
-            "id": pair["id"],
-            "problem_id": pair["problem_id"],
-            "prompt": pair["prompt"],
-            "completion": pair["rejected"] if i in wrong else pair["chosen"],
-            "correct": i not in wrong,
-            "taken": "rejected" if i in wrong else "chosen",
-            "er_target": er,
-            "reference_answer": pair["reference_answer"],
-            "part": part,
-        }
-        for i, pair in enumerate(pairs)
-        if i not in empty
-    ]
 
 
 def selection_candidates(

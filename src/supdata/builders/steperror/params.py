@@ -9,22 +9,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from supdata.builders.spec import SampledParams
+from supdata.ops.mixture import check_er_grid, er_name
 from supdata.ops.sampling import SamplingSection
 from supdata.prompts import check_prompt
-
-
-def er_name(er: float, pool: str = "hard") -> str:
-    return f"{pool}_er{round(er * 100):02d}"
-
-
-def _er_grid(grid: list[float], pool: str) -> list[float]:
-    bad = [g for g in grid if not 0 <= g <= 1]
-    if bad:
-        raise ValueError(f"outcome error rates must be in [0, 1]; got {bad}")
-    names = [er_name(g, pool) for g in grid]
-    if len(set(names)) != len(names):
-        raise ValueError(f"two rates name the same config: {names}")
-    return grid
 
 
 def _default_grid() -> list[float]:
@@ -114,7 +101,7 @@ class Decompose(BaseModel):
     @field_validator("er_grid")
     @classmethod
     def _grid(cls, grid: list[float]) -> list[float]:
-        return _er_grid(grid, "sub")
+        return check_er_grid(grid, "sub")
 
     @model_validator(mode="after")
     def _bounds(self) -> Decompose:
@@ -148,7 +135,7 @@ class Rephrase(BaseModel):
     @field_validator("er_grid")
     @classmethod
     def _grid(cls, grid: list[float]) -> list[float]:
-        return _er_grid(grid, "rephrased")
+        return check_er_grid(grid, "rephrased")
 
 
 class Negatives(BaseModel):
@@ -317,7 +304,7 @@ class SteperrorBuilder(SampledParams):
     @field_validator("er_grid")
     @classmethod
     def _er_range(cls, grid: list[float]) -> list[float]:
-        return _er_grid(grid, "hard")
+        return check_er_grid(grid, "hard")
 
     @field_validator("teacher_target_er")
     @classmethod

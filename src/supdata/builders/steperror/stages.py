@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from supdata.builders.sample.stages import samples_stage, stage_params
 from supdata.builders.steperror.decompose import decompose_problems
 from supdata.builders.steperror.figures import (
-    er_figures,
     mixture_figures,
     negative_figures,
     pair_figures,
@@ -21,7 +20,6 @@ from supdata.builders.steperror.figures import (
     teacher_sample_figures,
 )
 from supdata.builders.steperror.models import (
-    MixRow,
     NegativeRow,
     PairRow,
     RephrasedRow,
@@ -30,14 +28,12 @@ from supdata.builders.steperror.models import (
 from supdata.builders.steperror.negatives import synthetic_negatives
 from supdata.builders.steperror.pairs import (
     build_pairs,
-    er_mixture,
     named_mixture,
     selection_candidates,
 )
 from supdata.builders.steperror.params import (
     MIX_POOLS,
     SteperrorBuilder,
-    er_name,
     parse_part,
     teacher_config,
 )
@@ -47,6 +43,7 @@ from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
+from supdata.ops.mixture import MixRow, er_figures, er_mixture, er_name
 from supdata.ops.sampling import SamplingSection
 from supdata.ops.stages import contamination_report, references, report_facts, sample
 
@@ -359,7 +356,7 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
     def sub_pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
         subs = ctx.outputs["subtasks"]
         part = stats.part("sub references")
-        refs = references(ctx, subs, part, "verify sub-solutions")
+        refs = list(references(ctx, subs, part, "verify sub-solutions"))
         stats.absorb(part)
         return _pairs(ctx, builder, subs, refs, samples="sub_samples", stats=stats)
 
