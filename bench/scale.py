@@ -1,16 +1,20 @@
-"""Scale: 1k, 10k and 100k problems through source, segmentation and verification.
+"""Scale: whole model-free builds at 10k, 100k and 1M problems, and a build with a
+generation stage on a scripted engine.
 
 Synthesizes GSM8K-style problems (question, step-by-step answer ending ``#### N``) into a
-jsonl file, then streams them through the build's own stage functions: the file source
-(``load_problems``: read, normalize, filter), segmentation of each reference solution
-(``reference_traces``) and verification of its final answer (``verify_traces``: math-verify
-in the hard-timeout worker pool). Every size runs in a fresh process, so each peak RSS
-(``resource.getrusage``: the process, and the largest verification worker) is its own.
-Prints rows/s per size, the 10x and 100x throughput ratios (linear scaling: about 1), and
-the peak RSS (target under 2 GiB). Then runs ``supdata build`` itself on the largest file
-(a model-free recipe: the same stages, records held per stage, parquet, card, plots).
+jsonl file, then runs ``supdata.build.build`` on a recipe that goes file source ->
+references (segmented, verified by math-verify in the hard-timeout pool) -> rule
+perturbation -> mixtures over references (``er_grid``) -> publish, then validates the
+published folder (``validate_folder``: every row against its schema). Every size runs in
+a fresh process, so each peak RSS is its own: the whole process tree (the build and its
+verification workers), sampled from /proc. Prints rows/s per size (stage rows written:
+problems, references, perturbed, candidates, mixture rows), the per-row throughput ratio
+of the largest size against the smallest (target: within 1.15x) and the peak RSS
+(target < 2 GiB). ``--generate N`` also builds N problems through a ``sample`` stage on a
+scripted engine (no model: a backend that answers each request at once), to show the
+LLM path is bounded too (stages stream ``runner.window`` problems per engine batch).
 
-    .venv/bin/python bench/scale.py [--sizes 1000 10000 100000] [--workers 2]
+    .venv/bin/python bench/scale.py [--sizes 10000 100000 1000000] [--generate 100000]
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 NAMES = ["Ava", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun"]
@@ -59,49 +62,6 @@ def synthesize(path: Path, count: int, seed: int = 0) -> None:
     with path.open("w", encoding="utf-8") as f:
         for i in range(count):
             f.write(json.dumps(problem(i, rng)) + "\n")
-
-
-def run_one(path: Path, workers: int) -> dict:
-    """Stream the file through the three stages; nothing is held but the pool's in-flight."""
-    from supdata.core.stats import StageStats
-    from supdata.ops.references import reference_traces
-    from supdata.ops.verification import verify_traces
-    from supdata.sources import FileSource, load_problems
-    from supdata.verify import VerifyConfig
-
-    source = FileSource(kind="file", path=str(path), normalizer="generic")
-    stats = {name: StageStats(name) for name in ("source", "references", "verify")}
-    answers: dict[str, str | None] = {}
-
-    def problems():
-        for p in load_problems(source, stats["source"]):
-            answers[p.id] = p.reference_answer  # one short string per problem
-            yield p
-
-    peak = TreeRss()
-    started = time.perf_counter()
-    first = None
-    statuses: Counter[str] = Counter()
-    steps = 0
-    traces = reference_traces(problems(), "auto", stats["references"])
-    for trace in verify_traces(traces, answers, VerifyConfig(workers=workers), stats["verify"]):
-        if first is None:
-            first = time.perf_counter()
-        statuses[trace.status] += 1
-        steps += len(trace.steps)
-        answers.pop(trace.problem_id, None)
-    ended = time.perf_counter()
-    peak.stop()
-    return {
-        "rows": sum(statuses.values()),
-        "steps": steps,
-        "statuses": dict(statuses),
-        "seconds": ended - started,
-        "steady_seconds": ended - (first or started),
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB -> MiB
-        "worker_rss_mib": peak.worker_mib,
-        "tree_rss_mib": peak.tree_mib,
-    }
 
 
 class TreeRss:
@@ -148,75 +108,142 @@ def _descends(pid: int, root: int, parents: dict[int, int]) -> bool:
     return False
 
 
-def build_whole(tmp: Path, size: int) -> None:
-    """The same three stages as ``supdata build`` runs them (a model-free recipe: problems
-    and verified references), which keeps each stage's records in memory and publishes
-    parquet, card and plots: its wall time and peak RSS."""
-    path = tmp / f"problems-{size}.jsonl"
-    if not path.is_file():
-        synthesize(path, size)
-    recipe = tmp / "scale.yaml"
+RECIPE = """\
+name: scale
+source: {{kind: file, path: {path}, normalizer: generic}}
+{engines}builders:
+{builders}publish: {{license: apache-2.0}}
+"""
+PERTURB = """\
+  - kind: perturb
+    swer_grid: [0.5]
+    types: [wrong_result, swap_operator]
+    er_grid: [0.1, 0.5]
+"""
+SAMPLE = """\
+  - kind: sample
+    engine: actor
+    n: 1
+    max_tokens: 64
+"""
+
+
+class Scripted:
+    """A backend with no model: each request's completion is a short solution whose
+    final answer is right for every third problem (so verification sees both)."""
+
+    kind = "scripted"
+    fingerprint = "scripted-engine"
+
+    def stream(self, requests):
+        from supdata.engines import Completion
+
+        for i, request in enumerate(requests):
+            digits = sum(map(ord, request.id))
+            text = f"Multiply, then subtract.\nThe answer is {digits % 97}."
+            yield i, Completion(request.id, [text], ["stop"], 12, [9], [False])
+
+    def close(self) -> None:
+        pass
+
+
+def one_build(path: Path, size: int, generate: bool) -> dict:
+    """Build (and validate) one recipe in this process; the peak RSS of its tree."""
+    from supdata.build import build
+    from supdata.publish.validate import validate_folder
+    from supdata.recipe import load_recipe
+
+    if generate:
+        from supdata import engines
+
+        engines.BACKENDS["vllm"] = lambda config: Scripted()
+    tmp = path.parent
+    recipe = tmp / f"scale-{size}-{int(generate)}.yaml"
     recipe.write_text(
-        f"name: scale\nsource: {{kind: file, path: {path}, normalizer: generic}}\n"
-        "publish: {license: apache-2.0}\n"
+        RECIPE.format(
+            path=path,
+            engines="engines:\n  actor: {kind: vllm}\n" if generate else "",
+            builders=SAMPLE if generate else PERTURB,
+        )
     )
-    cmd = [sys.executable, "-m", "supdata", "build", str(recipe), "--out", str(tmp / "scale")]
+    out = tmp / f"out-{size}-{int(generate)}"
+    peak = TreeRss()
     started = time.perf_counter()
-    proc = subprocess.run([*cmd, "--no-cache"], capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
+    stats = build(load_recipe(recipe), out, use_cache=False, force=True)
+    built = time.perf_counter()
+    counts = validate_folder(out)
+    ended = time.perf_counter()
+    peak.stop()
+    stages = stats["stages"]
+    return {
+        "problems": size,
+        "rows": sum(s["out"] for s in stages.values()),  # every stage's records, on disk
+        "published": sum(counts.values()),
+        "configs": counts,
+        "seconds": built - started,
+        "validate_seconds": ended - built,
+        "stage_seconds": {name: s.get("seconds") for name, s in stages.items()},
+        "tree_rss_mib": peak.tree_mib,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_child(path: Path, size: int, generate: bool) -> dict:
+    cmd = [sys.executable, __file__, "--one", str(path), "--size", str(size)]
+    proc = subprocess.run(
+        [*cmd, *(["--scripted"] if generate else [])], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report(label: str, r: dict) -> None:
+    stages = ", ".join(f"{k} {v:.0f}s" for k, v in r["stage_seconds"].items() if v is not None)
     print(
-        f"supdata build of {size} problems (source, references, verification, publish): "
-        f"{size / seconds:.1f} problems/s ({seconds:.1f}s), peak RSS {rss:.0f} MiB"
+        f"{label:>22}: {r['rows'] / r['seconds']:8.0f} rows/s ({r['rows']} stage rows, "
+        f"{r['published']} published, {r['seconds']:.0f}s build + {r['validate_seconds']:.0f}s "
+        f"validate)  peak RSS of the tree {r['tree_rss_mib']:.0f} MiB  [{stages}]",
+        flush=True,
     )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument(
-        "--build-size", type=int, default=100_000, help="also `supdata build` this many (0: no)"
-    )
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # child: one file
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--generate", type=int, default=100_000, help="0: skip")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # child: one build
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--scripted", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(Path(args.one), args.workers)))
+        print(json.dumps(one_build(Path(args.one), args.size, args.scripted)))
         return 0
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for size in args.sizes:
+        for size in sorted({*args.sizes, *([args.generate] if args.generate else [])}):
             path = Path(tmp) / f"problems-{size}.jsonl"
             synthesize(path, size)
-            cmd = [sys.executable, __file__, "--one", str(path), "--workers", str(args.workers)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                print(proc.stderr[-3000:], file=sys.stderr)
-                return 1
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[size] = r
+            if size in args.sizes:
+                results[size] = run_child(path, size, generate=False)
+                report(f"{size} problems", results[size])
+            if size == args.generate:
+                generated = run_child(path, size, generate=True)
+                report(f"{size} with generation", generated)
+        small, large = min(results), max(results)
+        rate = {s: r["rows"] / r["seconds"] for s, r in results.items()}
+        print(
+            f"per-row time, {large} vs {small} problems: {rate[small] / rate[large]:.3f}x  "
+            "(target <= 1.15)"
+        )
+        peak = max(r["tree_rss_mib"] for r in results.values())
+        print(f"peak RSS of the process tree over all sizes: {peak:.0f} MiB  (target < 2048)")
+        if args.generate:
             print(
-                f"{size:>7} problems: {r['rows'] / r['steady_seconds']:8.1f} rows/s steady "
-                f"({r['seconds']:.1f}s in all, with pool start-up; {r['steps']} steps)  "
-                f"peak RSS: driver {r['rss_mib']:.0f} MiB, largest worker "
-                f"{r['worker_rss_mib']:.0f} MiB, whole tree {r['tree_rss_mib']:.0f} MiB  "
-                f"{r['statuses']}"
+                f"with a generation stage ({args.generate} problems, scripted engine): "
+                f"peak RSS {generated['tree_rss_mib']:.0f} MiB"
             )
-            assert r["rows"] == size, f"{size} problems in, {r['rows']} judged"
-        base = args.sizes[0]
-        rate = {s: r["rows"] / r["steady_seconds"] for s, r in results.items()}
-        for size in args.sizes[1:]:
-            print(
-                f"throughput ratio {size // base}x rows ({size} vs {base}): "
-                f"{rate[size] / rate[base]:.3f}  (linear: about 1)"
-            )
-        peak = max(max(r["rss_mib"], r["tree_rss_mib"]) for r in results.values())
-        print(f"peak RSS (whole process tree) over all sizes: {peak:.0f} MiB  (target < 2048 MiB)")
-        if args.build_size:
-            build_whole(Path(tmp), args.build_size)
     return 0
 
 

@@ -83,10 +83,10 @@ def validate_files(root: Path, meta: dict, files: list[Path]) -> dict[str, int]:
             raise FolderError(f"{root}: config {config!r} has no parquet files")
         counts[config] = 0
         for path in shards:
-            try:
-                counts[config] += validate_rows(
-                    config, pq.read_table(path, page_checksum_verification=True).to_pylist()
-                )
+            try:  # a batch at a time: a shard of 100k rows never sits in memory as dicts
+                shard = pq.ParquetFile(path, page_checksum_verification=True)
+                for batch in shard.iter_batches(batch_size=4096):
+                    counts[config] += validate_rows(config, batch.to_pylist(), counts[config])
             except (ValueError, OSError) as exc:
                 raise FolderError(f"{path.relative_to(root)}: {exc}") from None
         if config in expected and expected[config] != counts[config]:
