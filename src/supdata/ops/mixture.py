@@ -150,6 +150,26 @@ def er_mixture(
     return list(mix_rows(pairs, select(chosen, rejected, er, seed), er, stats, part=part))
 
 
+def mixture(
+    candidates: Iterable[dict[str, Any]], er: float, seed: int, stats: StageStats, *, part: str
+) -> Iterable[dict[str, Any]]:
+    """``er_mixture`` over a stage on disk without loading it: the selection reads the
+    two side columns with a polars scan, then the rows stream in candidate order."""
+    from supdata.core.store import StageData
+
+    if not isinstance(candidates, StageData):
+        return er_mixture(list(candidates), er, seed, stats, part=part)
+    import polars as pl
+
+    sides = (
+        candidates.scan()
+        .select(pl.col("chosen").is_not_null(), pl.col("rejected").is_not_null())
+        .collect()
+    )
+    selection = select(sides["chosen"].to_list(), sides["rejected"].to_list(), er, seed)
+    return mix_rows(candidates, selection, er, stats, part=part)
+
+
 class Follow:
     """Walk a stream whose keys come in the order they will be asked for (a stage
     derived from another, record by record): ``seek`` skips to a key, ``take`` returns

@@ -34,7 +34,7 @@ def critique_rows(
     jobs = []
     for t in paths:
         k = t.sampling["known_error_step"]
-        hint = {"hint_step": k + 1, "hint_type": t.sampling["error_type"]} if k >= 0 else {}
+        hint = {"hint_step": k + 1, "hint_type": t.sampling.get("error_type")} if k >= 0 else {}
         jobs.append(_job(t, problems[t.problem_id], **hint))
     results = critique_all(
         jobs,
@@ -90,7 +90,7 @@ def critique_rows(
                 "final_correct": t.status == "correct",
                 "method": t.sampling["method"],
                 "known_error_step": t.sampling["known_error_step"],
-                "error_type": t.sampling["error_type"],
+                "error_type": t.sampling.get("error_type"),  # null (absent) for RG1 paths
                 "refine_success_rate": len(hits) / n,
                 "refinement": refinement,
                 "reference_answer": p.reference_answer or "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
@@ -33,8 +33,7 @@ from supdata.ops.mixture import (
     MixRow,
     er_figures,
     er_name,
-    mix_rows,
-    select,
+    mixture,
 )
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES
 from supdata.ops.stages import verify
@@ -288,20 +287,11 @@ def _candidates(builder: PerturbBuilder):
 
 
 def _mixture(builder: PerturbBuilder, er: float):
-    """Exactly round(ER x M) of the M candidates take their perturbation: decided from
-    two boolean columns (a polars scan), then the rows stream from disk."""
+    """Exactly round(ER x M) of the M candidates take their perturbation (``mixture``:
+    decided from two columns on disk, then the rows stream)."""
 
-    def run(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
-        import polars as pl
-
+    def run(ctx: BuildContext, stats: StageStats) -> Iterable[dict]:
         candidates = ctx.outputs["perturbed_candidates"]
-        sides = (
-            candidates.scan()
-            .select(pl.col("chosen").is_not_null(), pl.col("rejected").is_not_null())
-            .collect()
-        )
-        chosen, rejected = sides["chosen"].to_list(), sides["rejected"].to_list()
-        selection = select(chosen, rejected, er, builder.er_seed)
-        return mix_rows(candidates, selection, er, stats, part="perturbed")
+        return mixture(candidates, er, builder.er_seed, stats, part="perturbed")
 
     return run

@@ -6,6 +6,7 @@ samples -> pairs -> hard_erXX; with ``decompose:`` subtasks -> sub_samples -> su
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,7 @@ from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
-from supdata.ops.mixture import MixRow, er_figures, er_mixture, er_name
+from supdata.ops.mixture import MixRow, er_figures, er_mixture, er_name, mixture
 from supdata.ops.sampling import SamplingSection
 from supdata.ops.stages import contamination_report, references, report_facts, sample
 
@@ -311,9 +312,9 @@ def _er_stages(builder: SteperrorBuilder, pool: str, grid: list[float]) -> list[
     stages = []
     for er in grid:
 
-        def mix(ctx: BuildContext, stats: StageStats, er: float = er) -> list[dict]:
+        def mix(ctx: BuildContext, stats: StageStats, er: float = er) -> Iterable[dict]:
             rows = _pool(ctx, builder, pool, stats)
-            return er_mixture(rows, er, builder.er_seed, stats, part=pool)
+            return mixture(rows, er, builder.er_seed, stats, part=pool)
 
         name = er_name(er, pool)
         stages.append(
