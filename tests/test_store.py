@@ -219,3 +219,46 @@ def test_window_below_one_fails_at_validation_with_its_line(tmp_path, bad):
     with pytest.raises(RecipeError) as info:
         load_recipe(path)
     assert f"{path}:5" in str(info.value) and "runner.window" in str(info.value)
+
+
+def test_follow_merges_in_order_and_refuses_a_key_out_of_order():
+    from supdata.ops.mixture import Follow
+
+    rows = [("a", 1), ("a", 2), ("c", 3), ("d", 4)]
+    f = Follow(rows, lambda r: r[0], "rows")
+    assert f.take("a") == [("a", 1), ("a", 2)]
+    assert f.take("b") == []  # absent: nothing consumed
+    assert f.seek("d") == ("d", 4)  # skips c
+    with pytest.raises(LookupError, match="rows: no record 'a'"):
+        f.seek("a")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_streamed_selection_equals_the_in_memory_mixture(seed, tmp_path):
+    """Candidates with missing sides (seeded at random): ``select`` + ``mix_rows`` over a
+    stage on disk give exactly the rows ``er_mixture`` gives in memory."""
+    import random
+
+    from supdata.core.stats import StageStats
+    from supdata.ops.mixture import CandidateRow, er_mixture, mixture
+
+    rng = random.Random(seed)
+    candidates = []
+    for i in range(200):
+        side = rng.choice(["both", "both", "right", "wrong"])
+        candidates.append(
+            {
+                "id": f"p{i}",
+                "problem_id": f"p{i}",
+                "prompt": f"q{i}",
+                "chosen": None if side == "wrong" else f"right {i}",
+                "rejected": None if side == "right" else f"wrong {i}",
+                "reference_answer": str(i),
+            }
+        )
+    data = write_stage(tmp_path / "c", CandidateRow, candidates)
+    for er in (0.0, 0.2, 0.5, 0.9, 1.0):
+        a, b = StageStats("a"), StageStats("b")
+        streamed = list(mixture(data, er, seed, a, part="p"))
+        assert streamed == er_mixture(candidates, er, seed, b, part="p")
+        assert a.to_dict() == b.to_dict()
