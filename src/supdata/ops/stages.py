@@ -17,7 +17,7 @@ from supdata.ops.judge import judge_traces
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.references import reference_traces
 from supdata.ops.sampling import SamplingSection, sample_traces
-from supdata.ops.verification import verify_traces
+from supdata.ops.verification import InFlightAnswers, verify_traces
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe
@@ -92,18 +92,18 @@ def references(
     answers of the references in the verifier pool are held."""
     from tqdm import tqdm
 
-    answers: dict[str, str | None] = {}
+    answers = InFlightAnswers()
 
     def held() -> Iterator[Problem]:
         for p in problems:
             if p.reference_solution.strip():  # the others are dropped, never verified
-                answers[p.id] = p.reference_answer
+                answers.hold(p)
             yield p
 
     traces = reference_traces(held(), ctx.recipe.segmentation.strategy, stats)
     bar = tqdm(desc=desc, unit="trace", disable=None)
     for trace in verify_traces(traces, answers, ctx.recipe.verification.to_config(), stats):
-        answers.pop(trace.problem_id, None)
+        answers.release(trace.problem_id)
         bar.update()
         yield trace
     bar.close()

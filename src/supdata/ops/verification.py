@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping
 
-from supdata.core.records import Trace
+from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
 from supdata.verify import VerifyConfig, verify_many
+
+
+class InFlightAnswers(dict):
+    """The reference answers ``verify_traces`` looks up, held only while a trace of their
+    problem is on its way through the verifier pool: a streaming stage holds what is in
+    flight, never an answer per problem of the stage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: Counter[str] = Counter()
+
+    def hold(self, problem: Problem) -> None:
+        self[problem.id] = problem.reference_answer
+        self._held[problem.id] += 1
+
+    def release(self, problem_id: str) -> None:
+        self._held[problem_id] -= 1
+        if not self._held[problem_id]:
+            del self._held[problem_id], self[problem_id]
 
 
 def verify_traces(

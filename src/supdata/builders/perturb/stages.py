@@ -5,7 +5,6 @@ mixtures over references (``perturbed_candidates``, then one ``perturbed_erXX`` 
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,7 @@ from supdata.ops.mixture import (
 )
 from supdata.ops.perturb.types import MODEL_TYPES, RULE_TYPES
 from supdata.ops.stages import verify
-from supdata.ops.verification import verify_traces
+from supdata.ops.verification import InFlightAnswers, verify_traces
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe
@@ -119,27 +118,9 @@ def _bases(ctx: BuildContext, builder: PerturbBuilder) -> Iterator[tuple[Trace, 
             yield base, problem
 
 
-class _Answers(dict):
-    """Reference answers of the problems with a trace in flight (what verification
-    looks up), held while a trace of theirs is in the verifier pool."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._held: Counter[str] = Counter()
-
-    def hold(self, problem: Problem) -> None:
-        self[problem.id] = problem.reference_answer
-        self._held[problem.id] += 1
-
-    def release(self, problem_id: str) -> None:
-        self._held[problem_id] -= 1
-        if not self._held[problem_id]:
-            del self._held[problem_id], self[problem_id]
-
-
 def _rule_rows(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) -> Iterator[Trace]:
     """The streaming path: plan, perturb, verify and check each base's rows as they come."""
-    answers = _Answers()
+    answers = InFlightAnswers()
     problems: dict[str, Problem] = {}
 
     def bases() -> Iterator[Trace]:
