@@ -335,7 +335,7 @@ def test_pairs_take_only_complete_samples(shared_data):
     ]
     builder = SteperrorBuilder(kind="steperror")
     stats = StageStats("pairs")
-    rows = build_pairs([p], [], samples, builder, None, VerifyConfig(), stats)
+    rows = list(build_pairs([p], [], samples, builder, None, VerifyConfig(), stats, 8))
     assert [(r["chosen_trace_id"], r["rejected_trace_id"]) for r in rows] == [
         ("g0/sample-4", "g0/sample-2")
     ]
@@ -343,9 +343,8 @@ def test_pairs_take_only_complete_samples(shared_data):
     assert stats.counts["sample not eligible: no final answer"] == 1
     # Only incomplete wrong samples: the problem is dropped, and says why.
     stats = StageStats("pairs")
-    assert (
-        build_pairs([p], [], samples[:2] + samples[3:], builder, None, VerifyConfig(), stats) == []
-    )
+    kept = samples[:2] + samples[3:]
+    assert list(build_pairs([p], [], kept, builder, None, VerifyConfig(), stats, 8)) == []
     assert stats.dropped == {"no complete wrong sample": 1}
 
 
@@ -357,16 +356,37 @@ def test_pairs_choose_random_is_seeded_and_uses_every_sample():
         Problem(id=f"p{k}", question="q", reference_solution="", reference_answer="1", source="s")
         for k in range(40)
     ]
-    samples = [_trace(p.id, i, f"wrong {i}", "incorrect") for p in problems for i in range(3)] + [
-        _trace(p.id, 3, "right", "correct") for p in problems
+    samples = [
+        _trace(p.id, i, f"wrong {i}", "incorrect") if i < 3 else _trace(p.id, 3, "right", "correct")
+        for p in problems
+        for i in range(4)
     ]
     picks = []
-    for choose in ("first", "random", "random"):
+    for choose, window in (("first", 40), ("random", 40), ("random", 7)):
         builder = SteperrorBuilder(kind="steperror", choose=choose)
-        rows = build_pairs(problems, [], samples, builder, None, VerifyConfig(), StageStats("p"))
+        stats = StageStats("p")
+        rows = build_pairs(problems, [], samples, builder, None, VerifyConfig(), stats, window)
         picks.append([r["rejected_trace_id"].rsplit("-", 1)[1] for r in rows])
+        assert (stats.n_in, stats.n_out) == (40, 40)
     assert set(picks[0]) == {"0"}
+    # The same picks whatever the window the stage streams in.
     assert picks[1] == picks[2] and set(picks[1]) == {"0", "1", "2"}
+
+
+def test_pairs_refuse_samples_out_of_problem_order():
+    """Pairs join the samples stage to the problems as sorted runs: a sample whose problem
+    came earlier is an error that names it, never a pair silently lost."""
+    from supdata.builders.steperror.pairs import build_pairs
+    from supdata.builders.steperror.params import SteperrorBuilder
+
+    problems = [
+        Problem(id=f"p{k}", question="q", reference_solution="", reference_answer="1", source="s")
+        for k in range(3)
+    ]
+    samples = [_trace("p1", 0, "w", "incorrect"), _trace("p0", 0, "w", "incorrect")]
+    builder = SteperrorBuilder(kind="steperror")
+    with pytest.raises(LookupError, match="samples: record 'p0' was never joined"):
+        list(build_pairs(problems, [], samples, builder, None, VerifyConfig(), StageStats("p"), 2))
 
 
 @pytest.mark.parametrize(
@@ -595,13 +615,16 @@ def test_synthetic_negatives_keep_only_believable_wrong_rewrites(shared_data):
             pass
 
     stats = StageStats("negatives")
-    kept = synthetic_negatives(
-        pairs,
-        Negatives(),
-        Engine(Scripted(), name="rewriter"),
-        verify=VerifyConfig(),
-        seed=0,
-        stats=stats,
+    kept = list(
+        synthetic_negatives(
+            pairs,
+            Negatives(),
+            Engine(Scripted(), name="rewriter"),
+            verify=VerifyConfig(),
+            seed=0,
+            stats=stats,
+            window=2,
+        )
     )
     assert [(r["id"], r["error_kind"]) for r in kept] == [
         ("g0/negative-computation", "computation")

@@ -222,7 +222,7 @@ def test_window_below_one_fails_at_validation_with_its_line(tmp_path, bad):
 
 
 def test_follow_merges_in_order_and_refuses_a_key_out_of_order():
-    from supdata.ops.mixture import Follow
+    from supdata.ops.joins import Follow
 
     rows = [("a", 1), ("a", 2), ("c", 3), ("d", 4)]
     f = Follow(rows, lambda r: r[0], "rows")

@@ -170,43 +170,6 @@ def mixture(
     return mix_rows(candidates, selection, er, stats, part=part)
 
 
-class Follow:
-    """Walk a stream whose keys come in the order they will be asked for (a stage
-    derived from another, record by record): ``seek`` skips to a key, ``take`` returns
-    the run of records at the head with a key. Merges two stages on disk with one
-    record of each in memory; a key asked out of order is an error, never a silent miss."""
-
-    def __init__(self, records: Iterable[Any], key: Any, what: str) -> None:
-        self._it = iter(records)
-        self._key = key
-        self._what = what
-        self._head = next(self._it, None)
-
-    def take(self, key: str) -> list[Any]:
-        """The records at the head whose key is ``key`` (none: [])."""
-        run = []
-        while self._head is not None and self._key(self._head) == key:
-            run.append(self._head)
-            self._head = next(self._it, None)
-        return run
-
-    def seek(self, key: str) -> Any:
-        """The next record with ``key``, skipping those before it."""
-        while self._head is not None and self._key(self._head) != key:
-            self._head = next(self._it, None)
-        if self._head is None:
-            raise LookupError(f"{self._what}: no record {key!r} at or after this point")
-        found, self._head = self._head, next(self._it, None)
-        return found
-
-    def rest(self) -> Iterator[Any]:
-        """What was never taken or skipped to, in order."""
-        if self._head is not None:
-            yield self._head
-            yield from self._it
-        self._head = None
-
-
 def er_counts(rows: Iterable[dict[str, Any]]) -> tuple[int, int, float | None]:
     """(rows, wrong rows, ER target) of a mixture: from the parquet columns alone when
     the rows are a stage on disk, else one pass."""

@@ -5,7 +5,6 @@ split references, and the build's benchmark index. Each returns its facts for th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from supdata.core.records import Problem, Trace
@@ -13,6 +12,7 @@ from supdata.core.runner import BuildContext
 from supdata.core.stats import StageStats
 from supdata.hygiene.screen import ContaminationReport, Decontaminator, dedup_solutions
 from supdata.ops.annotate import annotate
+from supdata.ops.joins import windows
 from supdata.ops.judge import judge_traces
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.references import reference_traces
@@ -116,8 +116,7 @@ def _windows(
     and stream their traces to the stage's shards before the next window is read."""
     engine = ctx.engines[params.engine]
     strategy = ctx.recipe.segmentation.strategy
-    todo = iter(problems)
-    while window := list(islice(todo, ctx.recipe.runner.window)):
+    for window in windows(problems, ctx.recipe.runner.window):
         traces = sample_traces(window, params, engine, strategy, stats)
         yield from verify(ctx, traces, stats, f"verify {stats.name}", window)
 

@@ -25,10 +25,10 @@ from supdata.core.records.models import PerturbedRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
+from supdata.ops.joins import Follow
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.mixture import (
     CandidateRow,
-    Follow,
     MixRow,
     er_figures,
     er_name,

@@ -157,7 +157,7 @@ def decompose_problems(
 
     ``screen`` (id, question) gives a reason to reject a subproblem (decontamination);
     it runs before the reproduce test, so no samples are spent on a rejected one."""
-    stats.n_in = len(problems)
+    stats.n_in += len(problems)
     if not problems:
         return []
     prompt = load_prompt(params.prompt)
@@ -215,7 +215,7 @@ def decompose_problems(
                 continue
             candidates.append((parent, j, sub))
     kept = _reproduced(candidates, params, engine, solve_prompt, verify, seed, stats)
-    stats.n_out = len(kept)
+    stats.n_out += len(kept)
     stats.tally("problems with a kept subproblem", len({p.meta["parent_id"] for p in kept}))
     return kept
 

@@ -18,13 +18,16 @@ the full problem. It passes the same checks against the full problem.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from supdata.builders.steperror.params import Negatives
 from supdata.core.records import Problem
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams
+from supdata.ops.joins import join_windows, windows
 from supdata.ops.perturb import LEAKY_WORDS
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
@@ -129,7 +132,7 @@ def rewrite_negatives(
     """Per base (``id``, ``prompt``, ``chosen``: a correct solution, ``reference_answer``)
     and error kind one whole-solution rewrite: the kept ones as (base, kind, text, id)."""
     jobs = [(base, kind) for base in bases for kind in params.kinds]
-    stats.n_in = len(jobs)
+    stats.n_in += len(jobs)
     if not jobs:
         return []
     asks = [
@@ -146,7 +149,7 @@ def rewrite_negatives(
     ids = [rid for _, _, rid in asks]
     items = [(b, t, rid, kind) for (b, kind), t, rid in zip(jobs, texts, ids, strict=True)]
     kept = _checked(items, params, verify, stats)
-    stats.n_out = len(kept)
+    stats.n_out += len(kept)
     return [(jobs[i][0], jobs[i][1], texts[i], ids[i]) for i in kept]
 
 
@@ -164,24 +167,31 @@ def _row(pair: dict, text: str, rid: str, kind: str, subs: list[dict]) -> dict[s
 
 
 def synthetic_negatives(
-    pairs: list[dict],
+    pairs: Iterable[dict],
     params: Negatives,
     engine: Engine,
     *,
     verify: VerifyConfig,
     seed: int,
     stats: StageStats,
-    subtasks: list[Problem] | None = None,
-) -> list[dict]:
+    window: int,
+    subtasks: Iterable[Problem] | None = None,
+) -> Iterator[dict]:
     """Per pair and error kind, one rewrite of the pair's chosen (correct) solution; the
     kept ones as pairs (chosen = that solution, rejected = the negative). With
-    ``subtasks`` (``compose_from_subtasks``) also the composed negatives after them."""
+    ``subtasks`` (``compose_from_subtasks``) also the composed negatives after them.
+    Streams ``window`` pairs at a time (``pairs`` is read twice with ``subtasks``: a
+    stage on disk or a list); the rows do not depend on the window."""
     rewrite = Rewriter(params, engine, verify, seed)
-    kept = rewrite(pairs, stats)
-    rows = [_row(pair, text, rid, kind, []) for pair, kind, text, rid in kept]
-    if subtasks is not None:
-        rows += composed_negatives(pairs, subtasks, rewrite, stats)
-    return rows
+    for chunk in windows(pairs, window):
+        for pair, kind, text, rid in rewrite(chunk, stats):
+            yield _row(pair, text, rid, kind, [])
+    if subtasks is None:
+        return
+    parent = (subtasks, lambda s: s.meta["parent_id"])
+    for group in join_windows(pairs, itemgetter("problem_id"), window, subtasks=parent):
+        subs = [s for g in group for s in g["subtasks"]]
+        yield from composed_negatives([g.item for g in group], subs, rewrite, stats)
 
 
 def subtask_negatives(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from operator import attrgetter
 
 from supdata.builders.steperror.params import SteperrorBuilder
 from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams
+from supdata.ops.joins import Joined, join_windows
 from supdata.ops.mixture import er_mixture
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
@@ -52,7 +55,7 @@ def restyle_references(
     return kept
 
 
-def complete_samples(samples: list[Trace], stats: StageStats) -> dict[str, list[Trace]]:
+def complete_samples(samples: Iterable[Trace], stats: StageStats) -> dict[str, list[Trace]]:
     """Problem id -> its complete samples (judged correct or incorrect, not cut at
     max_tokens): the only ones a pair or a selection may take; the rest are counted."""
     by_problem: dict[str, list[Trace]] = defaultdict(list)
@@ -68,34 +71,56 @@ def complete_samples(samples: list[Trace], stats: StageStats) -> dict[str, list[
     return by_problem
 
 
+def by_problem_windows(
+    problems: Iterable[Problem], samples: Iterable[Trace], window: int, **more: Iterable[Trace]
+) -> Iterator[list[Joined]]:
+    """``window`` problems at a time with their samples (and the traces of ``more``),
+    joined from the stages on disk: one window in memory, never the whole stage."""
+    key = attrgetter("problem_id")
+    streams = {"samples": (samples, key), **{name: (ts, key) for name, ts in more.items()}}
+    return join_windows(problems, attrgetter("id"), window, **streams)
+
+
 def build_pairs(  # noqa: PLR0917
-    problems: list[Problem],
-    references: list[Trace],
-    samples: list[Trace],
+    problems: Iterable[Problem],
+    references: Iterable[Trace],
+    samples: Iterable[Trace],
     params: SteperrorBuilder,
     engine: Engine,
     verify: VerifyConfig,
     stats: StageStats,
-) -> list[dict]:
+    window: int,
+) -> Iterator[dict]:
     """One pair per problem: chosen = a correct sample (else the reference restyled by the
     model and verified), rejected = a wrong sample. Only complete samples are eligible: a
     sample cut at max_tokens or without a final answer is never chosen or rejected (the
-    paper's negatives are complete solutions with a wrong final answer); each is counted."""
-    refs = {t.problem_id: t for t in references}
-    by_problem = complete_samples(samples, stats)
-    stats.n_in = len(problems)
+    paper's negatives are complete solutions with a wrong final answer); each is counted.
+    Streams ``window`` problems at a time (one restyle batch each); the rows do not
+    depend on the window (every choice is seeded per problem)."""
+    for group in by_problem_windows(problems, samples, window, references=references):
+        yield from _window_pairs(group, params, engine, verify, stats)
+
+
+def _window_pairs(
+    group: list[Joined],
+    params: SteperrorBuilder,
+    engine: Engine,
+    verify: VerifyConfig,
+    stats: StageStats,
+) -> Iterator[dict]:
+    stats.n_in += len(group)
+    complete = [complete_samples(g["samples"], stats).get(g.item.id, []) for g in group]
     need = []
-    for p in problems:
-        traces = by_problem.get(p.id, [])
+    for g, traces in zip(group, complete, strict=True):
         has_wrong = any(t.status == "incorrect" for t in traces)
         has_right = any(t.status == "correct" for t in traces)
-        ref = refs.get(p.id)
+        ref = g["references"][0] if g["references"] else None
         if has_wrong and not has_right and ref is not None and ref.status == "correct":
-            need.append((p, ref))
+            need.append((g.item, ref))
     restyled = restyle_references(need, params, engine, verify, stats)
-    rows = []
-    for p in problems:
-        traces = by_problem.get(p.id, [])
+    asked = {p.id for p, _ in need}
+    for g, traces in zip(group, complete, strict=True):
+        p = g.item
         rng = random.Random(f"{params.seed}:pairs:{p.id}")
         wrong = _pick([t for t in traces if t.status == "incorrect"], params.choose, rng)
         if wrong is None:
@@ -109,27 +134,24 @@ def build_pairs(  # noqa: PLR0917
         else:
             reason = (
                 "no correct sample; restyled reference lost the answer"
-                if any(q.id == p.id for q, _ in need)
+                if p.id in asked
                 else "no correct sample and no verified reference"
             )
             stats.drop(reason, p.id)
             continue
         stats.tally(f"chosen:{origin}")
-        rows.append(
-            {
-                "id": p.id,
-                "problem_id": p.id,
-                "prompt": p.question,
-                "chosen": chosen,
-                "rejected": wrong.text,
-                "chosen_origin": origin,
-                "chosen_trace_id": chosen_id,
-                "rejected_trace_id": wrong.id,
-                "reference_answer": p.reference_answer or "",
-            }
-        )
-    stats.n_out = len(rows)
-    return rows
+        stats.n_out += 1
+        yield {
+            "id": p.id,
+            "problem_id": p.id,
+            "prompt": p.question,
+            "chosen": chosen,
+            "rejected": wrong.text,
+            "chosen_origin": origin,
+            "chosen_trace_id": chosen_id,
+            "rejected_trace_id": wrong.id,
+            "reference_answer": p.reference_answer or "",
+        }
 
 
 def _pick(traces: list[Trace], how: str, rng: random.Random) -> Trace | None:
@@ -139,22 +161,25 @@ def _pick(traces: list[Trace], how: str, rng: random.Random) -> Trace | None:
 
 
 def selection_candidates(
-    problems: list[Problem], samples: list[Trace], params: SteperrorBuilder, stats: StageStats
-) -> list[dict]:
+    problems: Iterable[Problem],
+    samples: Iterable[Trace],
+    params: SteperrorBuilder,
+    stats: StageStats,
+    window: int,
+) -> Iterator[dict]:
     """One candidate per problem with a complete sample: a right and a wrong solution
     (picked as pairs pick them, ``choose``), either None when the samples have none."""
-    by_problem = complete_samples(samples, stats)
-    candidates = []
-    for p in problems:
-        traces = by_problem.get(p.id, [])
-        if not traces:
-            stats.drop("no complete sample", p.id)
-            continue
-        rng = random.Random(f"{params.seed}:pairs:{p.id}")
-        wrong = _pick([t for t in traces if t.status == "incorrect"], params.choose, rng)
-        right = _pick([t for t in traces if t.status == "correct"], params.choose, rng)
-        candidates.append(
-            {
+    for group in by_problem_windows(problems, samples, window):
+        for g in group:
+            p = g.item
+            traces = complete_samples(g["samples"], stats).get(p.id, [])
+            if not traces:
+                stats.drop("no complete sample", p.id)
+                continue
+            rng = random.Random(f"{params.seed}:pairs:{p.id}")
+            wrong = _pick([t for t in traces if t.status == "incorrect"], params.choose, rng)
+            right = _pick([t for t in traces if t.status == "correct"], params.choose, rng)
+            yield {
                 "id": p.id,
                 "problem_id": p.id,
                 "prompt": p.question,
@@ -162,8 +187,6 @@ def selection_candidates(
                 "rejected": wrong.text if wrong else None,
                 "reference_answer": p.reference_answer or "",
             }
-        )
-    return candidates
 
 
 def named_mixture(

@@ -49,7 +49,7 @@ def rephrase_pairs(
 ) -> list[dict]:
     """Rephrased pairs; ``screen`` (id, question) can reject a rephrased question
     (decontamination: a paraphrase may land on a benchmark problem)."""
-    stats.n_in = len(pairs)
+    stats.n_in += len(pairs)
     if not pairs:
         return []
     q_prompt = load_prompt(params.question_prompt)
@@ -108,7 +108,7 @@ def rephrase_pairs(
                 "original_prompt": pair["prompt"],
             }
         )
-    stats.n_out = len(rows)
+    stats.n_out += len(rows)
     return rows
 
 

@@ -6,9 +6,10 @@ samples -> pairs -> hard_erXX; with ``decompose:`` subtasks -> sub_samples -> su
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any
 
 from supdata.builders.sample.stages import samples_stage, stage_params
 from supdata.builders.steperror.decompose import decompose_problems
@@ -44,6 +45,7 @@ from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
+from supdata.ops.joins import join_windows, windows
 from supdata.ops.mixture import MixRow, er_figures, er_mixture, er_name, mixture
 from supdata.ops.sampling import SamplingSection
 from supdata.ops.stages import contamination_report, references, report_facts, sample
@@ -117,16 +119,20 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
             params = builder.rephrase
             engine = ctx.engines[params.engine or builder.engine]
             report = contamination_report(ctx)
-            rows = rephrase_pairs(
-                ctx.outputs["pairs"],
-                params,
-                engine,
-                verify=ctx.recipe.verification.to_config(),
-                seed=builder.seed,
-                stats=stats,
-                screen=report.check if report else None,
-            )
-            return Output(rows, report_facts(report))
+
+            def rows() -> Iterator[dict]:
+                for chunk in windows(ctx.outputs["pairs"], ctx.recipe.runner.window):
+                    yield from rephrase_pairs(
+                        chunk,
+                        params,
+                        engine,
+                        verify=ctx.recipe.verification.to_config(),
+                        seed=builder.seed,
+                        stats=stats,
+                        screen=report.check if report else None,
+                    )
+
+            return Output(rows(), report_facts(report))
 
         stages.append(
             Stage(
@@ -143,13 +149,17 @@ def steperror_stages(builder: SteperrorBuilder, recipe: Recipe, check: dict) -> 
     if builder.negatives is not None:
         compose = builder.negatives.compose_from_subtasks and builder.decompose is not None
 
-        def negatives(ctx: BuildContext, stats: StageStats) -> list[dict]:
+        def negatives(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
             params = builder.negatives
-            engine = ctx.engines[params.engine or builder.engine]
-            verify, pairs = ctx.recipe.verification.to_config(), ctx.outputs["pairs"]
-            subs = ctx.outputs["subtasks"] if compose else None
             return synthetic_negatives(
-                pairs, params, engine, verify=verify, seed=builder.seed, stats=stats, subtasks=subs
+                ctx.outputs["pairs"],
+                params,
+                ctx.engines[params.engine or builder.engine],
+                verify=ctx.recipe.verification.to_config(),
+                seed=builder.seed,
+                stats=stats,
+                window=ctx.recipe.runner.window,
+                subtasks=ctx.outputs["subtasks"] if compose else None,
             )
 
         stages.append(
@@ -246,9 +256,9 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
     for name in names:
 
         def select(ctx: BuildContext, stats: StageStats, name: str = name) -> Output:
-            samples = [t for teacher, t in ctx.outputs["teacher_samples"] if teacher == name]
-            problems = ctx.outputs["source"]
-            candidates = selection_candidates(problems, samples, builder, stats)
+            samples = (t for teacher, t in ctx.outputs["teacher_samples"] if teacher == name)
+            problems, window = ctx.outputs["source"], ctx.recipe.runner.window
+            candidates = list(selection_candidates(problems, samples, builder, stats, window))
             rows = er_mixture(candidates, er, builder.er_seed, stats, part=f"teacher:{name}")
             facts = {
                 "teacher": name,
@@ -275,15 +285,18 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
 def _pairs(
     ctx: BuildContext,
     builder: SteperrorBuilder,
-    problems: list[Problem],
-    refs: list[Trace],
+    problems: Iterable[Problem],
+    refs: Iterable[Trace],
     *,
     samples: str,
     stats: StageStats,
-) -> list[dict]:
+) -> Iterator[dict]:
     engine = ctx.engines[builder.engine]
     config = ctx.recipe.verification.to_config()
-    return build_pairs(problems, refs, ctx.outputs[samples], builder, engine, config, stats)
+    window = ctx.recipe.runner.window
+    yield from build_pairs(
+        problems, refs, ctx.outputs[samples], builder, engine, config, stats, window
+    )
 
 
 def _matched(builder: SteperrorBuilder, pool: str) -> bool:
@@ -331,19 +344,28 @@ def _er_stages(builder: SteperrorBuilder, pool: str, grid: list[float]) -> list[
     return stages
 
 
-def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
+def _subtasks(
+    ctx: BuildContext, builder: SteperrorBuilder, stats: StageStats, report: Any
+) -> Iterator[Problem]:
+    """The paired problems' subproblems, ``runner.window`` problems per engine batch:
+    source, references and pairs joined from disk (all three in source order)."""
     params = builder.decompose
-
-    def subtasks(ctx: BuildContext, stats: StageStats) -> Output:
-        verified = {t.problem_id for t in ctx.outputs["references"] if t.status == "correct"}
-        hard = {row["problem_id"] for row in ctx.outputs["pairs"]}
-        problems = [p for p in ctx.outputs["source"] if p.id in hard]
-        for p in problems:
-            if p.id not in verified:
-                stats.drop("reference not verified correct", p.id)
-        report = contamination_report(ctx)
-        kept = decompose_problems(
-            [p for p in problems if p.id in verified],
+    problem_id = attrgetter("problem_id")
+    for group in join_windows(
+        ctx.outputs["source"],
+        attrgetter("id"),
+        ctx.recipe.runner.window,
+        references=(ctx.outputs["references"], problem_id),
+        pairs=(ctx.outputs["pairs"], itemgetter("problem_id")),
+    ):
+        problems = []
+        for g in (g for g in group if g["pairs"]):
+            if any(t.status == "correct" for t in g["references"]):
+                problems.append(g.item)
+            else:
+                stats.drop("reference not verified correct", g.item.id)
+        yield from decompose_problems(
+            problems,
             params,
             ctx.engines[params.engine or builder.engine],
             solve_prompt=builder.prompt,
@@ -352,14 +374,21 @@ def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
             stats=stats,
             screen=report.check if report else None,
         )
-        return Output(kept, report_facts(report))
 
-    def sub_pairs(ctx: BuildContext, stats: StageStats) -> list[dict]:
+
+def _decompose_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
+    params = builder.decompose
+
+    def subtasks(ctx: BuildContext, stats: StageStats) -> Output:
+        report = contamination_report(ctx)
+        return Output(_subtasks(ctx, builder, stats, report), report_facts(report))
+
+    def sub_pairs(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         subs = ctx.outputs["subtasks"]
         part = stats.part("sub references")
-        refs = list(references(ctx, subs, part, "verify sub-solutions"))
+        refs = references(ctx, subs, part, "verify sub-solutions")
+        yield from _pairs(ctx, builder, subs, refs, samples="sub_samples", stats=stats)
         stats.absorb(part)
-        return _pairs(ctx, builder, subs, refs, samples="sub_samples", stats=stats)
 
     return [
         Stage(
