@@ -270,7 +270,7 @@ def test_solution_dedup_compares_within_a_problem_only():
     from supdata.core.records import Trace
     from supdata.core.stats import StageStats
     from supdata.hygiene.config import SolutionDedup
-    from supdata.hygiene.screen import dedup_solutions
+    from supdata.hygiene.screen import DuplicateReport, dedup_solutions
 
     text = "Step 1: 12 + 30 = 42.\nStep 2: 42 / 2 = 21.\nThe answer is 21."
 
@@ -283,9 +283,12 @@ def test_solution_dedup_compares_within_a_problem_only():
         trace("p1/2", "p1", text.replace("21", "20")),  # another answer: kept
         trace("p2/0", "p2", text),  # another problem: kept
     ]
-    stats = StageStats("samples")
-    kept, report = dedup_solutions(traces, SolutionDedup(), stats)
+    stats = StageStats("samples", n_out=len(traces))
+    duplicates = DuplicateReport(SolutionDedup())
+    kept = dedup_solutions(traces, duplicates, stats)
+    report = duplicates.to_dict()
     assert [t.id for t in kept] == ["p1/0", "p1/2", "p2/0"]
+    assert stats.n_out == 3
     assert dict(stats.dropped) == {"duplicate solution": 1}
     assert (report["exact"], report["near"]) == (1, 0)
     assert report["examples"][0] == {"id": "p1/1", "of": "p1/0", "kind": "exact", "sim": 1.0}

@@ -504,7 +504,7 @@ def test_judge_agreement_table_is_exact(shared_data):
     agreement with math-verify is counted exactly, N/A and unreadable replies excluded."""
     from supdata.core.records import Trace
     from supdata.engines import Completion, Engine
-    from supdata.ops.judge import judge_traces
+    from supdata.ops.judge import add_judged, judge_traces
 
     from conftest import read_jsonl
 
@@ -558,6 +558,13 @@ def test_judge_agreement_table_is_exact(shared_data):
         "math-verify only": 1,
     }
     assert stats.counts["judge: agrees with math-verify"] == 2
+    # A sample stage judges window by window: the windows' facts add up to the same.
+    replies = iter(["Correct", "Wrong", "Wrong", "N/A", "hmm", "Correct"])
+    total = None
+    for window in (traces[:1], traces[1:4], traces[4:]):
+        judge = Engine(Scripted(), name="judge")
+        total = add_judged(total, judge_traces(window, problems, judge, "judge@1", stats))
+    assert total == facts
 
 
 def test_synthetic_negatives_keep_only_believable_wrong_rewrites(shared_data):

@@ -36,7 +36,8 @@ def _label(request, k):
 
 
 @pytest.mark.shared_data
-def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, fake_engines):
+@pytest.mark.parametrize("window", [4096, 1])
+def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, fake_engines, window):
     """Six real GSM8K problems. Teacher ``ta`` (n=2, the builder's): problem 0, 4, 5 one
     wrong one right; 1 both wrong; 2 both right; 3 one wrong cut at max_tokens and one
     without an answer. Its wrong solutions guess in 1 of 3 steps. Teacher ``tb`` (n=4, its
@@ -48,7 +49,8 @@ def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, fake_en
     none), round(4.5) = 5 wrong slots but only 4 problems with a wrong sample: 4 wrong
     rows, problem 2 (only right samples) left out, 1 wrong slot unfilled. tb: M = 6,
     round(5.4) = 5 wrong slots, problems 1-5 (only wrong) take them and problem 0 its
-    right sample: 5/6 = 0.8333, nothing unfilled."""
+    right sample: 5/6 = 0.8333, nothing unfilled. The same figures when every stage
+    (sampling, labelling, pairing, selecting) goes one problem at a time (``window: 1``)."""
     from supdata.build import build
 
     rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:6]
@@ -81,6 +83,7 @@ def test_teachers_er_swer_and_target_er_selection(shared_data, tmp_path, fake_en
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(
         f"name: teachers\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
+        f"runner: {{window: {window}}}\n"
         "engines:\n"
         "  actor: {kind: vllm, model: o/actor}\n"
         "  annotator: {kind: vllm, model: o/ann}\n"

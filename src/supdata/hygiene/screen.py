@@ -91,6 +91,11 @@ class DuplicateReport:
             self.examples.append({"id": key, "of": dup.of, "kind": dup.kind, "sim": dup.similarity})
         return dup.kind
 
+    def forget(self) -> None:
+        """Drop the texts seen so far, keep the counts: for a stream where no later item
+        can share a group with an earlier one (a window of whole problems' samples)."""
+        self.dedup = self.rule.make()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "params": self.rule.model_dump(mode="json"),
@@ -128,9 +133,9 @@ class ProblemScreen:
         return out
 
 
-def dedup_solutions(traces: list[Trace], rule: SolutionDedup, stats: StageStats) -> tuple:
-    """The traces without repeated solutions of the same problem, and the report."""
-    report = DuplicateReport(rule)
+def dedup_solutions(traces: list[Trace], report: DuplicateReport, stats: StageStats) -> list[Trace]:
+    """The traces without repeated solutions of the same problem; ``report`` counts the
+    removed ones (and may be carried from window to window)."""
     kept = []
     for t in traces:
         kind = report.check(t.id, t.text, group=t.problem_id)
@@ -138,4 +143,5 @@ def dedup_solutions(traces: list[Trace], rule: SolutionDedup, stats: StageStats)
             kept.append(t)
         else:
             stats.drop("duplicate solution" if kind == "exact" else "near-duplicate solution", t.id)
-    return kept, report.to_dict()
+    stats.n_out -= len(traces) - len(kept)
+    return kept

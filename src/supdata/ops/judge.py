@@ -86,3 +86,17 @@ def judge_traces(
         "agreement": round(agree / compared, 4) if compared else None,
         "table": table,
     }
+
+
+def add_judged(total: dict[str, Any] | None, part: dict[str, Any]) -> dict[str, Any]:
+    """The judge facts of a stage judged window by window: counts added, agreement
+    recomputed over everything compared so far."""
+    if total is None:
+        return part
+    table = {k: total["table"][k] + part["table"][k] for k in total["table"]}
+    merged = {**total, "table": table}
+    for key in ("judged", "compared", "na", "unreadable"):
+        merged[key] = total[key] + part[key]
+    agree = table["both correct"] + table["both wrong"]
+    merged["agreement"] = round(agree / merged["compared"], 4) if merged["compared"] else None
+    return merged

@@ -5,15 +5,21 @@ split references, and the build's benchmark index. Each returns its facts for th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from supdata.core.records import Problem, Trace
 from supdata.core.runner import BuildContext
 from supdata.core.stats import StageStats
-from supdata.hygiene.screen import ContaminationReport, Decontaminator, dedup_solutions
+from supdata.hygiene.screen import (
+    ContaminationReport,
+    Decontaminator,
+    DuplicateReport,
+    dedup_solutions,
+)
 from supdata.ops.annotate import annotate
 from supdata.ops.joins import windows
-from supdata.ops.judge import judge_traces
+from supdata.ops.judge import add_judged, judge_traces
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.references import reference_traces
 from supdata.ops.sampling import SamplingSection, sample_traces
@@ -109,16 +115,44 @@ def references(
     bar.close()
 
 
-def _windows(
-    ctx: BuildContext, params: SamplingSection, problems: Iterable[Problem], stats: StageStats
-) -> Iterator[Trace]:
-    """Sample ``runner.window`` problems at a time (one engine batch each), verify them
-    and stream their traces to the stage's shards before the next window is read."""
+@dataclass(frozen=True)
+class _After:
+    """What a sample stage does to each window's traces after sampling: drop repeated
+    solutions, label steps with an annotator, judge answers with a judge."""
+
+    dedup: DuplicateReport | None = None
+    annotator: str | None = None
+    label_prompt: str = "label_steps@1"
+    judge: str | None = None
+    judge_prompt: str = "judge@1"
+
+
+def _window(  # noqa: PLR0917
+    ctx: BuildContext,
+    params: SamplingSection,
+    problems: list[Problem],
+    stats: StageStats,
+    after: _After,
+    facts: dict[str, Any],
+) -> list[Trace]:
+    """Sample one window of problems (one engine batch), then dedup, verify, annotate and
+    judge its traces. Every step is per problem or per trace, so the rows do not depend
+    on the window; ``facts`` gets the dedup report and the judge's figures so far."""
     engine = ctx.engines[params.engine]
-    strategy = ctx.recipe.segmentation.strategy
-    for window in windows(problems, ctx.recipe.runner.window):
-        traces = sample_traces(window, params, engine, strategy, stats)
-        yield from verify(ctx, traces, stats, f"verify {stats.name}", window)
+    traces = sample_traces(problems, params, engine, ctx.recipe.segmentation.strategy, stats)
+    if after.dedup is not None:
+        after.dedup.forget()  # a problem's samples never span two windows
+        traces = dedup_solutions(traces, after.dedup, stats)
+        facts["hygiene"] = {"dedup": after.dedup.to_dict()}
+    traces = verify(ctx, traces, stats, f"verify {stats.name}", problems)
+    by_id = {p.id: p for p in problems}
+    if after.annotator is not None:
+        annotate(traces, by_id, ctx.engines[after.annotator], after.label_prompt, stats)
+    if after.judge is not None:
+        engine = ctx.engines[after.judge]
+        judged = judge_traces(traces, by_id, engine, after.judge_prompt, stats)
+        facts["judge"] = add_judged(facts.get("judge"), judged)
+    return traces
 
 
 def sample(
@@ -135,9 +169,10 @@ def sample(
 ) -> tuple[Iterable[Trace], dict[str, Any]]:
     """Sample, segment and verify; ``annotator`` (an engine name) labels every step;
     ``judge`` (an engine name) judges every answer beside math-verify (card facts only).
-    Returns the traces and the stage's facts (engine, model, prompt, sampling). Without
-    dedup, annotator, judge or label sources the traces stream, ``runner.window``
-    problems per engine batch; with them the stage samples every problem at once."""
+    Returns the traces and the stage's facts (engine, model, prompt, sampling; the dedup
+    and judge figures land once the traces are consumed). The traces stream,
+    ``runner.window`` problems per engine batch, except with label sources, whose label
+    sets are compared over the whole stage."""
     engine = ctx.engines[params.engine]
     facts: dict[str, Any] = {
         "engine": params.engine,
@@ -145,25 +180,20 @@ def sample(
         "prompt": params.prompt,
         "sampling": params.model_dump(include=set(SAMPLING_FACTS)),
     }
-    strategy = ctx.recipe.segmentation.strategy
+    rule = ctx.recipe.dedup.solutions if dedup and ctx.recipe.dedup is not None else None
+    after = _After(
+        DuplicateReport(rule) if rule is not None else None,
+        annotator,
+        label_prompt,
+        judge,
+        judge_prompt,
+    )
     sources = getattr(params, "label_sources", lambda: [])()
-    dedups = dedup and ctx.recipe.dedup is not None and ctx.recipe.dedup.solutions is not None
-    if not (dedups or annotator or judge or sources):
-        return _windows(ctx, params, problems, stats), facts
-    problems = list(problems)  # dedup, annotators, judges and labels see the whole stage
-    traces = sample_traces(problems, params, engine, strategy, stats)
-    if dedups:
-        traces, report = dedup_solutions(traces, ctx.recipe.dedup.solutions, stats)
-        stats.n_out = len(traces)
-        facts["hygiene"] = {"dedup": report}
-    traces = verify(ctx, traces, stats, f"verify {stats.name}", problems)
-    if annotator is not None:
-        by_id = {p.id: p for p in problems}
-        annotate(traces, by_id, ctx.engines[annotator], label_prompt, stats)
-    if judge is not None:
-        by_id = {p.id: p for p in problems}
-        facts["judge"] = judge_traces(traces, by_id, ctx.engines[judge], judge_prompt, stats)
-    if sources:
-        use = getattr(params, "use_labels", None)
-        facts["labels"] = label_traces(ctx, traces, problems, sources, stats, use=use)
+    if not sources:  # one window's traces are on disk before the next is sampled
+        chunks = windows(problems, ctx.recipe.runner.window)
+        return (t for w in chunks for t in _window(ctx, params, w, stats, after, facts)), facts
+    problems = list(problems)  # label sets are compared over the whole stage
+    traces = _window(ctx, params, problems, stats, after, facts)
+    use = getattr(params, "use_labels", None)
+    facts["labels"] = label_traces(ctx, traces, problems, sources, stats, use=use)
     return traces, facts
