@@ -9,7 +9,7 @@ import pytest
 
 from supdata.builders.critique import CritiqueBuilder
 from supdata.builders.critique.filters import inconsistency, shortcut
-from supdata.builders.critique.flawed import bases, rg1, rg2, rg3
+from supdata.builders.critique.flawed import Rg1, bases, rg2, rg3
 from supdata.builders.critique.format import Critique
 from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
@@ -91,10 +91,52 @@ def test_rg1_balances_with_references_when_the_actor_is_never_right():
         t.status = "incorrect"
     ref = _reference()
     stats = StageStats("flawed")
-    paths = rg1(wrong, [ref], 0.25, 0, stats)
+    paths = Rg1(wrong, [ref], 0.25, 0, stats).paths(wrong, [ref])
     assert [t.sampling["method"] for t in paths] == ["rg1"] * 5
     assert paths[-1].origin == "reference" and stats.counts["rg1: references kept for balance"] == 1
     assert "method" not in ref.sampling  # the input is not changed
+
+
+def test_rg1_draws_the_same_balance_window_by_window():
+    """The balance draw is over the whole stage (the published rule: round(share x wrong)
+    correct responses at random, samples before references); streamed three problems at a
+    time it keeps exactly the paths the draw over the whole list keeps."""
+    import random
+
+    rng = random.Random(3)
+    samples, refs = [], []
+    for p in range(30):
+        for i in range(4):
+            t = Trace(id=f"p{p}/sample-{i}", problem_id=f"p{p}", text="x", steps=["x"],
+                      origin="sampled")  # fmt: skip
+            t.status = rng.choice(["correct", "incorrect", "incorrect", "no_answer", "timeout"])
+            samples.append(t)
+        ref = Trace(id=f"p{p}/ref", problem_id=f"p{p}", text="x", steps=["x"], origin="reference")
+        ref.status = rng.choice(["correct", "bad_reference"])
+        refs.append(ref)
+    for share in (0.25, 3.0):  # 3.0: more than the correct samples, references fill in
+        wrong = [t for t in samples if t.status in ("incorrect", "no_answer")]
+        correct = [t for t in samples if t.status == "correct"]
+        want = int(share * len(wrong) + 0.5)
+        draw = random.Random("0:rg1")
+        expected = wrong + draw.sample(correct, min(want, len(correct)))
+        if len(expected) - len(wrong) < want:
+            right = [t for t in refs if t.status == "correct"]
+            expected += draw.sample(right, min(want - len(expected) + len(wrong), len(right)))
+        stats = StageStats("flawed")
+        rg1 = Rg1(samples, refs, share, 0, stats)
+        got = []
+        for w in range(0, 30, 3):
+            ids = {f"p{p}" for p in range(w, w + 3)}
+            got += rg1.paths(
+                [t for t in samples if t.problem_id in ids],
+                [t for t in refs if t.problem_id in ids],
+            )
+        assert sorted(t.id for t in got) == sorted(t.id for t in expected)
+        assert stats.counts["rg1: wrong"] == len(wrong)
+        kept_refs = sum(t.origin == "reference" for t in expected)
+        assert stats.counts["rg1: references kept for balance"] == kept_refs
+        assert (kept_refs > 0) == (share == 3.0)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from supdata.export.mathcritique import to_mathcritique
 from supdata.prompts import load_prompt
 from supdata.recipe import RecipeError, load_recipe
 
-from conftest import read_jsonl, write_jsonl
+from conftest import FakeBackend, read_jsonl, write_jsonl
 
 PREFIX = "Let's break it down step by step:\n\n"
 PHRASE = "The answer is $\\boxed{[your answer]}$."
@@ -208,18 +208,9 @@ def test_a_good_prompt_file_loads_relative_to_the_recipe(tmp_path, monkeypatch):
 # -- a scripted build with the preset, and the published SFT layout -----------------------
 
 
-@pytest.mark.shared_data
-def test_critique_build_with_the_mathcritique_preset(shared_data, tmp_path, fake_engine):
-    """Two GSM8K problems; the actor answers right on its first sample and wrong on its
-    second; the critic (published format, brackets, the answer line uncritiqued) finds
-    the wrong step; every refinement is right. Rows carry the preset, the prompts are the
-    published layouts, and the export's keys are the published rows' keys."""
-    from supdata.build import build
-    from supdata.export import export_dir
-
-    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:2]
-    source = write_jsonl(tmp_path / "source.jsonl", rows)
-    answers = {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}
+def _script(answers: dict[str, str]):
+    """A scripted actor and critic for GSM8K problems (``answers``: question -> answer):
+    the first sample right, the second wrong at step 2; the critic finds that step."""
 
     def respond(request, k):
         if "/prefix-" in request.id:  # labels: rollouts from a step prefix of a flawed path
@@ -249,6 +240,23 @@ def test_critique_build_with_the_mathcritique_preset(shared_data, tmp_path, fake
             f"We start from 2 and 3.\nThen 5 more wrongly.\nThe answer is $\\boxed{{{right + 1}}}$."
         )
 
+    return respond
+
+
+@pytest.mark.shared_data
+def test_critique_build_with_the_mathcritique_preset(shared_data, tmp_path, fake_engine):
+    """Two GSM8K problems; the actor answers right on its first sample and wrong on its
+    second; the critic (published format, brackets, the answer line uncritiqued) finds
+    the wrong step; every refinement is right. Rows carry the preset, the prompts are the
+    published layouts, and the export's keys are the published rows' keys."""
+    from supdata.build import build
+    from supdata.export import export_dir
+
+    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:2]
+    source = write_jsonl(tmp_path / "source.jsonl", rows)
+    answers = {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}
+
+    respond = _script(answers)
     backend = fake_engine(respond)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(
@@ -325,3 +333,51 @@ def test_export_layout_round_trips_a_published_row(shared_data):
         head.split("\n\nAssistant:")[1]
         == row["instruction"].split(_TURN)[0].split("\n\nAssistant:")[1]
     )
+
+
+@pytest.mark.shared_data
+def test_critique_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkeypatch):
+    """Every critique stage joins its inputs to the source from disk ``runner.window``
+    problems at a time (flawed paths by RG1, RG2 and RG3, critiques, the SFT exports and
+    the one-round loop): one problem per window gives the same rows, in the same order,
+    and the same counters as one window for all."""
+    from supdata import engines
+    from supdata.build import build
+
+    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:5]
+    source = write_jsonl(tmp_path / "source.jsonl", rows)
+    answers = {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}
+    script = _script(answers)
+
+    def respond(request, k):
+        if request.id.endswith("/rg3/rewrite"):  # RG3's model-made mistake: one step
+            return "Then 9 more."
+        if request.id.endswith("/rg2") and k == 1:  # RG2: one continuation turns wrong
+            return "Then 5 more wrongly.\nThe answer is $\\boxed{0}$."
+        return script(request, k)
+
+    built = []
+    for window in (1, 4096):
+        backend = FakeBackend(respond)
+        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
+        recipe = tmp_path / f"recipe-{window}.yaml"
+        recipe.write_text(
+            f"name: mc\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
+            f"runner: {{window: {window}}}\n"
+            "engines:\n  actor: {kind: vllm, model: o/actor}\nbuilders:\n  - kind: critique\n"
+            "    prompts: mathcritique\n    methods: [rg1, rg2, rg3]\n    n: 2\n"
+            "    refine_n: 1\n    rg1_correct_share: 0.5\n"
+            "    rg3_types: [wrong_result, wrong_operation]\n"
+        )
+        out = tmp_path / f"out-{window}"
+        stats = build(load_recipe(recipe), out, cache_path=tmp_path / f"c-{window}.sqlite")
+        configs = sorted(p.name for p in out.iterdir() if list(p.glob("train-*.parquet")))
+        data = {c: read_config(out, c).to_list() for c in configs}
+        figures = {
+            n: (s["in"], s["out"], s["dropped"], s["counts"]) for n, s in stats["stages"].items()
+        }
+        built.append((data, figures, sorted(r.id for r in backend.requests)))
+    assert {"critiques", "critic_sft", "refine_sft", "selfimprove_sft"} <= set(built[0][0])
+    made = built[0][1]["flawed"][3]
+    assert all(made[f"method:{m}"] > 0 for m in ("rg1", "rg2", "rg3")), made
+    assert built[0] == built[1]

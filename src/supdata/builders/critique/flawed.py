@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Iterable
 
 from supdata.builders.critique.filters import WRONG
 from supdata.builders.critique.params import CritiqueBuilder
@@ -39,23 +40,63 @@ def _tag(trace: Trace, method: str, k: int, error_type: str | None, **extra) -> 
     return trace
 
 
-def rg1(
-    samples: list[Trace], references: list[Trace], share: float, seed: int, stats: StageStats
-) -> list[Trace]:
-    """The wrong samples, plus round(share x wrong) correct responses: correct samples
-    first, then verified references when the actor has too few right."""
-    wrong = [t for t in samples if t.status in WRONG]
-    correct = [t for t in samples if t.status == "correct"]
-    want = int(share * len(wrong) + 0.5)
-    rng = random.Random(f"{seed}:rg1")
-    kept = rng.sample(correct, min(want, len(correct)))
-    if len(kept) < want:
-        refs = [t for t in references if t.status == "correct"]
-        kept += rng.sample(refs, min(want - len(kept), len(refs)))
-    stats.tally("rg1: wrong", len(wrong))
-    stats.tally("rg1: correct samples kept for balance", sum(t.origin == "sampled" for t in kept))
-    stats.tally("rg1: references kept for balance", sum(t.origin == "reference" for t in kept))
-    return [_tag(t, "rg1", -1, None) for t in wrong + kept]
+def statuses(traces: Iterable[Trace]) -> list[str | None]:
+    """The verify status of every trace, in order: one column of a stage on disk."""
+    from supdata.core.store import StageData
+
+    if isinstance(traces, StageData):
+        return traces.scan().select("status").collect()["status"].to_list()
+    return [t.status for t in traces]
+
+
+class Rg1:
+    """RG1 paths: the wrong samples, plus round(share x wrong) correct responses for
+    balance, drawn at random over the whole stage: correct samples first, then verified
+    references when the actor has too few right.
+
+    The draw needs only the counts, read from the status columns (``statuses``); the
+    paths then stream problem by problem (``paths``, called on consecutive runs of both
+    stages), keeping the drawn positions."""
+
+    def __init__(
+        self,
+        samples: Iterable[Trace],
+        references: Iterable[Trace],
+        share: float,
+        seed: int,
+        stats: StageStats,
+    ) -> None:
+        drawn = statuses(samples)
+        wrong = sum(s in WRONG for s in drawn)
+        correct = drawn.count("correct")
+        want = int(share * wrong + 0.5)
+        rng = random.Random(f"{seed}:rg1")  # positions drawn as rng.sample(list, k) draws them
+        self.samples = set(rng.sample(range(correct), min(want, correct)))
+        self.references: set[int] = set()
+        if len(self.samples) < want:
+            refs = statuses(references).count("correct")
+            self.references = set(rng.sample(range(refs), min(want - len(self.samples), refs)))
+        self._at = {"samples": 0, "references": 0}
+        stats.tally("rg1: wrong", wrong)
+        stats.tally("rg1: correct samples kept for balance", len(self.samples))
+        stats.tally("rg1: references kept for balance", len(self.references))
+
+    def paths(self, samples: list[Trace], references: list[Trace]) -> list[Trace]:
+        """The RG1 paths among the next runs of samples and references: wrong samples,
+        then the drawn correct samples, then the drawn references."""
+        wrong = [t for t in samples if t.status in WRONG]
+        kept = self._take(samples, "samples", self.samples)
+        kept += self._take(references, "references", self.references)
+        return [_tag(t, "rg1", -1, None) for t in wrong + kept]
+
+    def _take(self, traces: list[Trace], what: str, drawn: set[int]) -> list[Trace]:
+        kept = []
+        for t in traces:
+            if t.status == "correct":
+                if self._at[what] in drawn:
+                    kept.append(t)
+                self._at[what] += 1
+        return kept
 
 
 def bases(
@@ -155,11 +196,13 @@ def rg3(
     *,
     strategy: str,
     stats: StageStats,
+    first: int = 0,
 ) -> list[Trace]:
-    """Step k of each base gets the problem's mistake type; the actor continues. The
+    """Step k of each base gets the problem's mistake type (the types in turn, ``starts``
+    being bases ``first``, ``first + 1``, ... of the stage); the actor continues. The
     final answer is judged later with the rest."""
     planned: list[tuple[Trace, int, str]] = []
-    for i, base in enumerate(starts):
+    for i, base in enumerate(starts, first):
         error_type = params.rg3_types[i % len(params.rg3_types)]
         k = random.Random(f"{params.seed}:{base.id}:rg3").randrange(len(base.steps))
         planned.append((base, k, error_type))

@@ -53,8 +53,10 @@ def selfimprove_round(
 ) -> tuple[list[dict], dict[str, int]]:
     """One round's kept solutions (``RoundRow`` records) and its yields: answers sampled,
     correct, wrong, critiqued (parsed), refined correct (>= 1 correct refinement),
-    rejected by the anti-shortcut check, dropped as duplicates, kept. ``earlier``: the
-    kept records of rounds 1..r-1 (the dedup's memory when ``dedup_rounds``)."""
+    rejected by the anti-shortcut check, dropped as duplicates, kept. ``samples``: whole
+    problems' samples (a window of the round); ``earlier``: the kept records of rounds
+    1..r-1 for the same problems (the dedup's memory when ``dedup_rounds``). The records
+    come problem by problem, its correct samples before its refinements."""
     loop = params.selfimprove
     assert loop is not None
     seeded = params.model_copy(update={"seed": loop.seed(r, params.seed)})
@@ -71,6 +73,8 @@ def selfimprove_round(
         for t, critique, _, text in refined
         if text is not None
     ]
+    order = {pid: i for i, pid in enumerate(dict.fromkeys(t.problem_id for t in samples))}
+    candidates.sort(key=lambda row: order[row["problem_id"]])  # stable: sampled first
     seen = (
         {(x["problem_id"], dedup_key(x["text"])) for x in earlier} if loop.dedup_rounds else set()
     )
@@ -83,7 +87,8 @@ def selfimprove_round(
         seen.add(key)
         stats.tally(f"source: {row['source']}")
         kept.append(row)
-    stats.n_in, stats.n_out = len(samples), len(kept)
+    stats.n_in += len(samples)
+    stats.n_out += len(kept)
     yields = {
         "sampled": len(samples),
         "correct": sum(t.status == "correct" for t in samples),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from supdata.builders.critique.critic import CritiqueJob, critique_all
@@ -30,7 +31,9 @@ def critique_rows(
     verify: VerifyConfig,
     stats: StageStats,
 ) -> list[dict]:
-    stats.n_in = len(paths)
+    """The rows of the paths whose critique passed the consistency and refinement
+    filters (``problems``: at least the paths' problems, by id)."""
+    stats.n_in += len(paths)
     jobs = []
     for t in paths:
         k = t.sampling["known_error_step"]
@@ -101,7 +104,7 @@ def critique_rows(
                 "label_sets": [ls.to_row() for ls in t.label_sets] or None,
             }
         )
-    stats.n_out = len(rows)
+    stats.n_out += len(rows)
     return rows
 
 
@@ -202,13 +205,14 @@ def provenance(params: CritiqueBuilder, prompt_ref: str) -> dict[str, str]:
     return {"prompt_set": params.prompts, "prompt_ref": load_prompt(prompt_ref).ref}
 
 
-def critic_sft(rows: list[dict], params: CritiqueBuilder, stats: StageStats) -> list[dict]:
+def critic_sft(rows: Iterable[dict], params: CritiqueBuilder, stats: StageStats) -> Iterator[dict]:
     """The critic's task as it is at test time: no reference, no hint, text format."""
     prompt = load_prompt(params.critic_prompt)
     made = provenance(params, params.critic_prompt)
-    stats.n_in = stats.n_out = len(rows)
-    return [
-        {
+    for r in rows:
+        stats.n_in += 1
+        stats.n_out += 1
+        yield {
             "id": r["id"],
             "problem_id": r["problem_id"],
             "prompt": list(
@@ -225,16 +229,13 @@ def critic_sft(rows: list[dict], params: CritiqueBuilder, stats: StageStats) -> 
             "source": r["method"],
             **made,
         }
-        for r in rows
-    ]
 
 
-def refine_sft(rows: list[dict], params: CritiqueBuilder, stats: StageStats) -> list[dict]:
+def refine_sft(rows: Iterable[dict], params: CritiqueBuilder, stats: StageStats) -> Iterator[dict]:
     prompt = load_prompt(params.refine_prompt)
     made = provenance(params, params.refine_prompt)
-    stats.n_in = len(rows)
-    out = []
     for r in rows:
+        stats.n_in += 1
         if r["refinement"] is None:
             stats.drop("no refinement passed the anti-shortcut check", r["id"])
             continue
@@ -244,18 +245,15 @@ def refine_sft(rows: list[dict], params: CritiqueBuilder, stats: StageStats) -> 
             steps=strip_steps(r["steps"]),
             critique=r["critique"],
         )
-        out.append(
-            {
-                "id": r["id"],
-                "problem_id": r["problem_id"],
-                "prompt": list(messages),
-                "completion": _assistant(r["refinement"]),
-                "source": r["method"],
-                **made,
-            }
-        )
-    stats.n_out = len(out)
-    return out
+        stats.n_out += 1
+        yield {
+            "id": r["id"],
+            "problem_id": r["problem_id"],
+            "prompt": list(messages),
+            "completion": _assistant(r["refinement"]),
+            "source": r["method"],
+            **made,
+        }
 
 
 def selfimprove_sft(
@@ -272,7 +270,9 @@ def selfimprove_sft(
     """One critique-in-the-loop round: keep the correct samples; critique the wrong ones
     (given the reference: an oracle critique, unlike the paper's loop, which is
     ``selfimprove:``), refine, and keep correct refinements that carry reasoning; drop
-    duplicates. Requests the critiques stage made come from the request cache."""
+    duplicates. Requests the critiques stage made come from the request cache.
+    ``samples``: whole problems' samples (a window of the stage); the rows come problem by
+    problem, its correct samples before its refinements."""
     checks = {"strategy": strategy, "verify": verify, "stats": stats}
     refined = critique_and_refine(
         samples, problems, params, actor, critic, reference=True, **checks
@@ -283,7 +283,9 @@ def selfimprove_sft(
         for t, _, _, text in refined
         if text is not None
     ]
-    stats.n_in = len(samples)
+    order = {pid: i for i, pid in enumerate(dict.fromkeys(t.problem_id for t in samples))}
+    candidates.sort(key=lambda c: order[c[0]])  # stable: sampled before refined
+    stats.n_in += len(samples)
     seen: set[tuple[str, str]] = set()
     out = []
     for problem_id, rid, text, source in candidates:
@@ -294,7 +296,7 @@ def selfimprove_sft(
         seen.add(key)
         stats.tally(f"source: {source}")
         out.append(sft_row(problems[problem_id], rid, text, source, params))
-    stats.n_out = len(out)
+    stats.n_out += len(out)
     return out
 
 

@@ -9,7 +9,10 @@ rounds for the dedup) -> selfimprove_rR; all rounds -> selfimprove_triples.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Iterator
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from supdata.builders.critique.figures import (
     critique_figures,
@@ -17,8 +20,8 @@ from supdata.builders.critique.figures import (
     sft_figures,
     triple_figures,
 )
-from supdata.builders.critique.flawed import bases, rg1, rg2, rg3
-from supdata.builders.critique.loop import round_sft, selfimprove_round, triples
+from supdata.builders.critique.flawed import Rg1, bases, rg2, rg3
+from supdata.builders.critique.loop import YIELDS, round_sft, selfimprove_round, triples
 from supdata.builders.critique.models import CritiqueRow, RoundRow, SftRow, TripleRow
 from supdata.builders.critique.params import CritiqueBuilder
 from supdata.builders.critique.rows import (
@@ -28,9 +31,11 @@ from supdata.builders.critique.rows import (
     selfimprove_sft,
 )
 from supdata.builders.sample.stages import stage_params
+from supdata.core.records import Problem, Trace
 from supdata.core.records.models import SampleRow, TraceRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
+from supdata.ops.joins import join_windows
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.stages import sample, verify
 
@@ -65,75 +70,44 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         return Output(*sample(ctx, drawn_params, ctx.outputs["source"], stats))
 
     def flawed(ctx: BuildContext, stats: StageStats) -> Output:
-        problems = ctx.outputs["source"]
-        drawn = ctx.outputs["critique_samples"]
-        questions = {p.id: p.question for p in problems}
-        answers = {p.id: p.reference_answer for p in problems}
-        actor = ctx.engines[builder.engine]
-        strategy = ctx.recipe.segmentation.strategy
-        config = ctx.recipe.verification.to_config()
-        paths = []
-        if "rg1" in builder.methods:
-            refs = ctx.outputs["references"]
-            paths += rg1(drawn, refs, builder.rg1_correct_share, builder.seed, stats)
-        starts = []
-        if {"rg2", "rg3"} & set(builder.methods):
-            starts = bases(problems, ctx.outputs["references"], drawn, stats)
-        if "rg2" in builder.methods:
-            paths += rg2(
-                starts,
-                questions,
-                answers,
-                builder,
-                actor,
-                strategy=strategy,
-                verify=config,
-                stats=stats,
-            )
-        if "rg3" in builder.methods:
-            rewriter = ctx.engines[builder.rewriter or builder.engine]
-            made = rg3(starts, questions, builder, actor, rewriter, strategy=strategy, stats=stats)
-            part = stats.part("rg3 verify")
-            paths += verify(ctx, made, part, "verify rg3")
-            stats.absorb(part)
-        stats.n_in = len(problems)
-        stats.n_out = len(paths)
-        for t in paths:
-            stats.tally(f"method:{t.sampling['method']}")
-        facts = {}
-        if builder.labels:
-            facts["labels"] = label_traces(ctx, paths, problems, builder.labels, stats)
+        paths = flawed_paths(ctx, builder, stats)
+        if not builder.labels:
+            return Output(paths)
+        paths = list(paths)  # label sets are compared over the whole stage
+        facts = {"labels": label_traces(ctx, paths, ctx.outputs["source"], builder.labels, stats)}
         return Output(paths, facts)
 
-    def critiques(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return critique_rows(
-            ctx.outputs["flawed"],
-            {p.id: p for p in ctx.outputs["source"]},
-            builder,
-            ctx.engines[builder.engine],
-            ctx.engines[builder.critic],
-            strategy=ctx.recipe.segmentation.strategy,
-            verify=ctx.recipe.verification.to_config(),
-            stats=stats,
-        )
+    def critiques(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+        for problems, runs in per_problem(ctx, "flawed"):
+            yield from critique_rows(
+                runs["flawed"],
+                problems,
+                builder,
+                ctx.engines[builder.engine],
+                ctx.engines[builder.critic],
+                strategy=ctx.recipe.segmentation.strategy,
+                verify=ctx.recipe.verification.to_config(),
+                stats=stats,
+            )
 
-    def critic(ctx: BuildContext, stats: StageStats) -> list[dict]:
+    def critic(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         return critic_sft(ctx.outputs["critiques"], builder, stats)
 
-    def refine(ctx: BuildContext, stats: StageStats) -> list[dict]:
+    def refine(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         return refine_sft(ctx.outputs["critiques"], builder, stats)
 
-    def selfimprove(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return selfimprove_sft(
-            ctx.outputs["critique_samples"],
-            {p.id: p for p in ctx.outputs["source"]},
-            builder,
-            ctx.engines[builder.engine],
-            ctx.engines[builder.critic],
-            strategy=ctx.recipe.segmentation.strategy,
-            verify=ctx.recipe.verification.to_config(),
-            stats=stats,
-        )
+    def selfimprove(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+        for problems, runs in per_problem(ctx, "critique_samples"):
+            yield from selfimprove_sft(
+                runs["critique_samples"],
+                problems,
+                builder,
+                ctx.engines[builder.engine],
+                ctx.engines[builder.critic],
+                strategy=ctx.recipe.segmentation.strategy,
+                verify=ctx.recipe.verification.to_config(),
+                stats=stats,
+            )
 
     last = Stage(
         "selfimprove_sft",
@@ -186,6 +160,89 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
     ]
 
 
+def per_problem(
+    ctx: BuildContext, *stages: str
+) -> Iterator[tuple[dict[str, Problem], dict[str, list[Any]]]]:
+    """``runner.window`` source problems at a time (by id) with the records of each of
+    ``stages`` that belong to them (traces or rows keyed by ``problem_id``, written in
+    source order). Joined from disk: one window in memory."""
+    streams = {name: (ctx.outputs[name], _problem_id) for name in stages}
+    window = ctx.recipe.runner.window
+    for group in join_windows(ctx.outputs["source"], attrgetter("id"), window, **streams):
+        runs = {name: [r for g in group for r in g[name]] for name in stages}
+        yield {g.item.id: g.item for g in group}, runs
+
+
+def _problem_id(record: Any) -> str:
+    return record["problem_id"] if isinstance(record, dict) else record.problem_id
+
+
+def flawed_paths(ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats) -> Iterator[Trace]:
+    """RG1, RG2 and RG3 paths, ``runner.window`` problems at a time (one engine batch per
+    method and window), each problem's paths together in source order (RG1's, RG2's,
+    RG3's), so later stages join them to the source from disk. RG1's balance is drawn
+    over the whole stage first, from the status columns (``Rg1``)."""
+    drawn, refs = ctx.outputs["critique_samples"], ctx.outputs["references"]
+    methods = set(builder.methods)
+    rg1 = (
+        Rg1(drawn, refs, builder.rg1_correct_share, builder.seed, stats)
+        if "rg1" in methods
+        else None
+    )
+    actor = ctx.engines[builder.engine]
+    strategy = ctx.recipe.segmentation.strategy
+    config = ctx.recipe.verification.to_config()
+    first = 0  # RG3 takes the mistake types in turn over every base of the stage
+    pid = attrgetter("problem_id")
+    for group in join_windows(
+        ctx.outputs["source"],
+        attrgetter("id"),
+        ctx.recipe.runner.window,
+        samples=(drawn, pid),
+        references=(refs, pid),
+    ):
+        problems = [g.item for g in group]
+        stats.n_in += len(problems)
+        paths: list[Trace] = []
+        if rg1 is not None:
+            for g in group:
+                paths += rg1.paths(g["samples"], g["references"])
+        starts = []
+        if methods & {"rg2", "rg3"}:
+            window_samples = [t for g in group for t in g["samples"]]
+            window_refs = [t for g in group for t in g["references"]]
+            starts = bases(problems, window_refs, window_samples, stats)
+        questions = {p.id: p.question for p in problems}
+        if "rg2" in methods:
+            answers = {p.id: p.reference_answer for p in problems}
+            paths += rg2(
+                starts,
+                questions,
+                answers,
+                builder,
+                actor,
+                strategy=strategy,
+                verify=config,
+                stats=stats,
+            )
+        if "rg3" in methods:
+            rewriter = ctx.engines[builder.rewriter or builder.engine]
+            made = rg3(
+                starts, questions, builder, actor, rewriter, strategy=strategy, stats=stats,
+                first=first,
+            )  # fmt: skip
+            first += len(starts)
+            part = stats.part("rg3 verify")
+            paths += verify(ctx, made, part, "verify rg3")
+            stats.absorb(part)
+        order = {p.id: i for i, p in enumerate(problems)}
+        paths.sort(key=lambda t: order[t.problem_id])  # stable: RG1, RG2, RG3 per problem
+        for t in paths:
+            stats.tally(f"method:{t.sampling['method']}")
+        stats.n_out += len(paths)
+        yield from paths
+
+
 def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
     """Per round: the actor's samples, the round's kept solutions, its export; then the
     triples of every round."""
@@ -207,18 +264,26 @@ def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
         def run(
             ctx: BuildContext, stats: StageStats, r=r, actor_name=actor_name, earlier=earlier
         ) -> Output:
-            kept, yields = selfimprove_round(
-                r,
-                ctx.outputs[f"selfimprove_samples_r{r}"],
-                {p.id: p for p in ctx.outputs["source"]},
-                builder,
-                actor=ctx.engines[actor_name],
-                critic=ctx.engines[critic_name],
-                earlier=[x for name in earlier for x in ctx.outputs[name]],
-                strategy=ctx.recipe.segmentation.strategy,
-                verify=ctx.recipe.verification.to_config(),
-                stats=stats,
-            )
+            yields: Counter[str] = Counter({key: 0 for key in YIELDS})
+
+            def kept() -> Iterator[dict]:
+                drawn = f"selfimprove_samples_r{r}"
+                for problems, runs in per_problem(ctx, drawn, *earlier):
+                    rows, counts = selfimprove_round(
+                        r,
+                        runs[drawn],
+                        problems,
+                        builder,
+                        actor=ctx.engines[actor_name],
+                        critic=ctx.engines[critic_name],
+                        earlier=[x for name in earlier for x in runs[name]],
+                        strategy=ctx.recipe.segmentation.strategy,
+                        verify=ctx.recipe.verification.to_config(),
+                        stats=stats,
+                    )
+                    yields.update(counts)
+                    yield from rows
+
             facts = {
                 "round": r,
                 "actor": actor_name,
@@ -226,14 +291,16 @@ def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
                 "critic": critic_name,
                 "critic_model": ctx.engines[critic_name].fingerprint,
                 "critic_sees_reference": loop.critic_sees_reference,
-                "yields": yields,
+                "yields": yields,  # filled as the rows stream, read once they are down
             }
-            return Output(kept, facts)
+            return Output(kept(), facts)
 
-        def export(ctx: BuildContext, stats: StageStats, r=r) -> list[dict]:
-            kept = ctx.outputs[f"selfimprove_round_r{r}"]
-            stats.n_in = stats.n_out = len(kept)
-            return round_sft(kept, {p.id: p for p in ctx.outputs["source"]}, builder)
+        def export(ctx: BuildContext, stats: StageStats, r=r) -> Iterator[dict]:
+            name = f"selfimprove_round_r{r}"
+            for problems, runs in per_problem(ctx, name):
+                stats.n_in += len(runs[name])
+                stats.n_out += len(runs[name])
+                yield from round_sft(runs[name], problems, builder)
 
         stages += [
             Stage(f"selfimprove_samples_r{r}", SampleRow, ("source",), here, draw, publish=False),
@@ -257,14 +324,13 @@ def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
         ]
     rounds = tuple(f"selfimprove_round_r{r}" for r in range(1, loop.rounds + 1))
 
-    def collect(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        out = triples(
-            [ctx.outputs[name] for name in rounds],
-            {p.id: p for p in ctx.outputs["source"]},
-            builder,
-        )
-        stats.n_in = stats.n_out = len(out)
-        return out
+    def collect(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+        for name in rounds:  # round by round, each joined to the source from disk
+            for problems, runs in per_problem(ctx, name):
+                out = triples([runs[name]], problems, builder)
+                stats.n_in += len(out)
+                stats.n_out += len(out)
+                yield from out
 
     stages.append(
         Stage(
