@@ -46,7 +46,7 @@ def test_named_mixture_hits_each_parts_rate_exactly():
     pools = {"hard": _pairs("h", 7), "sub": _pairs("h3/sub-", 10)}
     parts = [parse_part("hard@0.5"), parse_part("sub@0.1")]
     stats = StageStats("mix_x")
-    rows = named_mixture(pools, parts, 0, stats)
+    rows = list(named_mixture(pools, parts, 0, stats))
     assert len(rows) == 17 and len({r["id"] for r in rows}) == 17
     for (pool, er), m in zip(parts, (7, 10), strict=True):
         mine = [r for r in rows if r["part"] == f"{pool}@{er:g}"]
@@ -61,7 +61,7 @@ def test_named_mixture_hits_each_parts_rate_exactly():
     assert validate_rows("mix_x", rows) == 17
     assert stats.counts["sub@0.1: rejected taken"] == 1
     # the same seed gives the same mixture; the hard part equals hard_er50's choice
-    assert rows == named_mixture(pools, parts, 0, StageStats("again"))
+    assert rows == list(named_mixture(pools, parts, 0, StageStats("again")))
     hard50 = er_mixture(pools["hard"], 0.5, 0, StageStats("h"))
     assert [r["taken"] for r in rows[:7]] == [r["taken"] for r in hard50]
 

@@ -236,11 +236,12 @@ def test_follow_merges_in_order_and_refuses_a_key_out_of_order():
 @pytest.mark.parametrize("seed", range(5))
 def test_streamed_selection_equals_the_in_memory_mixture(seed, tmp_path):
     """Candidates with missing sides (seeded at random): ``select`` + ``mix_rows`` over a
-    stage on disk give exactly the rows ``er_mixture`` gives in memory."""
+    stage on disk (and over a ``Replay`` filter of it) give exactly the rows
+    ``er_mixture`` gives in memory."""
     import random
 
     from supdata.core.stats import StageStats
-    from supdata.ops.mixture import CandidateRow, er_mixture, mixture
+    from supdata.ops.mixture import CandidateRow, Replay, er_mixture, mixture
 
     rng = random.Random(seed)
     candidates = []
@@ -257,8 +258,13 @@ def test_streamed_selection_equals_the_in_memory_mixture(seed, tmp_path):
             }
         )
     data = write_stage(tmp_path / "c", CandidateRow, candidates)
+    odd = Replay(lambda: (c for c in data if int(c["id"][1:]) % 2))  # a filter, read twice
     for er in (0.0, 0.2, 0.5, 0.9, 1.0):
         a, b = StageStats("a"), StageStats("b")
         streamed = list(mixture(data, er, seed, a, part="p"))
         assert streamed == er_mixture(candidates, er, seed, b, part="p")
         assert a.to_dict() == b.to_dict()
+        a, b = StageStats("a"), StageStats("b")
+        replayed = list(mixture(odd, er, seed, a, part="p"))
+        assert replayed == er_mixture(candidates[1::2], er, seed, b, part="p")
+        assert a.to_dict() == b.to_dict() and len(replayed) <= 100

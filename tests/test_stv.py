@@ -362,13 +362,15 @@ def _question_of(request, answers: dict[str, str]) -> str:
 
 
 @pytest.mark.shared_data
+@pytest.mark.parametrize("window", [4096, 1])
 @pytest.mark.parametrize("source", ["verifier_engine", "informed_teacher"])
-def test_stv_stages_on_a_scripted_model(shared_data, tmp_path, fake_engine, source):
+def test_stv_stages_on_a_scripted_model(shared_data, tmp_path, fake_engine, source, window):
     """Two real GSM8K problems, the model scripted so every figure is exact: problem 1 is
     solved by 1 rollout of 8 (bin hard), problem 2 never (hardest). The teacher told the
     verdict repeats it; the reference-only teacher and the student say Correct to all.
     The headline gap is then 0 (the reference did not help) while the gap with the stated
-    verdict is 15/16: the number the old card reported as the gap."""
+    verdict is 15/16: the number the old card reported as the gap. The same figures
+    when every stage joins its inputs one problem at a time (``window: 1``)."""
     from supdata.build import build
     from supdata.export import export_dir
 
@@ -390,6 +392,7 @@ def test_stv_stages_on_a_scripted_model(shared_data, tmp_path, fake_engine, sour
     recipe_path = tmp_path / "recipe.yaml"
     recipe_path.write_text(
         f"name: scripted\nsource: {{kind: file, path: {path}, normalizer: gsm8k}}\n"
+        f"runner: {{window: {window}}}\n"
         "engines:\n  actor: {kind: vllm}\nbuilders:\n  - kind: stv\n    n: 8\n"
         "    samples_per_attempt: 1\n    feedback_min_tokens: 1\n" + vil
     )

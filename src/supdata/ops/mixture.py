@@ -10,7 +10,7 @@ and then streams its rows; ``er_mixture`` is the same rule over candidates in me
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -150,24 +150,43 @@ def er_mixture(
     return list(mix_rows(pairs, select(chosen, rejected, er, seed), er, stats, part=part))
 
 
+class Replay:
+    """Candidates that can be read again, each time from the start (a filter over a stage
+    on disk): a mixture reads them twice, once for the sides and once for the rows."""
+
+    def __init__(self, make: Callable[[], Iterable[dict[str, Any]]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._make())
+
+
 def mixture(
     candidates: Iterable[dict[str, Any]], er: float, seed: int, stats: StageStats, *, part: str
 ) -> Iterable[dict[str, Any]]:
-    """``er_mixture`` over a stage on disk without loading it: the selection reads the
-    two side columns with a polars scan, then the rows stream in candidate order."""
+    """``er_mixture`` without holding the candidates: over a stage on disk the selection
+    reads the two side columns with a polars scan, over a ``Replay`` one pass of two
+    booleans per candidate; then the rows stream in candidate order. Anything else is
+    read into memory."""
     from supdata.core.store import StageData
 
-    if not isinstance(candidates, StageData):
-        return er_mixture(list(candidates), er, seed, stats, part=part)
-    import polars as pl
+    if isinstance(candidates, StageData):
+        import polars as pl
 
-    sides = (
-        candidates.scan()
-        .select(pl.col("chosen").is_not_null(), pl.col("rejected").is_not_null())
-        .collect()
-    )
-    selection = select(sides["chosen"].to_list(), sides["rejected"].to_list(), er, seed)
-    return mix_rows(candidates, selection, er, stats, part=part)
+        sides = (
+            candidates.scan()
+            .select(pl.col("chosen").is_not_null(), pl.col("rejected").is_not_null())
+            .collect()
+        )
+        right, wrong = sides["chosen"].to_list(), sides["rejected"].to_list()
+    elif isinstance(candidates, Replay):
+        right, wrong = [], []
+        for c in candidates:
+            right.append(c["chosen"] is not None)
+            wrong.append(c["rejected"] is not None)
+    else:
+        return er_mixture(list(candidates), er, seed, stats, part=part)
+    return mix_rows(candidates, select(right, wrong, er, seed), er, stats, part=part)
 
 
 def er_counts(rows: Iterable[dict[str, Any]]) -> tuple[int, int, float | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from supdata.core.records import Problem, Trace
@@ -18,7 +19,7 @@ from supdata.hygiene.screen import (
     dedup_solutions,
 )
 from supdata.ops.annotate import annotate
-from supdata.ops.joins import windows
+from supdata.ops.joins import join_windows, windows
 from supdata.ops.judge import add_judged, judge_traces
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.references import reference_traces
@@ -89,6 +90,25 @@ def verify(
         bar.update()
     bar.close()
     return verified
+
+
+def by_problem(
+    ctx: BuildContext, *stages: str
+) -> Iterator[tuple[list[Problem], dict[str, list[Any]]]]:
+    """``runner.window`` source problems at a time with the records of each of ``stages``
+    that belong to them (traces or rows with a ``problem_id``, written in source order),
+    joined from disk: one window in memory, never a whole stage."""
+    streams = {name: (ctx.outputs[name], _problem_id) for name in stages}
+    window = ctx.recipe.runner.window
+    for group in join_windows(ctx.outputs["source"], attrgetter("id"), window, **streams):
+        yield (
+            [g.item for g in group],
+            {name: [r for g in group for r in g[name]] for name in stages},
+        )
+
+
+def _problem_id(record: Any) -> str:
+    return record["problem_id"] if isinstance(record, dict) else record.problem_id
 
 
 def references(

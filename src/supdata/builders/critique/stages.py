@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from supdata.builders.critique.figures import (
     critique_figures,
@@ -31,13 +30,12 @@ from supdata.builders.critique.rows import (
     selfimprove_sft,
 )
 from supdata.builders.sample.stages import stage_params
-from supdata.core.records import Problem, Trace
+from supdata.core.records import Trace
 from supdata.core.records.models import SampleRow, TraceRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
-from supdata.ops.joins import join_windows
 from supdata.ops.labels.stage import label_traces
-from supdata.ops.stages import sample, verify
+from supdata.ops.stages import by_problem, sample, verify
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe
@@ -78,10 +76,10 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         return Output(paths, facts)
 
     def critiques(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
-        for problems, runs in per_problem(ctx, "flawed"):
+        for problems, runs in by_problem(ctx, "flawed"):
             yield from critique_rows(
                 runs["flawed"],
-                problems,
+                {p.id: p for p in problems},
                 builder,
                 ctx.engines[builder.engine],
                 ctx.engines[builder.critic],
@@ -97,10 +95,10 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         return refine_sft(ctx.outputs["critiques"], builder, stats)
 
     def selfimprove(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
-        for problems, runs in per_problem(ctx, "critique_samples"):
+        for problems, runs in by_problem(ctx, "critique_samples"):
             yield from selfimprove_sft(
                 runs["critique_samples"],
-                problems,
+                {p.id: p for p in problems},
                 builder,
                 ctx.engines[builder.engine],
                 ctx.engines[builder.critic],
@@ -160,23 +158,6 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
     ]
 
 
-def per_problem(
-    ctx: BuildContext, *stages: str
-) -> Iterator[tuple[dict[str, Problem], dict[str, list[Any]]]]:
-    """``runner.window`` source problems at a time (by id) with the records of each of
-    ``stages`` that belong to them (traces or rows keyed by ``problem_id``, written in
-    source order). Joined from disk: one window in memory."""
-    streams = {name: (ctx.outputs[name], _problem_id) for name in stages}
-    window = ctx.recipe.runner.window
-    for group in join_windows(ctx.outputs["source"], attrgetter("id"), window, **streams):
-        runs = {name: [r for g in group for r in g[name]] for name in stages}
-        yield {g.item.id: g.item for g in group}, runs
-
-
-def _problem_id(record: Any) -> str:
-    return record["problem_id"] if isinstance(record, dict) else record.problem_id
-
-
 def flawed_paths(ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats) -> Iterator[Trace]:
     """RG1, RG2 and RG3 paths, ``runner.window`` problems at a time (one engine batch per
     method and window), each problem's paths together in source order (RG1's, RG2's,
@@ -193,25 +174,11 @@ def flawed_paths(ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats)
     strategy = ctx.recipe.segmentation.strategy
     config = ctx.recipe.verification.to_config()
     first = 0  # RG3 takes the mistake types in turn over every base of the stage
-    pid = attrgetter("problem_id")
-    for group in join_windows(
-        ctx.outputs["source"],
-        attrgetter("id"),
-        ctx.recipe.runner.window,
-        samples=(drawn, pid),
-        references=(refs, pid),
-    ):
-        problems = [g.item for g in group]
+    for problems, runs in by_problem(ctx, "critique_samples", "references"):
         stats.n_in += len(problems)
-        paths: list[Trace] = []
-        if rg1 is not None:
-            for g in group:
-                paths += rg1.paths(g["samples"], g["references"])
-        starts = []
-        if methods & {"rg2", "rg3"}:
-            window_samples = [t for g in group for t in g["samples"]]
-            window_refs = [t for g in group for t in g["references"]]
-            starts = bases(problems, window_refs, window_samples, stats)
+        samples, references = runs["critique_samples"], runs["references"]
+        paths = rg1.paths(samples, references) if rg1 is not None else []
+        starts = bases(problems, references, samples, stats) if methods & {"rg2", "rg3"} else []
         questions = {p.id: p.question for p in problems}
         if "rg2" in methods:
             answers = {p.id: p.reference_answer for p in problems}
@@ -268,11 +235,11 @@ def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
 
             def kept() -> Iterator[dict]:
                 drawn = f"selfimprove_samples_r{r}"
-                for problems, runs in per_problem(ctx, drawn, *earlier):
+                for problems, runs in by_problem(ctx, drawn, *earlier):
                     rows, counts = selfimprove_round(
                         r,
                         runs[drawn],
-                        problems,
+                        {p.id: p for p in problems},
                         builder,
                         actor=ctx.engines[actor_name],
                         critic=ctx.engines[critic_name],
@@ -297,10 +264,10 @@ def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
 
         def export(ctx: BuildContext, stats: StageStats, r=r) -> Iterator[dict]:
             name = f"selfimprove_round_r{r}"
-            for problems, runs in per_problem(ctx, name):
+            for problems, runs in by_problem(ctx, name):
                 stats.n_in += len(runs[name])
                 stats.n_out += len(runs[name])
-                yield from round_sft(runs[name], problems, builder)
+                yield from round_sft(runs[name], {p.id: p for p in problems}, builder)
 
         stages += [
             Stage(f"selfimprove_samples_r{r}", SampleRow, ("source",), here, draw, publish=False),
@@ -326,8 +293,8 @@ def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
 
     def collect(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         for name in rounds:  # round by round, each joined to the source from disk
-            for problems, runs in per_problem(ctx, name):
-                out = triples([runs[name]], problems, builder)
+            for problems, runs in by_problem(ctx, name):
+                out = triples([runs[name]], {p.id: p for p in problems}, builder)
                 stats.n_in += len(out)
                 stats.n_out += len(out)
                 yield from out

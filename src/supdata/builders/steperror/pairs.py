@@ -12,7 +12,7 @@ from supdata.core.records import Problem, Trace
 from supdata.core.stats import StageStats
 from supdata.engines import Engine, Request, SamplingParams
 from supdata.ops.joins import Joined, join_windows
-from supdata.ops.mixture import er_mixture
+from supdata.ops.mixture import mixture
 from supdata.ops.sampling import problem_seed
 from supdata.prompts import load_prompt
 from supdata.verify import VerifyConfig, verify_many
@@ -190,11 +190,10 @@ def selection_candidates(
 
 
 def named_mixture(
-    pools: dict[str, list[dict]], parts: list[tuple[str, float]], seed: int, stats: StageStats
-) -> list[dict]:
-    """The parts' ER mixtures one after another; ids carry the part so they stay unique."""
-    rows = []
+    pools: dict[str, Iterable[dict]], parts: list[tuple[str, float]], seed: int, stats: StageStats
+) -> Iterator[dict]:
+    """The parts' ER mixtures one after another; ids carry the part so they stay unique.
+    Streams when the pools are stages on disk (or ``Replay`` filters of them)."""
     for pool, er in parts:
-        for row in er_mixture(pools[pool], er, seed, stats, part=f"{pool}@{er:g}"):
-            rows.append({**row, "id": f"{pool}/{row['id']}"})
-    return rows
+        for row in mixture(pools[pool], er, seed, stats, part=f"{pool}@{er:g}"):
+            yield {**row, "id": f"{pool}/{row['id']}"}

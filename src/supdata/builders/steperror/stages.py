@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from supdata.builders.sample.stages import samples_stage, stage_params
@@ -45,10 +44,24 @@ from supdata.core.records.models import SampleRow, SubtaskRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
-from supdata.ops.joins import join_windows, windows
-from supdata.ops.mixture import MixRow, er_figures, er_mixture, er_name, mixture
+from supdata.ops.joins import windows
+from supdata.ops.mixture import (
+    MixRow,
+    Replay,
+    er_figures,
+    er_name,
+    mix_rows,
+    mixture,
+    select,
+)
 from supdata.ops.sampling import SamplingSection
-from supdata.ops.stages import contamination_report, references, report_facts, sample
+from supdata.ops.stages import (
+    by_problem,
+    contamination_report,
+    references,
+    report_facts,
+    sample,
+)
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe
@@ -230,14 +243,12 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
             Stage(f"teacher_samples_{teacher.engine}", SampleRow, ("source",), base, run, False)
         )
 
-    def combined(ctx: BuildContext, stats: StageStats) -> list[tuple[str, Trace]]:
-        rows = [
-            (name, replace(t, id=f"{name}/{t.id}"))
-            for name in names
-            for t in ctx.outputs[f"teacher_samples_{name}"]
-        ]
-        stats.n_in = stats.n_out = len(rows)
-        return rows
+    def combined(ctx: BuildContext, stats: StageStats) -> Iterator[tuple[str, Trace]]:
+        for name in names:
+            for t in ctx.outputs[f"teacher_samples_{name}"]:
+                stats.n_in += 1
+                stats.n_out += 1
+                yield name, replace(t, id=f"{name}/{t.id}")
 
     stages.append(
         Stage(
@@ -255,16 +266,26 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
         return stages
     for name in names:
 
-        def select(ctx: BuildContext, stats: StageStats, name: str = name) -> Output:
-            samples = (t for teacher, t in ctx.outputs["teacher_samples"] if teacher == name)
+        def selected(ctx: BuildContext, stats: StageStats, name: str = name) -> Output:
             problems, window = ctx.outputs["source"], ctx.recipe.runner.window
-            candidates = list(selection_candidates(problems, samples, builder, stats, window))
-            rows = er_mixture(candidates, er, builder.er_seed, stats, part=f"teacher:{name}")
+
+            def candidates(tally: StageStats) -> Iterator[dict]:
+                samples = (t for who, t in ctx.outputs["teacher_samples"] if who == name)
+                return selection_candidates(problems, samples, builder, tally, window)
+
+            # two passes over the stage on disk: the sides, then the rows (counted once)
+            sides = [
+                (c["chosen"] is not None, c["rejected"] is not None) for c in candidates(stats)
+            ]
+            right, wrong = [s[0] for s in sides], [s[1] for s in sides]
+            selection = select(right, wrong, er, builder.er_seed)
+            again = candidates(StageStats(stats.name))
+            rows = mix_rows(again, selection, er, stats, part=f"teacher:{name}")
             facts = {
                 "teacher": name,
                 "er_target": er,
                 "problems": len(problems),
-                "candidates": len(candidates),
+                "candidates": len(sides),
             }
             return Output(rows, {"selection": facts})
 
@@ -274,7 +295,7 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
                 MixRow,
                 ("source", "teacher_samples"),
                 {"er": er, "seed": builder.er_seed, "teacher": name},
-                select,
+                selected,
                 description=TEACHER_ER,
                 figures=teacher_er_figures,
             )
@@ -308,17 +329,20 @@ def _pool_needs(builder: SteperrorBuilder, pool: str) -> tuple[str, ...]:
     return (MIX_POOLS[pool], *extra)
 
 
-def _pool(ctx: BuildContext, builder: SteperrorBuilder, pool: str, stats: StageStats) -> list:
-    """A pool's rows; with ``pools: matched`` only problems that kept a subtask pair."""
+def _pool(
+    ctx: BuildContext, builder: SteperrorBuilder, pool: str, stats: StageStats
+) -> Iterable[dict]:
+    """A pool's rows (a stage on disk); with ``pools: matched`` only problems that kept a
+    subtask pair, a ``Replay`` filter over it (only the kept problem ids are held)."""
     rows = ctx.outputs[MIX_POOLS[pool]]
     if not _matched(builder, pool):
         return rows
     parent = {s.id: s.meta["parent_id"] for s in ctx.outputs["subtasks"]}
     kept = {parent[r["problem_id"]] for r in ctx.outputs["sub_pairs"]}
-    matched = [r for r in rows if r["problem_id"] in kept]
-    stats.tally(f"{pool}: problems in the matched pool", len(matched))
-    stats.tally(f"{pool}: problems without a subtask pair (left out)", len(rows) - len(matched))
-    return matched
+    matched = sum(r["problem_id"] in kept for r in rows)
+    stats.tally(f"{pool}: problems in the matched pool", matched)
+    stats.tally(f"{pool}: problems without a subtask pair (left out)", len(rows) - matched)
+    return Replay(lambda: (r for r in rows if r["problem_id"] in kept))
 
 
 def _er_stages(builder: SteperrorBuilder, pool: str, grid: list[float]) -> list[Stage]:
@@ -350,20 +374,15 @@ def _subtasks(
     """The paired problems' subproblems, ``runner.window`` problems per engine batch:
     source, references and pairs joined from disk (all three in source order)."""
     params = builder.decompose
-    problem_id = attrgetter("problem_id")
-    for group in join_windows(
-        ctx.outputs["source"],
-        attrgetter("id"),
-        ctx.recipe.runner.window,
-        references=(ctx.outputs["references"], problem_id),
-        pairs=(ctx.outputs["pairs"], itemgetter("problem_id")),
-    ):
+    for window, runs in by_problem(ctx, "references", "pairs"):
+        paired = {r["problem_id"] for r in runs["pairs"]}
+        verified = {t.problem_id for t in runs["references"] if t.status == "correct"}
         problems = []
-        for g in (g for g in group if g["pairs"]):
-            if any(t.status == "correct" for t in g["references"]):
-                problems.append(g.item)
+        for p in (p for p in window if p.id in paired):
+            if p.id in verified:
+                problems.append(p)
             else:
-                stats.drop("reference not verified correct", g.item.id)
+                stats.drop("reference not verified correct", p.id)
         yield from decompose_problems(
             problems,
             params,

@@ -33,7 +33,7 @@ def distill_rows(
     by_id = {a.trace.id: a for a in attempts}
     role = target_role(params)
     informed = [r for r in verdicts if r["role"] == role]
-    stats.n_in = len(informed)
+    stats.n_in += len(informed)
     seen: set[tuple[str, str]] = set()
     rows = []
     for r in informed:
@@ -63,13 +63,14 @@ def distill_rows(
                 "reference_answer": a.problem.reference_answer or "",
             }
         )
-    stats.n_out = len(rows)
+    stats.n_out += len(rows)
     return rows
 
 
 def verifier_rl_rows(attempts: list[Attempt], params: StvBuilder, stats: StageStats) -> list[dict]:
     """Every binned attempt as a student prompt with its true verdict (reward target)."""
-    stats.n_in = stats.n_out = len(attempts)
+    stats.n_in += len(attempts)
+    stats.n_out += len(attempts)
     for a in attempts:
         stats.tally(f"truth: {'correct' if a.truth else 'wrong'}")
     return [
@@ -122,7 +123,7 @@ def vil_rows(
     who wrote it (``verifier_engine:<name>`` or ``informed_teacher``)."""
     solve = load_prompt(params.prompt)
     turn = load_prompt(params.vil.prompt)
-    stats.n_in = len(attempts)
+    stats.n_in += len(attempts)
     rows = []
     for a in attempts:
         if a.trace.id not in feedback:
@@ -152,5 +153,5 @@ def vil_rows(
                 "attempt_correct": a.truth,
             }
         )
-    stats.n_out = len(rows)
+    stats.n_out += len(rows)
     return rows

@@ -8,6 +8,7 @@ samples -> verifier_rl; samples -> vil (the verifier engine's feedback) or disti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from supdata.builders.sample.stages import SAMPLES, stage_params
@@ -28,7 +29,7 @@ from supdata.core.records.models import SampleRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
-from supdata.ops.stages import sample
+from supdata.ops.stages import by_problem, sample
 
 if TYPE_CHECKING:
     from supdata.recipe import Recipe
@@ -44,44 +45,57 @@ def stv_stages(builder: StvBuilder, recipe: Recipe, check: dict) -> list[Stage]:
     params = stage_params(builder, recipe, check)
     bins = parse_bins(builder.bins)
 
-    def attempts(ctx: BuildContext, stats: StageStats | None = None) -> list[Attempt]:
-        return binned_attempts(ctx.outputs["samples"], ctx.outputs["source"], bins, stats)
+    def attempts(
+        ctx: BuildContext, *stages: str, stats: StageStats | None = None
+    ) -> Iterator[tuple[list[Attempt], dict[str, list]]]:
+        """``runner.window`` problems at a time: their binned attempts (pass rates are per
+        problem) and their records of ``stages``, joined from disk."""
+        for problems, runs in by_problem(ctx, "samples", *stages):
+            yield binned_attempts(runs["samples"], problems, bins, stats), runs
 
     def samples(ctx: BuildContext, stats: StageStats) -> Output:
         # every rollout counts toward pass@1: no solution dedup here
         return Output(*sample(ctx, builder, ctx.outputs["source"], stats, dedup=False))
 
-    def verdicts(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        todo = attempts(ctx, stats)
+    def verdicts(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         verifier = ctx.engines[builder.verifier]
-        rows = [r for role in ROLES for r in feedback_rows(todo, builder, verifier, role)]
-        stats.n_in, stats.n_out = len(todo), len(rows)
-        for r in rows:
-            if r["verdict_asked"]:
-                stats.tally(f"{r['role']}: verdict asked after the feedback")
-            if r["verdict"] is None:
-                stats.tally(f"{r['role']}: no verdict")
-            else:
-                hit = "matches" if r["verdict"] == r["truth"] else "misses"
-                stats.tally(f"{r['role']}: verdict {hit} the truth")
-        return rows
+        for todo, _ in attempts(ctx, stats=stats):
+            rows = [r for role in ROLES for r in feedback_rows(todo, builder, verifier, role)]
+            order = {a.trace.id: i for i, a in enumerate(todo)}
+            rows.sort(key=lambda r: order[r["attempt_id"]])  # by problem, as the source
+            stats.n_in += len(todo)
+            stats.n_out += len(rows)
+            for r in rows:
+                if r["verdict_asked"]:
+                    stats.tally(f"{r['role']}: verdict asked after the feedback")
+                if r["verdict"] is None:
+                    stats.tally(f"{r['role']}: no verdict")
+                else:
+                    hit = "matches" if r["verdict"] == r["truth"] else "misses"
+                    stats.tally(f"{r['role']}: verdict {hit} the truth")
+            yield from rows
 
-    def distill(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return distill_rows(ctx.outputs["verdicts"], attempts(ctx), builder, stats)
+    def distill(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+        for todo, runs in attempts(ctx, "verdicts"):
+            yield from distill_rows(runs["verdicts"], todo, builder, stats)
 
-    def verifier_rl(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        return verifier_rl_rows(attempts(ctx), builder, stats)
+    def verifier_rl(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+        for todo, _ in attempts(ctx):
+            yield from verifier_rl_rows(todo, builder, stats)
 
-    def vil(ctx: BuildContext, stats: StageStats) -> list[dict]:
-        todo = attempts(ctx)
+    def vil(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         if builder.vil.feedback == "informed_teacher":
-            feedback = teacher_feedback(ctx.outputs["distill"])
-            return vil_rows(feedback, "informed_teacher", todo, builder, stats)
+            for todo, runs in attempts(ctx, "distill"):
+                feedback = teacher_feedback(runs["distill"])
+                yield from vil_rows(feedback, "informed_teacher", todo, builder, stats)
+            return
         # the student prompt: the trained verifier sees no reference. With the build's own
         # verifier as the engine these are the verdicts stage's requests, served by the cache
         engine = ctx.engines[builder.vil_engine]
-        feedback = verifier_feedback(feedback_rows(todo, builder, engine, "student"), stats)
-        return vil_rows(feedback, f"verifier_engine:{builder.vil_engine}", todo, builder, stats)
+        source = f"verifier_engine:{builder.vil_engine}"
+        for todo, _ in attempts(ctx):
+            feedback = verifier_feedback(feedback_rows(todo, builder, engine, "student"), stats)
+            yield from vil_rows(feedback, source, todo, builder, stats)
 
     return [
         Stage(
