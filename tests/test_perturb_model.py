@@ -313,3 +313,48 @@ def test_model_rows_through_the_build(shared_data, tmp_path, monkeypatch, annota
     assert measured["first_error_step"] == {"step 1": len(rows)}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "share of steps from the first error on" in card and "by step: step 1" in card
+
+
+@pytest.mark.shared_data
+def test_model_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkeypatch):
+    """Model perturbation sends ``runner.window`` jobs at a time to the engines (bases and
+    problems read side by side from disk): one job per window gives the same rows in the
+    same order and the same counters as one window for all."""
+    from supdata import engines
+    from supdata.build import build
+    from supdata.export import read_config
+    from supdata.recipe import load_recipe
+
+    def respond(request):
+        if request.id.endswith("/rewrite"):
+            return "It comes to 1000 + 1 = 1001."
+        if request.id.endswith("/continue"):
+            return "We keep going from there.\n#### 1001"
+        n = int(re.search(r"exactly (\d+) entries", request.messages[-1]["content"])[1])
+        return json.dumps({"steps": ["Correct"] * (n - 1) + ["Wrong"]})
+
+    gsm = shared_data / "gsm8k" / "test.jsonl"
+    built = []
+    for window in (1, 4096):
+        batches = []
+
+        class Counted(Scripted):
+            def stream(self, requests, batches=batches):
+                batches.append(len(requests))
+                return super().stream(requests)
+
+        backend = Counted(respond)
+        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
+        path = tmp_path / f"r{window}.yaml"
+        recipe = MODEL_RECIPE.format(path=gsm, annotator="actor").replace(
+            "types: [calculation]", "types: [calculation, wrong_result]"
+        )
+        path.write_text(recipe + f"runner: {{window: {window}}}\n")
+        stats = build(load_recipe(path), tmp_path / f"out{window}")
+        rows = read_config(tmp_path / f"out{window}", "perturbed").to_list()
+        s = stats["stages"]["perturbed"]
+        built.append((rows, (s["in"], s["out"], s["dropped"], s["counts"]), len(batches)))
+    (one, figures_one, batches_one), (all_, figures_all, batches_all) = built
+    assert len(one) >= 3 and {r["sampling"]["method"] for r in one} == {"model", "rule"}
+    assert one == all_ and figures_one == figures_all
+    assert batches_one > batches_all

@@ -41,13 +41,9 @@ class Job:
         return f"{stem}/perturbed-swer{round(self.target * 100):03d}"
 
 
-def plan_jobs(bases: Iterable[Trace], params: PerturbBuilder, stats: StageStats) -> list[Job]:
-    """Every usable base at every grid target, cycling through (position, type)."""
-    return list(iter_jobs(bases, params, stats))
-
-
 def iter_jobs(bases: Iterable[Trace], params: PerturbBuilder, stats: StageStats) -> Iterator[Job]:
-    """``plan_jobs`` as a stream: the jobs of one base at a time."""
+    """Every usable base at every grid target, cycling through (position, type); streamed,
+    the jobs of one base at a time."""
     combos = [(p, t) for p in params.positions for t in params.types]
     for b_index, base in enumerate(bases):
         if base.status != "correct":

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from supdata.builders.perturb.jobs import (
+    Job,
     annotate_continuations,
     iter_jobs,
     meets_target,
     model_traces,
-    plan_jobs,
     rule_trace,
 )
 from supdata.builders.perturb.params import PerturbBuilder
@@ -25,7 +25,7 @@ from supdata.core.records.models import PerturbedRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
-from supdata.ops.joins import Follow
+from supdata.ops.joins import Follow, windows
 from supdata.ops.labels.stage import label_traces
 from supdata.ops.mixture import (
     CandidateRow,
@@ -96,10 +96,11 @@ def perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list
     return stages
 
 
-def _streams(builder: PerturbBuilder) -> bool:
-    """Rule types alone, no annotator and no label sources: every row is made from its
-    base alone, so the stage streams (bounded memory at any size)."""
-    return not builder.model_types and builder.annotator is None and not builder.labels
+def _rules_only(builder: PerturbBuilder) -> bool:
+    """Rule types alone, no annotator: every row is made from its base alone, without an
+    engine, so the stage streams base by base; otherwise ``runner.window`` jobs at a time
+    go to the engines."""
+    return not builder.model_types and builder.annotator is None
 
 
 def _bases(ctx: BuildContext, builder: PerturbBuilder) -> Iterator[tuple[Trace, Problem]]:
@@ -160,23 +161,48 @@ def _count_kept(t: Trace, stats: StageStats) -> None:
 
 def _perturbed(builder: PerturbBuilder):
     def run(ctx: BuildContext, stats: StageStats) -> Output:
-        if _streams(builder):
-            return Output(_rule_rows(ctx, builder, stats))
-        return _perturbed_with_models(ctx, builder, stats)
+        rows = _rule_rows if _rules_only(builder) else _model_rows
+        if not builder.labels:
+            return Output(rows(ctx, builder, stats))
+        kept = list(rows(ctx, builder, stats))  # label sets are compared over the stage
+        facts = {
+            "labels": label_traces(
+                ctx, kept, ctx.outputs["source"], builder.labels, stats, baseline="construction"
+            )
+        }
+        return Output(kept, facts)
 
     return run
 
 
-def _perturbed_with_models(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) -> Output:
-    """Model types (and annotators, label sources) batch every job for the engines, so
-    this path holds the stage's jobs in memory; rows keep the order of their jobs."""
-    bases = []
-    if "references" in builder.apply_to:
-        bases += ctx.outputs["references"]
-    if "correct_samples" in builder.apply_to:
-        bases += [t for t in ctx.outputs["samples"] if t.status == "correct"]
-    jobs = plan_jobs(bases, builder, stats)
-    problems = {p.id: p for p in ctx.outputs["source"]}
+def _model_rows(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) -> Iterator[Trace]:
+    """Model types (or an annotator): ``runner.window`` jobs at a time go to the engines,
+    their bases and problems read side by side from disk; rows keep the order of their
+    jobs, whatever the window."""
+    problems: dict[str, Problem] = {}
+
+    def bases() -> Iterator[Trace]:
+        for base, problem in _bases(ctx, builder):
+            problems[problem.id] = problem
+            yield base
+
+    for jobs in windows(iter_jobs(bases(), builder, stats), ctx.recipe.runner.window):
+        here = {j.base.problem_id: problems[j.base.problem_id] for j in jobs}
+        yield from _window_rows(ctx, builder, jobs, here, stats)
+        last = jobs[-1].base.problem_id  # the only problem the next window may still need
+        for key in [k for k in problems if k != last]:
+            del problems[key]
+
+
+def _window_rows(
+    ctx: BuildContext,
+    builder: PerturbBuilder,
+    jobs: list[Job],
+    problems: dict[str, Problem],
+    stats: StageStats,
+) -> list[Trace]:
+    """One window of jobs: rule rows, model rewrites and continuations, verification,
+    the annotator; the kept rows in job order."""
     traces = []
     for j in (j for j in jobs if j.error_type in RULE_TYPES):
         question = problems[j.base.problem_id].question
@@ -197,7 +223,7 @@ def _perturbed_with_models(ctx: BuildContext, builder: PerturbBuilder, stats: St
             stats=stats,
         )
     checked = []
-    for t in verify(ctx, traces, stats, "verify perturbed"):
+    for t in verify(ctx, traces, stats, "verify perturbed", list(problems.values())):
         if t.sampling["method"] == "model" and t.status != "incorrect":
             kind = t.sampling["error_type"]
             stats.drop(f"{kind}: final answer not wrong ({t.status})", t.parent_id)
@@ -216,12 +242,7 @@ def _perturbed_with_models(ctx: BuildContext, builder: PerturbBuilder, stats: St
     )
     for t in kept:
         _count_kept(t, stats)
-    facts = {}
-    if builder.labels:
-        facts["labels"] = label_traces(
-            ctx, kept, list(problems.values()), builder.labels, stats, baseline="construction"
-        )
-    return Output(kept, facts)
+    return kept
 
 
 def _candidates(builder: PerturbBuilder):
