@@ -12,9 +12,13 @@ problems, references, perturbed, candidates, mixture rows), the per-row throughp
 of the largest size against the smallest (target: within 1.15x) and the peak RSS
 (target < 2 GiB). ``--generate N`` also builds N problems through a ``sample`` stage on a
 scripted engine (no model: a backend that answers each request at once), to show the
-LLM path is bounded too (stages stream ``runner.window`` problems per engine batch).
+LLM path is bounded too (stages stream ``runner.window`` problems per engine batch);
+``--steperror N`` a steperror build on it (4 samples per problem -> pairs, restyling the
+reference where no sample is right -> hard_er10, hard_er50), whose pairs stage joins
+source, references and samples from disk window by window.
 
     .venv/bin/python bench/scale.py [--sizes 10000 100000 1000000] [--generate 100000]
+                                    [--steperror 100000]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -128,9 +133,21 @@ SAMPLE = """\
 """
 
 
+STEPERROR = """\
+  - kind: steperror
+    engine: actor
+    n: 4
+    max_tokens: 64
+    er_grid: [0.1, 0.5]
+"""
+QUESTION = re.compile(r"buys (\d+) boxes with (\d+) \w+ each and gives away (\d+)")
+
+
 class Scripted:
-    """A backend with no model: each request's completion is a short solution whose
-    final answer is right for every third problem (so verification sees both)."""
+    """A backend with no model: the k-th completion of a request is a short solution whose
+    final answer (read off the question) is right for one (problem, k) in three, so
+    verification sees both and most problems get a pair; a request that shows a
+    reference solution (steperror's restyle) gets a right answer."""
 
     kind = "scripted"
     fingerprint = "scripted-engine"
@@ -139,34 +156,45 @@ class Scripted:
         from supdata.engines import Completion
 
         for i, request in enumerate(requests):
-            digits = sum(map(ord, request.id))
-            text = f"Multiply, then subtract.\nThe answer is {digits % 97}."
-            yield i, Completion(request.id, [text], ["stop"], 12, [9], [False])
+            prompt = " ".join(m["content"] for m in request.messages)
+            b, a, c = map(int, QUESTION.search(prompt).groups())
+            digits, n = sum(map(ord, request.id)), request.sampling.n
+            texts = [
+                f"Multiply, then subtract.\nThe answer is "
+                f"{a * b - c if '####' in prompt or (digits + k) % 3 == 0 else a * b - c + k + 1}."
+                for k in range(n)
+            ]
+            yield i, Completion(request.id, texts, ["stop"] * n, 12 * n, [9] * n, [False] * n)
 
     def close(self) -> None:
         pass
 
 
-def one_build(path: Path, size: int, generate: bool) -> dict:
-    """Build (and validate) one recipe in this process; the peak RSS of its tree."""
+BUILDERS = {"rules": PERTURB, "generate": SAMPLE, "steperror": STEPERROR}
+
+
+def one_build(path: Path, size: int, kind: str) -> dict:
+    """Build (and validate) one recipe (``BUILDERS[kind]``) in this process; the peak RSS
+    of its tree."""
     from supdata.build import build
     from supdata.publish.validate import validate_folder
     from supdata.recipe import load_recipe
 
-    if generate:
+    scripted = kind != "rules"
+    if scripted:
         from supdata import engines
 
         engines.BACKENDS["vllm"] = lambda config: Scripted()
     tmp = path.parent
-    recipe = tmp / f"scale-{size}-{int(generate)}.yaml"
+    recipe = tmp / f"scale-{size}-{kind}.yaml"
     recipe.write_text(
         RECIPE.format(
             path=path,
-            engines="engines:\n  actor: {kind: vllm}\n" if generate else "",
-            builders=SAMPLE if generate else PERTURB,
+            engines="engines:\n  actor: {kind: vllm}\n" if scripted else "",
+            builders=BUILDERS[kind],
         )
     )
-    out = tmp / f"out-{size}-{int(generate)}"
+    out = tmp / f"out-{size}-{kind}"
     peak = TreeRss()
     started = time.perf_counter()
     stats = build(load_recipe(recipe), out, use_cache=False, force=True)
@@ -188,11 +216,9 @@ def one_build(path: Path, size: int, generate: bool) -> dict:
     }
 
 
-def run_child(path: Path, size: int, generate: bool) -> dict:
-    cmd = [sys.executable, __file__, "--one", str(path), "--size", str(size)]
-    proc = subprocess.run(
-        [*cmd, *(["--scripted"] if generate else [])], capture_output=True, text=True, check=False
-    )
+def run_child(path: Path, size: int, kind: str) -> dict:
+    cmd = [sys.executable, __file__, "--one", str(path), "--size", str(size), "--kind", kind]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -210,39 +236,46 @@ def report(label: str, r: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--generate", type=int, default=100_000, help="0: skip")
+    parser.add_argument(
+        "--steperror", type=int, default=100_000, help="a scripted steperror build; 0: skip"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child: one build
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--scripted", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", choices=sorted(BUILDERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_build(Path(args.one), args.size, args.scripted)))
+        print(json.dumps(one_build(Path(args.one), args.size, args.kind)))
         return 0
 
-    results = {}
+    results, scripted = {}, {}
+    wanted = {"generate": args.generate, "steperror": args.steperror}
     with tempfile.TemporaryDirectory() as tmp:
-        for size in sorted({*args.sizes, *([args.generate] if args.generate else [])}):
+        for size in sorted({*args.sizes, *(n for n in wanted.values() if n)}):
             path = Path(tmp) / f"problems-{size}.jsonl"
             synthesize(path, size)
             if size in args.sizes:
-                results[size] = run_child(path, size, generate=False)
+                results[size] = run_child(path, size, "rules")
                 report(f"{size} problems", results[size])
-            if size == args.generate:
-                generated = run_child(path, size, generate=True)
-                report(f"{size} with generation", generated)
-        small, large = min(results), max(results)
-        rate = {s: r["rows"] / r["seconds"] for s, r in results.items()}
-        print(
-            f"per-row time, {large} vs {small} problems: {rate[small] / rate[large]:.3f}x  "
-            "(target <= 1.15)"
-        )
-        peak = max(r["tree_rss_mib"] for r in results.values())
-        print(f"peak RSS of the process tree over all sizes: {peak:.0f} MiB  (target < 2048)")
-        if args.generate:
+            for kind, n in wanted.items():
+                if size == n:
+                    scripted[kind] = run_child(path, size, kind)
+                    report(f"{size} {kind}", scripted[kind])
+        if len(results) > 1:
+            small, large = min(results), max(results)
+            rate = {s: r["rows"] / r["seconds"] for s, r in results.items()}
             print(
-                f"with a generation stage ({args.generate} problems, scripted engine): "
-                f"peak RSS {generated['tree_rss_mib']:.0f} MiB"
+                f"per-row time, {large} vs {small} problems: {rate[small] / rate[large]:.3f}x  "
+                "(target <= 1.15)"
+            )
+        if results:
+            peak = max(r["tree_rss_mib"] for r in results.values())
+            print(f"peak RSS of the process tree over all sizes: {peak:.0f} MiB  (target < 2048)")
+        for kind, r in scripted.items():
+            print(
+                f"{kind} on a scripted engine ({r['problems']} problems): "
+                f"peak RSS {r['tree_rss_mib']:.0f} MiB  (target < 2048)"
             )
     return 0
 

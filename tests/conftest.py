@@ -30,7 +30,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 class FakeBackend:
     """Stands in for a model where a test must assert exact arithmetic: records every
-    request and answers from ``respond(request, k)`` (a text, or (text, finish_reason))."""
+    request (and the size of every batch) and answers from ``respond(request, k)`` (a
+    text, or (text, finish_reason))."""
 
     kind = "fake"
     fingerprint = "fake-model"
@@ -38,10 +39,12 @@ class FakeBackend:
     def __init__(self, respond):
         self.respond = respond
         self.requests = []
+        self.batches = []
 
     def stream(self, requests):
         from supdata.engines import Completion
 
+        self.batches.append(len(requests))
         for i, request in enumerate(requests):
             self.requests.append(request)
             replies = [self.respond(request, k) for k in range(request.sampling.n)]
@@ -52,6 +55,34 @@ class FakeBackend:
 
     def close(self):
         pass
+
+
+def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=(1, 4096)) -> list:
+    """Build ``recipe`` (YAML text, without ``runner``) once per ``runner.window`` on a
+    FakeBackend answering ``respond``: per build (published rows by config, each stage's
+    (in, out, dropped, counts), the sorted request ids, the number of engine batches)."""
+    from supdata import engines
+    from supdata.build import build
+    from supdata.export import read_config
+    from supdata.recipe import load_recipe
+
+    built = []
+    for window in windows:
+        backend = FakeBackend(respond)
+        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
+        path = tmp_path / f"recipe-{window}.yaml"
+        path.write_text(recipe + f"runner: {{window: {window}}}\n")
+        out = tmp_path / f"out-{window}"
+        stats = build(load_recipe(path), out, cache_path=tmp_path / f"c-{window}.sqlite")
+        configs = sorted(p.name for p in out.iterdir() if list(p.glob("train-*.parquet")))
+        rows = {name: read_config(out, name).to_list() for name in configs}
+        figures = {
+            name: (s["in"], s["out"], s["dropped"], s["counts"])
+            for name, s in stats["stages"].items()
+        }
+        ids = sorted(r.id for r in backend.requests)
+        built.append((rows, figures, ids, len(backend.batches)))
+    return built
 
 
 @pytest.fixture

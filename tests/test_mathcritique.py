@@ -15,7 +15,7 @@ from supdata.export.mathcritique import to_mathcritique
 from supdata.prompts import load_prompt
 from supdata.recipe import RecipeError, load_recipe
 
-from conftest import FakeBackend, read_jsonl, write_jsonl
+from conftest import builds_by_window, read_jsonl, write_jsonl
 
 PREFIX = "Let's break it down step by step:\n\n"
 PHRASE = "The answer is $\\boxed{[your answer]}$."
@@ -341,9 +341,6 @@ def test_critique_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkey
     problems at a time (flawed paths by RG1, RG2 and RG3, critiques, the SFT exports and
     the one-round loop): one problem per window gives the same rows, in the same order,
     and the same counters as one window for all."""
-    from supdata import engines
-    from supdata.build import build
-
     rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:5]
     source = write_jsonl(tmp_path / "source.jsonl", rows)
     answers = {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}
@@ -356,28 +353,15 @@ def test_critique_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkey
             return "Then 5 more wrongly.\nThe answer is $\\boxed{0}$."
         return script(request, k)
 
-    built = []
-    for window in (1, 4096):
-        backend = FakeBackend(respond)
-        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
-        recipe = tmp_path / f"recipe-{window}.yaml"
-        recipe.write_text(
-            f"name: mc\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
-            f"runner: {{window: {window}}}\n"
-            "engines:\n  actor: {kind: vllm, model: o/actor}\nbuilders:\n  - kind: critique\n"
-            "    prompts: mathcritique\n    methods: [rg1, rg2, rg3]\n    n: 2\n"
-            "    refine_n: 1\n    rg1_correct_share: 0.5\n"
-            "    rg3_types: [wrong_result, wrong_operation]\n"
-        )
-        out = tmp_path / f"out-{window}"
-        stats = build(load_recipe(recipe), out, cache_path=tmp_path / f"c-{window}.sqlite")
-        configs = sorted(p.name for p in out.iterdir() if list(p.glob("train-*.parquet")))
-        data = {c: read_config(out, c).to_list() for c in configs}
-        figures = {
-            n: (s["in"], s["out"], s["dropped"], s["counts"]) for n, s in stats["stages"].items()
-        }
-        built.append((data, figures, sorted(r.id for r in backend.requests)))
-    assert {"critiques", "critic_sft", "refine_sft", "selfimprove_sft"} <= set(built[0][0])
-    made = built[0][1]["flawed"][3]
+    recipe = (
+        f"name: mc\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
+        "engines:\n  actor: {kind: vllm, model: o/actor}\nbuilders:\n  - kind: critique\n"
+        "    prompts: mathcritique\n    methods: [rg1, rg2, rg3]\n    n: 2\n"
+        "    refine_n: 1\n    rg1_correct_share: 0.5\n"
+        "    rg3_types: [wrong_result, wrong_operation]\n"
+    )
+    one, every = builds_by_window(tmp_path, monkeypatch, respond, recipe)
+    assert {"critiques", "critic_sft", "refine_sft", "selfimprove_sft"} <= set(one[0])
+    made = one[1]["flawed"][3]
     assert all(made[f"method:{m}"] > 0 for m in ("rg1", "rg2", "rg3")), made
-    assert built[0] == built[1]
+    assert one[:3] == every[:3] and one[3] > every[3]

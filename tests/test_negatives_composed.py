@@ -23,7 +23,7 @@ from supdata.export import read_config
 from supdata.recipe import RecipeError, load_recipe
 from supdata.verify import VerifyConfig
 
-from conftest import FakeBackend, read_jsonl, write_jsonl
+from conftest import FakeBackend, builds_by_window, read_jsonl, write_jsonl
 
 KYLAR, ELIZA, JOSH = 5, 9, 2  # GSM8K test rows
 
@@ -321,9 +321,6 @@ def test_steperror_rows_do_not_depend_on_the_window(shared_data, tmp_path, monke
     """Pairs, subtasks, sub-pairs, negatives (composed too) and the mixtures join their
     stages from disk ``runner.window`` problems at a time: one problem per window gives
     the same rows, in the same order, and the same counters as one window for all."""
-    from supdata import engines
-    from supdata.build import build
-
     gsm = read_jsonl(shared_data / "gsm8k" / "test.jsonl")
     rows = [gsm[KYLAR], gsm[ELIZA], gsm[JOSH]]
     source = write_jsonl(tmp_path / "source.jsonl", rows)
@@ -335,36 +332,14 @@ def test_steperror_rows_do_not_depend_on_the_window(shared_data, tmp_path, monke
             return text.replace("{", "{1")
         return text
 
-    class Batches(FakeBackend):
-        def stream(self, requests):
-            self.batches = [*getattr(self, "batches", []), len(requests)]
-            return super().stream(requests)
-
-    built = []
-    for window in (1, 4096):
-        backend = Batches(respond)
-        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
-        recipe = tmp_path / f"recipe-{window}.yaml"
-        recipe.write_text(
-            f"name: composed\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
-            f"runner: {{window: {window}}}\n"
-            "engines:\n  actor: {kind: vllm, model: o/actor}\n"
-            "builders:\n  - kind: steperror\n    n: 2\n    er_grid: [0.5]\n"
-            "    decompose: {reproduce_samples: 2, er_grid: [0.5]}\n"
-            "    negatives: {compose_from_subtasks: true}\n"
-        )
-        out = tmp_path / f"out-{window}"
-        stats = build(load_recipe(recipe), out, cache_path=tmp_path / f"c-{window}.sqlite")
-        configs = sorted(p.name for p in out.iterdir() if list(p.glob("train-*.parquet")))
-        data = {c: read_config(out, c).to_list() for c in configs}
-        figures = {
-            name: (s["in"], s["out"], s["dropped"], s["counts"])
-            for name, s in stats["stages"].items()
-        }
-        built.append((data, figures, len(backend.requests), len(backend.batches)))
-    (one, figures_one, asked_one, batches_one), (all_, figures_all, asked_all, batches_all) = built
-    assert {"pairs", "subtasks", "sub_pairs", "negatives", "hard_er50", "sub_er50"} <= set(one)
-    assert one == all_
-    assert figures_one == figures_all
-    assert asked_one == asked_all  # the same requests, only batched differently
-    assert batches_one > batches_all
+    recipe = (
+        f"name: composed\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
+        "engines:\n  actor: {kind: vllm, model: o/actor}\n"
+        "builders:\n  - kind: steperror\n    n: 2\n    er_grid: [0.5]\n"
+        "    decompose: {reproduce_samples: 2, er_grid: [0.5]}\n"
+        "    negatives: {compose_from_subtasks: true}\n"
+    )
+    one, every = builds_by_window(tmp_path, monkeypatch, respond, recipe)
+    assert {"pairs", "subtasks", "sub_pairs", "negatives", "hard_er50", "sub_er50"} <= set(one[0])
+    assert one[:3] == every[:3]  # rows, counters, requests
+    assert one[3] > every[3]  # only batched differently

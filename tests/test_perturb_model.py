@@ -29,7 +29,7 @@ from supdata.ops.perturb.rewrite import final_answer
 from supdata.ops.steps import segment
 from supdata.verify import VerifyConfig, verify_many
 
-from conftest import read_jsonl
+from conftest import builds_by_window, read_jsonl
 
 
 class Scripted:
@@ -253,6 +253,17 @@ def test_chain_labels_agree_with_carried_rule_errors_on_gsm8k(shared_data, capsy
     assert total > 1000 and agree / total >= 0.99
 
 
+def _respond(request, k):
+    """The scripted model: a rewritten step, a continuation, and an annotator that calls
+    every step Correct."""
+    if request.id.endswith("/rewrite"):
+        return "It comes to 1000 + 1 = 1001."
+    if request.id.endswith("/continue"):
+        return "We keep going from there.\n#### 1001"
+    n = int(re.search(r"exactly (\d+) entries", request.messages[-1]["content"])[1])
+    return json.dumps({"steps": ["Correct"] * n})
+
+
 MODEL_RECIPE = """\
 name: perturbed-model
 source: {{kind: file, path: {path}, normalizer: gsm8k, limit: 6}}
@@ -282,15 +293,7 @@ def test_model_rows_through_the_build(shared_data, tmp_path, monkeypatch, annota
     from supdata.build import build
     from supdata.recipe import load_recipe
 
-    def respond(request):
-        if request.id.endswith("/rewrite"):
-            return "It comes to 1000 + 1 = 1001."
-        if request.id.endswith("/continue"):
-            return "We keep going from there.\n#### 1001"
-        n = int(re.search(r"exactly (\d+) entries", request.messages[-1]["content"])[1])
-        return json.dumps({"steps": ["Correct"] * n})
-
-    backend = Scripted(respond)
+    backend = Scripted(lambda request: _respond(request, 0))
     monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config: backend)
     path = tmp_path / "r.yaml"
     gsm = shared_data / "gsm8k" / "test.jsonl"
@@ -320,41 +323,10 @@ def test_model_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkeypat
     """Model perturbation sends ``runner.window`` jobs at a time to the engines (bases and
     problems read side by side from disk): one job per window gives the same rows in the
     same order and the same counters as one window for all."""
-    from supdata import engines
-    from supdata.build import build
-    from supdata.export import read_config
-    from supdata.recipe import load_recipe
-
-    def respond(request):
-        if request.id.endswith("/rewrite"):
-            return "It comes to 1000 + 1 = 1001."
-        if request.id.endswith("/continue"):
-            return "We keep going from there.\n#### 1001"
-        n = int(re.search(r"exactly (\d+) entries", request.messages[-1]["content"])[1])
-        return json.dumps({"steps": ["Correct"] * (n - 1) + ["Wrong"]})
-
     gsm = shared_data / "gsm8k" / "test.jsonl"
-    built = []
-    for window in (1, 4096):
-        batches = []
-
-        class Counted(Scripted):
-            def stream(self, requests, batches=batches):
-                batches.append(len(requests))
-                return super().stream(requests)
-
-        backend = Counted(respond)
-        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
-        path = tmp_path / f"r{window}.yaml"
-        recipe = MODEL_RECIPE.format(path=gsm, annotator="actor").replace(
-            "types: [calculation]", "types: [calculation, wrong_result]"
-        )
-        path.write_text(recipe + f"runner: {{window: {window}}}\n")
-        stats = build(load_recipe(path), tmp_path / f"out{window}")
-        rows = read_config(tmp_path / f"out{window}", "perturbed").to_list()
-        s = stats["stages"]["perturbed"]
-        built.append((rows, (s["in"], s["out"], s["dropped"], s["counts"]), len(batches)))
-    (one, figures_one, batches_one), (all_, figures_all, batches_all) = built
-    assert len(one) >= 3 and {r["sampling"]["method"] for r in one} == {"model", "rule"}
-    assert one == all_ and figures_one == figures_all
-    assert batches_one > batches_all
+    recipe = MODEL_RECIPE.format(path=gsm, annotator="actor")
+    recipe = recipe.replace("types: [calculation]", "types: [calculation, wrong_result]")
+    one, every = builds_by_window(tmp_path, monkeypatch, _respond, recipe)
+    assert len(one[0]["perturbed"]) >= 3
+    assert {r["sampling"]["method"] for r in one[0]["perturbed"]} == {"model", "rule"}
+    assert one[:3] == every[:3] and one[3] > every[3]

@@ -76,12 +76,13 @@ def verify(
     traces: list[Trace],
     stats: StageStats,
     desc: str,
-    problems: list[Problem] | None = None,
+    problems: Iterable[Problem],
 ) -> list[Trace]:
-    """Judge every trace against its problem's answer (the source's, or ``problems``')."""
+    """Judge every trace against its problem's answer (``problems``: at least the traces'
+    problems, never the whole source of a streaming stage)."""
     from tqdm import tqdm
 
-    answers = {p.id: p.reference_answer for p in (problems or ctx.outputs["source"])}
+    answers = {p.id: p.reference_answer for p in problems}
     config = ctx.recipe.verification.to_config()
     bar = tqdm(total=len(traces), desc=desc, unit="trace", disable=None)
     verified = []

@@ -10,17 +10,23 @@ from supdata.ops.figures import plot_pass_rates
 
 
 def critique_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
-    labels = [x for r in rows for x in r["labels"]]
-    first = Counter(
-        "none" if r["first_error_step"] < 0 else f"step {r['first_error_step'] + 1}" for r in rows
-    )
-    rates = [r["refine_success_rate"] for r in rows]
+    """One pass over the rows (a stage on disk): counters, and the success rates for the
+    plot."""
+    first, methods, verdicts, steps = Counter(), Counter(), Counter(), Counter()
+    rates = []
+    for r in rows:
+        k = r["first_error_step"]
+        first["none" if k < 0 else f"step {k + 1}"] += 1
+        methods[r["method"]] += 1
+        verdicts[r["final_verdict"]] += 1
+        steps.update("correct" if x else "wrong" for x in r["labels"])
+        rates.append(r["refine_success_rate"])
     measured = {
-        "critiques": len(rows),
-        "methods": dict(Counter(r["method"] for r in rows)),
-        "steps_labelled": {"correct": sum(labels), "wrong": len(labels) - sum(labels)},
+        "critiques": len(rates),
+        "methods": dict(methods),
+        "steps_labelled": {"correct": steps["correct"], "wrong": steps["wrong"]},
         "first_error_step": dict(sorted(first.items())),
-        "final_verdicts": dict(Counter(r["final_verdict"] for r in rows)),
+        "final_verdicts": dict(verdicts),
         "mean_refine_success_rate": round(sum(rates) / len(rates), 4) if rates else None,
     }
     plots = []

@@ -10,7 +10,7 @@ rounds for the dedup) -> selfimprove_rR; all rounds -> selfimprove_triples.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from supdata.builders.critique.figures import (
@@ -75,37 +75,33 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         facts = {"labels": label_traces(ctx, paths, ctx.outputs["source"], builder.labels, stats)}
         return Output(paths, facts)
 
-    def critiques(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
-        for problems, runs in by_problem(ctx, "flawed"):
-            yield from critique_rows(
-                runs["flawed"],
-                {p.id: p for p in problems},
-                builder,
-                ctx.engines[builder.engine],
-                ctx.engines[builder.critic],
-                strategy=ctx.recipe.segmentation.strategy,
-                verify=ctx.recipe.verification.to_config(),
-                stats=stats,
-            )
+    def per_window(make: Callable[..., list[dict]], stage: str):
+        """A stage that runs ``make`` (``critique_rows``, ``selfimprove_sft``) on each
+        window of ``stage``'s traces, joined with their problems from disk."""
+
+        def run(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
+            for problems, runs in by_problem(ctx, stage):
+                yield from make(
+                    runs[stage],
+                    {p.id: p for p in problems},
+                    builder,
+                    ctx.engines[builder.engine],
+                    ctx.engines[builder.critic],
+                    strategy=ctx.recipe.segmentation.strategy,
+                    verify=ctx.recipe.verification.to_config(),
+                    stats=stats,
+                )
+
+        return run
+
+    critiques = per_window(critique_rows, "flawed")
+    selfimprove = per_window(selfimprove_sft, "critique_samples")
 
     def critic(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         return critic_sft(ctx.outputs["critiques"], builder, stats)
 
     def refine(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
         return refine_sft(ctx.outputs["critiques"], builder, stats)
-
-    def selfimprove(ctx: BuildContext, stats: StageStats) -> Iterator[dict]:
-        for problems, runs in by_problem(ctx, "critique_samples"):
-            yield from selfimprove_sft(
-                runs["critique_samples"],
-                {p.id: p for p in problems},
-                builder,
-                ctx.engines[builder.engine],
-                ctx.engines[builder.critic],
-                strategy=ctx.recipe.segmentation.strategy,
-                verify=ctx.recipe.verification.to_config(),
-                stats=stats,
-            )
 
     last = Stage(
         "selfimprove_sft",
@@ -200,7 +196,7 @@ def flawed_paths(ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats)
             )  # fmt: skip
             first += len(starts)
             part = stats.part("rg3 verify")
-            paths += verify(ctx, made, part, "verify rg3")
+            paths += verify(ctx, made, part, "verify rg3", problems)
             stats.absorb(part)
         order = {p.id: i for i, p in enumerate(problems)}
         paths.sort(key=lambda t: order[t.problem_id])  # stable: RG1, RG2, RG3 per problem

@@ -27,7 +27,11 @@ def mixture_figures(parts: list[str]):
     names = [f"{pool}@{er:g}" for pool, er in map(parse_part, parts)]
 
     def figures(config: str, rows: list[dict], ctx: Any) -> Figures:
-        by_part = {p: _er([r for r in rows if r["part"] == p]) for p in names}
+        counts = {p: [0, 0] for p in names}  # one pass: rows and wrong rows per part
+        for r in rows:
+            counts[r["part"]][0] += 1
+            counts[r["part"]][1] += not r["correct"]
+        by_part = {p: _rate(n, wrong) for p, (n, wrong) in counts.items()}
         return Figures(measured={**_er(rows), "parts": by_part})
 
     return figures
@@ -98,4 +102,8 @@ def teacher_er_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
 
 def _er(rows: list[dict]) -> dict[str, Any]:
     n, wrong, _ = er_counts(rows)
+    return _rate(n, wrong)
+
+
+def _rate(n: int, wrong: int) -> dict[str, Any]:
     return {"rows": n, "outcome_error_rate": round(wrong / n, 4) if n else None}

@@ -17,21 +17,28 @@ def accuracy_figures(verdicts: list[dict], bins: list[str]) -> dict[str, Any]:
     and per true verdict. ``gap`` (reference only - uninformed) is what seeing the
     reference is worth, the signal STV distills; ``gap_with_verdict`` mostly measures
     obedience to a stated verdict. A feedback without a verdict counts as a miss."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    # one pass, counters only: an attempt's rows are consecutive (verdicts come attempt by
+    # attempt), so a group counts an attempt when its id differs from the group's last
+    groups: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    last: dict[tuple[str, str], str] = {}
     for r in verdicts:
         for scope in ("all", f"bin:{r['bin']}", f"truth:{'correct' if r['truth'] else 'wrong'}"):
-            groups[(scope, r["role"])].append(r)
+            key, g = (scope, r["role"]), groups[(scope, r["role"])]
+            g["n"] += 1
+            g["parsed"] += r["verdict"] is not None
+            g["correct"] += r["verdict"] is not None and r["verdict"] == r["truth"]
+            if last.get(key) != r["attempt_id"]:
+                g["attempts"] += 1
+                last[key] = r["attempt_id"]
 
-    def acc(rows: list[dict]) -> dict[str, Any]:
-        hits = sum(1 for r in rows if r["verdict"] is not None and r["verdict"] == r["truth"])
-        parsed = sum(1 for r in rows if r["verdict"] is not None)
-        n = len(rows)
+    def acc(g: Counter[str]) -> dict[str, Any]:
+        n = g["n"]
         return {
             "n": n,
-            "correct": hits,
-            "accuracy": round(hits / n, 4) if n else None,
-            "parsed": parsed,
-            "attempts": len({r["attempt_id"] for r in rows}),
+            "correct": g["correct"],
+            "accuracy": round(g["correct"] / n, 4) if n else None,
+            "parsed": g["parsed"],
+            "attempts": g["attempts"],
         }
 
     scopes = ["all", *(f"bin:{b}" for b in bins), "truth:correct", "truth:wrong"]
