@@ -60,7 +60,8 @@ class FakeBackend:
 def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=(1, 4096)) -> list:
     """Build ``recipe`` (YAML text, without ``runner``) once per ``runner.window`` on a
     FakeBackend answering ``respond``: per build (published rows by config, each stage's
-    (in, out, dropped, counts), the sorted request ids, the number of engine batches)."""
+    (in, out, dropped, counts), the sorted request ids, the number of engine batches,
+    the card's text)."""
     from supdata import engines
     from supdata.build import build
     from supdata.export import read_config
@@ -81,7 +82,8 @@ def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=(1, 40
             for name, s in stats["stages"].items()
         }
         ids = sorted(r.id for r in backend.requests)
-        built.append((rows, figures, ids, len(backend.batches)))
+        card = (out / "README.md").read_text()
+        built.append((rows, figures, ids, len(backend.batches), card))
     return built
 
 

@@ -28,11 +28,11 @@ from supdata.ops.labels import (
     run_sources,
     source_errors,
 )
-from supdata.ops.labels.agreement import agreement, cohen_kappa
+from supdata.ops.labels.agreement import Agreement, agreement, cohen_kappa
 from supdata.sources.match import reference_index
 from supdata.verify import VerifyConfig
 
-from conftest import FakeBackend
+from conftest import FakeBackend, builds_by_window
 
 VERIFY = VerifyConfig(workers=0)
 N = 4
@@ -238,6 +238,17 @@ def test_agreement_and_kappa_by_hand():
     got = agreement([[True, False, None], [True, True]], [[True, False, False], [True, False]])
     assert got["both_decided"] == 2 and got["first_error_agreement"] == 0.5
     assert got["steps_both_labelled"] == 4
+    # accumulated window by window (a stage labelled as it streams): the same figures
+    import random
+
+    rng = random.Random(0)
+    left = [[rng.choice([True, False, None]) for _ in range(rng.randint(1, 6))] for _ in range(40)]
+    right = [[x if rng.random() < 0.7 else rng.choice([True, False]) for x in t] for t in left]
+    acc = Agreement()
+    for i in range(0, 40, 7):
+        acc.add(left[i : i + 7], right[i : i + 7])
+    whole = agreement(left, right)
+    assert acc.result() == whole and whole["step_kappa"] is not None
 
 
 def test_bad_label_settings_name_the_field():
@@ -348,6 +359,24 @@ def _solution(answer: str, wrong: bool) -> str:
     return f"First, read the problem.\n\n{middle}\n\nSo the answer is \\boxed{{{answer}}}."
 
 
+def _right_then_wrong(src):
+    """Samples right or wrong by sample index (the second goes wrong at step 1);
+    rollouts from a prefix that went wrong fail."""
+    lines = src.read_text().splitlines()[:6]
+    questions = [json.loads(line)["question"] for line in lines]
+    answers = [json.loads(line)["answer"].rsplit("####", 1)[1].strip().replace(",", "")
+               for line in lines]  # fmt: skip
+
+    def respond(request, k):
+        answer = answers[questions.index(request.messages[1]["content"])]
+        if not request.continue_final:  # a sample: the second one goes wrong at step 1
+            return _solution(answer if k == 0 else f"{answer}9", wrong=k == 1)
+        bad = "wrongly" in request.messages[-1]["content"]
+        return f" So \\boxed{{{answer}1}}." if bad else f" So \\boxed{{{answer}}}."
+
+    return respond
+
+
 def test_sample_builder_labels_its_samples_with_every_source(shared_data, fake_engine, tmp_path):
     """Samples right or wrong by sample index; rollouts from the first prefix of a wrong
     sample fail, so mc and binary search agree on step 1 as its first error."""
@@ -357,20 +386,7 @@ def test_sample_builder_labels_its_samples_with_every_source(shared_data, fake_e
     from supdata.recipe import load_recipe
 
     src = shared_data / "gsm8k" / "test.jsonl"
-    answers = {}
-    for i, line in enumerate(src.read_text().splitlines()[:6]):
-        answers[i] = json.loads(line)["answer"].rsplit("####", 1)[1].strip().replace(",", "")
-
-    def respond(request, k):
-        question = request.messages[1]["content"]
-        idx = next(i for i, line in enumerate(src.read_text().splitlines()[:6])
-                   if json.loads(line)["question"] == question)  # fmt: skip
-        answer = answers[idx]
-        if not request.continue_final:  # a sample: the second one goes wrong at step 1
-            return _solution(answer if k == 0 else f"{answer}9", wrong=k == 1)
-        bad = "wrongly" in request.messages[-1]["content"]
-        return f" So \\boxed{{{answer}1}}." if bad else f" So \\boxed{{{answer}}}."
-
+    respond = _right_then_wrong(src)
     fake_engine(respond)
     recipe_path = tmp_path / "r.yaml"
     recipe_path.write_text(LABELLED_RECIPE.format(src=src))
@@ -775,3 +791,20 @@ def test_label_builder_reads_prm800k_records(shared_data, fake_engine, tmp_path)
         (given,) = r["label_sets"]
         assert given["provenance"]["source"] == "human:prm800k_samples_dedup"  # the file
         assert given["first_error_step"] == len(given["labels"]) - 1
+
+
+@pytest.mark.shared_data
+def test_label_sources_run_window_by_window(shared_data, tmp_path, monkeypatch):
+    """Label sources label each window of a sample stage as it streams; their figures
+    (agreement, kappa, engine cost) add up over the windows: one problem per window
+    gives the same rows, counters and card figures as one window for all."""
+    src = shared_data / "gsm8k" / "test.jsonl"
+    recipe = LABELLED_RECIPE.format(src=src)
+    one, every = builds_by_window(tmp_path, monkeypatch, _right_then_wrong(src), recipe)
+    assert len(one[0]["samples"]) == 12
+    assert one[:3] == every[:3] and one[3] > every[3]
+
+    def label_lines(card: str) -> list[str]:
+        return [line for line in card.splitlines() if " vs " in line or "kappa" in line]
+
+    assert label_lines(one[4]) and label_lines(one[4]) == label_lines(every[4])

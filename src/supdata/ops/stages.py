@@ -21,7 +21,7 @@ from supdata.hygiene.screen import (
 from supdata.ops.annotate import annotate
 from supdata.ops.joins import join_windows, windows
 from supdata.ops.judge import add_judged, judge_traces
-from supdata.ops.labels.stage import label_traces
+from supdata.ops.labels.stage import Labeller
 from supdata.ops.references import reference_traces
 from supdata.ops.sampling import SamplingSection, sample_traces
 from supdata.ops.verification import InFlightAnswers, verify_traces
@@ -139,13 +139,15 @@ def references(
 @dataclass(frozen=True)
 class _After:
     """What a sample stage does to each window's traces after sampling: drop repeated
-    solutions, label steps with an annotator, judge answers with a judge."""
+    solutions, label steps with an annotator, judge answers with a judge, label steps
+    with the recipe's label sources."""
 
     dedup: DuplicateReport | None = None
     annotator: str | None = None
     label_prompt: str = "label_steps@1"
     judge: str | None = None
     judge_prompt: str = "judge@1"
+    labeller: Labeller | None = None
 
 
 def _window(  # noqa: PLR0917
@@ -156,9 +158,10 @@ def _window(  # noqa: PLR0917
     after: _After,
     facts: dict[str, Any],
 ) -> list[Trace]:
-    """Sample one window of problems (one engine batch), then dedup, verify, annotate and
-    judge its traces. Every step is per problem or per trace, so the rows do not depend
-    on the window; ``facts`` gets the dedup report and the judge's figures so far."""
+    """Sample one window of problems (one engine batch), then dedup, verify, annotate,
+    judge and label its traces. Every step is per problem or per trace, so the rows do
+    not depend on the window; ``facts`` gets the dedup report, the judge's figures and
+    the label sets' figures so far."""
     engine = ctx.engines[params.engine]
     traces = sample_traces(problems, params, engine, ctx.recipe.segmentation.strategy, stats)
     if after.dedup is not None:
@@ -173,6 +176,9 @@ def _window(  # noqa: PLR0917
         engine = ctx.engines[after.judge]
         judged = judge_traces(traces, by_id, engine, after.judge_prompt, stats)
         facts["judge"] = add_judged(facts.get("judge"), judged)
+    if after.labeller is not None:
+        after.labeller.label(traces, problems)
+        facts["labels"] = after.labeller.facts()
     return traces
 
 
@@ -190,10 +196,9 @@ def sample(
 ) -> tuple[Iterable[Trace], dict[str, Any]]:
     """Sample, segment and verify; ``annotator`` (an engine name) labels every step;
     ``judge`` (an engine name) judges every answer beside math-verify (card facts only).
-    Returns the traces and the stage's facts (engine, model, prompt, sampling; the dedup
-    and judge figures land once the traces are consumed). The traces stream,
-    ``runner.window`` problems per engine batch, except with label sources, whose label
-    sets are compared over the whole stage."""
+    Returns the traces and the stage's facts (engine, model, prompt, sampling; the dedup,
+    judge and label figures land once the traces are consumed). The traces stream,
+    ``runner.window`` problems per engine batch."""
     engine = ctx.engines[params.engine]
     facts: dict[str, Any] = {
         "engine": params.engine,
@@ -202,19 +207,17 @@ def sample(
         "sampling": params.model_dump(include=set(SAMPLING_FACTS)),
     }
     rule = ctx.recipe.dedup.solutions if dedup and ctx.recipe.dedup is not None else None
+    sources = getattr(params, "label_sources", lambda: [])()
+    use = getattr(params, "use_labels", None)
     after = _After(
         DuplicateReport(rule) if rule is not None else None,
         annotator,
         label_prompt,
         judge,
         judge_prompt,
+        Labeller(ctx, sources, stats, use=use) if sources else None,
     )
-    sources = getattr(params, "label_sources", lambda: [])()
-    if not sources:  # one window's traces are on disk before the next is sampled
-        chunks = windows(problems, ctx.recipe.runner.window)
-        return (t for w in chunks for t in _window(ctx, params, w, stats, after, facts)), facts
-    problems = list(problems)  # label sets are compared over the whole stage
-    traces = _window(ctx, params, problems, stats, after, facts)
-    use = getattr(params, "use_labels", None)
-    facts["labels"] = label_traces(ctx, traces, problems, sources, stats, use=use)
-    return traces, facts
+    if after.labeller is not None:
+        facts["labels"] = after.labeller.facts()  # an empty stage has its zero figures too
+    chunks = windows(problems, ctx.recipe.runner.window)  # each on disk before the next
+    return (t for w in chunks for t in _window(ctx, params, w, stats, after, facts)), facts

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from supdata.builders.critique.figures import (
     critique_figures,
@@ -34,7 +34,7 @@ from supdata.core.records import Trace
 from supdata.core.records.models import SampleRow, TraceRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
-from supdata.ops.labels.stage import label_traces
+from supdata.ops.labels.stage import Labeller
 from supdata.ops.stages import by_problem, sample, verify
 
 if TYPE_CHECKING:
@@ -68,12 +68,18 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         return Output(*sample(ctx, drawn_params, ctx.outputs["source"], stats))
 
     def flawed(ctx: BuildContext, stats: StageStats) -> Output:
-        paths = flawed_paths(ctx, builder, stats)
         if not builder.labels:
-            return Output(paths)
-        paths = list(paths)  # label sets are compared over the whole stage
-        facts = {"labels": label_traces(ctx, paths, ctx.outputs["source"], builder.labels, stats)}
-        return Output(paths, facts)
+            return Output(flawed_paths(ctx, builder, stats))
+        labeller = Labeller(ctx, builder.labels, stats)
+        facts = {"labels": labeller.facts()}  # brought up to date window by window
+
+        def labelled() -> Iterator[Trace]:
+            for problems, paths in flawed_paths(ctx, builder, stats, windowed=True):
+                labeller.label(paths, problems)
+                facts["labels"] = labeller.facts()
+                yield from paths
+
+        return Output(labelled(), facts)
 
     def per_window(make: Callable[..., list[dict]], stage: str):
         """A stage that runs ``make`` (``critique_rows``, ``selfimprove_sft``) on each
@@ -154,11 +160,14 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
     ]
 
 
-def flawed_paths(ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats) -> Iterator[Trace]:
+def flawed_paths(
+    ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats, *, windowed: bool = False
+) -> Iterator[Any]:
     """RG1, RG2 and RG3 paths, ``runner.window`` problems at a time (one engine batch per
     method and window), each problem's paths together in source order (RG1's, RG2's,
     RG3's), so later stages join them to the source from disk. RG1's balance is drawn
-    over the whole stage first, from the status columns (``Rg1``)."""
+    over the whole stage first, from the status columns (``Rg1``). ``windowed``: yield
+    (problems, paths) per window instead of the paths one by one."""
     drawn, refs = ctx.outputs["critique_samples"], ctx.outputs["references"]
     methods = set(builder.methods)
     rg1 = (
@@ -203,7 +212,10 @@ def flawed_paths(ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats)
         for t in paths:
             stats.tally(f"method:{t.sampling['method']}")
         stats.n_out += len(paths)
-        yield from paths
+        if windowed:
+            yield problems, paths
+        else:
+            yield from paths
 
 
 def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:

@@ -26,7 +26,7 @@ from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
 from supdata.ops.figures import trace_config
 from supdata.ops.joins import Follow, windows
-from supdata.ops.labels.stage import label_traces
+from supdata.ops.labels.stage import Labeller
 from supdata.ops.mixture import (
     CandidateRow,
     MixRow,
@@ -97,10 +97,10 @@ def perturb_stages(builder: PerturbBuilder, recipe: Recipe, check: dict) -> list
 
 
 def _rules_only(builder: PerturbBuilder) -> bool:
-    """Rule types alone, no annotator: every row is made from its base alone, without an
-    engine, so the stage streams base by base; otherwise ``runner.window`` jobs at a time
-    go to the engines."""
-    return not builder.model_types and builder.annotator is None
+    """Rule types alone, no annotator, no label sources: every row is made from its base
+    alone, without an engine, so the stage streams base by base; otherwise
+    ``runner.window`` jobs at a time go to the engines (and the label sources)."""
+    return not builder.model_types and builder.annotator is None and not builder.labels
 
 
 def _bases(ctx: BuildContext, builder: PerturbBuilder) -> Iterator[tuple[Trace, Problem]]:
@@ -161,24 +161,28 @@ def _count_kept(t: Trace, stats: StageStats) -> None:
 
 def _perturbed(builder: PerturbBuilder):
     def run(ctx: BuildContext, stats: StageStats) -> Output:
-        rows = _rule_rows if _rules_only(builder) else _model_rows
+        if _rules_only(builder):
+            return Output(_rule_rows(ctx, builder, stats))
         if not builder.labels:
-            return Output(rows(ctx, builder, stats))
-        kept = list(rows(ctx, builder, stats))  # label sets are compared over the stage
-        facts = {
-            "labels": label_traces(
-                ctx, kept, ctx.outputs["source"], builder.labels, stats, baseline="construction"
-            )
-        }
-        return Output(kept, facts)
+            return Output(_model_rows(ctx, builder, stats))
+        labeller = Labeller(ctx, builder.labels, stats, baseline="construction")
+        facts = {"labels": labeller.facts()}  # brought up to date window by window
+        return Output(_model_rows(ctx, builder, stats, labeller, facts), facts)
 
     return run
 
 
-def _model_rows(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) -> Iterator[Trace]:
-    """Model types (or an annotator): ``runner.window`` jobs at a time go to the engines,
-    their bases and problems read side by side from disk; rows keep the order of their
-    jobs, whatever the window."""
+def _model_rows(
+    ctx: BuildContext,
+    builder: PerturbBuilder,
+    stats: StageStats,
+    labeller: Labeller | None = None,
+    facts: dict | None = None,
+) -> Iterator[Trace]:
+    """Model types (or an annotator, or label sources): ``runner.window`` jobs at a time
+    go to the engines, their bases and problems read side by side from disk; rows keep
+    the order of their jobs, whatever the window. ``labeller`` labels each window's rows
+    and keeps ``facts["labels"]`` up to date."""
     problems: dict[str, Problem] = {}
 
     def bases() -> Iterator[Trace]:
@@ -188,7 +192,11 @@ def _model_rows(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) -
 
     for jobs in windows(iter_jobs(bases(), builder, stats), ctx.recipe.runner.window):
         here = {j.base.problem_id: problems[j.base.problem_id] for j in jobs}
-        yield from _window_rows(ctx, builder, jobs, here, stats)
+        rows = _window_rows(ctx, builder, jobs, here, stats)
+        if labeller is not None and facts is not None:
+            labeller.label(rows, here.values())
+            facts["labels"] = labeller.facts()
+        yield from rows
         last = jobs[-1].base.problem_id  # the only problem the next window may still need
         for key in [k for k in problems if k != last]:
             del problems[key]

@@ -74,6 +74,12 @@ class RolloutCost:
     seconds: float = 0.0
     rounds: int = 0
 
+    def __iadd__(self, other: RolloutCost) -> RolloutCost:
+        """Another window's cost of the same source, added field by field."""
+        for key, value in other.__dict__.items():
+            setattr(self, key, getattr(self, key) + value)
+        return self
+
     def add(self, engine: Engine, prefix_cached: int) -> None:
         run = engine.last_run
         self.requests += run.requests
