@@ -268,3 +268,28 @@ def test_streamed_selection_equals_the_in_memory_mixture(seed, tmp_path):
         replayed = list(mixture(odd, er, seed, a, part="p"))
         assert replayed == er_mixture(candidates[1::2], er, seed, b, part="p")
         assert a.to_dict() == b.to_dict() and len(replayed) <= 100
+
+
+@pytest.mark.shared_data
+def test_a_work_folder_of_another_stage_layout_is_never_resumed(shared_data, tmp_path, monkeypatch):
+    """Stages join earlier stages from disk by the order they were written in, so stages
+    written under another layout (older code) run again instead of being joined."""
+    from supdata.build import build
+    from supdata.core import runner
+    from supdata.recipe import load_recipe
+
+    monkeypatch.setattr(runner.Runner, "clean", lambda self: None)  # keep the work folder
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"name: layout\nsource: {{kind: file, path: {shared_data / 'gsm8k' / 'test.jsonl'}, "
+        "normalizer: gsm8k, limit: 4}\nbuilders:\n  - kind: perturb\n    swer_grid: [0.5]\n"
+        "    types: [wrong_result]\n"
+    )
+    out = tmp_path / "out"
+    layout = runner.STAGE_LAYOUT
+    monkeypatch.setattr(runner, "STAGE_LAYOUT", layout - 1)  # written by older code
+    assert build(load_recipe(recipe), out)["resumed_stages"] == []
+    monkeypatch.setattr(runner, "STAGE_LAYOUT", layout)
+    assert build(load_recipe(recipe), out, force=True)["resumed_stages"] == []  # all ran again
+    resumed = build(load_recipe(recipe), out, force=True)["resumed_stages"]
+    assert resumed == ["source", "references", "perturbed"]  # same layout: resumed

@@ -145,9 +145,17 @@ class Runner:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+# The order and shape stages write their records in. Later stages join earlier ones from
+# disk by that order (``ops.joins``), so a work folder written under another layout is
+# never resumed: its stages run again (generation comes back from the request cache).
+# 2: every stage writes in the order of the records it came from, problem by problem.
+STAGE_LAYOUT = 2
+
+
 def _fingerprint(stage: Stage, upstream: dict[str, str]) -> str:
     payload = {
         "version": __version__,
+        "layout": STAGE_LAYOUT,
         "stage": stage.name,
         "params": stage.params,
         "needs": {n: upstream[n] for n in stage.needs},
