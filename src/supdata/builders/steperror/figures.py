@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from supdata.builders.steperror.params import parse_part
@@ -55,28 +56,41 @@ def teacher_sample_figures(names: list[str]):
     answer."""
 
     def figures(config: str, records: list[tuple[str, Trace]], ctx: Any) -> Figures:
-        by_teacher: dict[str, list[Trace]] = defaultdict(list)
-        for name, trace in records:
-            by_teacher[name].append(trace)
-        teachers = {}
-        for name in names:
-            traces = by_teacher.get(name, [])
-            measured = trace_figures(traces)
-            teachers[name] = {
-                "model": traces[0].model if traces else None,
-                "samples": len(traces),
-                "judged": measured.get("judged", 0),
-                "outcome_error_rate": measured.get("outcome_error_rate"),
-                "labelled": sum(
-                    1 for t in traces if t.annotation is not None and t.annotation.swer is not None
-                ),
-                "swer_mean": measured.get("swer_per_solution_mean"),
-                "finish": dict(Counter(t.sampling.get("finish_reason") for t in traces)),
-                "no_answer": sum(1 for t in traces if t.status == "no_answer"),
-            }
+        teachers = {name: _teacher_figures(records, name) for name in names}
         return Figures(measured={"samples": len(records), "teachers": teachers})
 
     return figures
+
+
+def _teacher_figures(records: Iterable[tuple[str, Trace]], name: str) -> dict[str, Any]:
+    """One teacher's figures in one pass over the stage (counters only)."""
+    seen: Counter[str] = Counter()
+    finish: Counter[str | None] = Counter()
+    model = None
+
+    def mine() -> Iterator[Trace]:
+        nonlocal model
+        for who, t in records:
+            if who != name:
+                continue
+            model = model or t.model
+            seen["samples"] += 1
+            seen["labelled"] += t.annotation is not None and t.annotation.swer is not None
+            seen["no_answer"] += t.status == "no_answer"
+            finish[t.sampling.get("finish_reason")] += 1
+            yield t
+
+    measured = trace_figures(mine())
+    return {
+        "model": model,
+        "samples": seen["samples"],
+        "judged": measured.get("judged", 0),
+        "outcome_error_rate": measured.get("outcome_error_rate"),
+        "labelled": seen["labelled"],
+        "swer_mean": measured.get("swer_per_solution_mean"),
+        "finish": dict(finish),
+        "no_answer": seen["no_answer"],
+    }
 
 
 def teacher_er_figures(config: str, rows: list[dict], ctx: Any) -> Figures:
