@@ -185,21 +185,11 @@ def test_sample_stage_submits_one_window_at_a_time(tmp_path, monkeypatch):
     from supdata.build import build
     from supdata.recipe import load_recipe
 
-    from conftest import FakeBackend
-
-    class Counting(FakeBackend):
-        def __init__(self, respond):
-            super().__init__(respond)
-            self.batches = []
-
-        def stream(self, requests):
-            requests = list(requests)
-            self.batches.append(len(requests))
-            yield from super().stream(requests)
+    from conftest import FakeBackend  # counts the size of every batch it gets
 
     rows = {}
     for window in (3, 100):
-        backend = Counting(lambda r, k: f"Add them.\nThe answer is {k}.")
+        backend = FakeBackend(lambda r, k: f"Add them.\nThe answer is {k}.")
         monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
         path = tmp_path / f"w{window}.yaml"
         path.write_text(WINDOW_RECIPE.replace("WINDOW", str(window)))
