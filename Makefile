@@ -95,6 +95,7 @@ bench: setup peer-venv
 	$(BIN)/python bench/ray_runner.py
 	$(BIN)/python bench/peer.py
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/prompts.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
