@@ -178,7 +178,6 @@ def _window(  # noqa: PLR0917
         facts["judge"] = add_judged(facts.get("judge"), judged)
     if after.labeller is not None:
         after.labeller.label(traces, problems)
-        facts["labels"] = after.labeller.facts()
     return traces
 
 
@@ -215,9 +214,7 @@ def sample(
         label_prompt,
         judge,
         judge_prompt,
-        Labeller(ctx, sources, stats, use=use) if sources else None,
+        Labeller(ctx, sources, stats, facts, use=use) if sources else None,
     )
-    if after.labeller is not None:
-        facts["labels"] = after.labeller.facts()  # an empty stage has its zero figures too
     chunks = windows(problems, ctx.recipe.runner.window)  # each on disk before the next
     return (t for w in chunks for t in _window(ctx, params, w, stats, after, facts)), facts

@@ -30,7 +30,7 @@ from supdata.builders.critique.rows import (
     selfimprove_sft,
 )
 from supdata.builders.sample.stages import stage_params
-from supdata.core.records import Trace
+from supdata.core.records import Problem, Trace
 from supdata.core.records.models import SampleRow, TraceRow
 from supdata.core.runner import BuildContext, Output, Stage
 from supdata.core.stats import StageStats
@@ -68,18 +68,16 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
         return Output(*sample(ctx, drawn_params, ctx.outputs["source"], stats))
 
     def flawed(ctx: BuildContext, stats: StageStats) -> Output:
-        if not builder.labels:
-            return Output(flawed_paths(ctx, builder, stats))
-        labeller = Labeller(ctx, builder.labels, stats)
-        facts = {"labels": labeller.facts()}  # brought up to date window by window
+        facts: dict[str, Any] = {}
+        labeller = Labeller(ctx, builder.labels, stats, facts) if builder.labels else None
 
-        def labelled() -> Iterator[Trace]:
-            for problems, paths in flawed_paths(ctx, builder, stats, windowed=True):
-                labeller.label(paths, problems)
-                facts["labels"] = labeller.facts()
-                yield from paths
+        def paths() -> Iterator[Trace]:
+            for problems, window in flawed_paths(ctx, builder, stats):
+                if labeller is not None:
+                    labeller.label(window, problems)
+                yield from window
 
-        return Output(labelled(), facts)
+        return Output(paths(), facts)
 
     def per_window(make: Callable[..., list[dict]], stage: str):
         """A stage that runs ``make`` (``critique_rows``, ``selfimprove_sft``) on each
@@ -161,13 +159,13 @@ def critique_stages(builder: CritiqueBuilder, recipe: Recipe, check: dict) -> li
 
 
 def flawed_paths(
-    ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats, *, windowed: bool = False
-) -> Iterator[Any]:
+    ctx: BuildContext, builder: CritiqueBuilder, stats: StageStats
+) -> Iterator[tuple[list[Problem], list[Trace]]]:
     """RG1, RG2 and RG3 paths, ``runner.window`` problems at a time (one engine batch per
-    method and window), each problem's paths together in source order (RG1's, RG2's,
-    RG3's), so later stages join them to the source from disk. RG1's balance is drawn
-    over the whole stage first, from the status columns (``Rg1``). ``windowed``: yield
-    (problems, paths) per window instead of the paths one by one."""
+    method and window): per window its problems and their paths, each problem's paths
+    together in source order (RG1's, RG2's, RG3's), so later stages join them to the
+    source from disk. RG1's balance is drawn over the whole stage first, from the status
+    columns (``Rg1``)."""
     drawn, refs = ctx.outputs["critique_samples"], ctx.outputs["references"]
     methods = set(builder.methods)
     rg1 = (
@@ -212,10 +210,7 @@ def flawed_paths(
         for t in paths:
             stats.tally(f"method:{t.sampling['method']}")
         stats.n_out += len(paths)
-        if windowed:
-            yield problems, paths
-        else:
-            yield from paths
+        yield problems, paths
 
 
 def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:

@@ -50,10 +50,12 @@ def with_references(
 
 def labelled_stage(builder: LabelBuilder, params: dict[str, Any]) -> Stage:
     def run(ctx: BuildContext, stats: StageStats) -> Output:
+        facts: dict[str, Any] = {}
         labeller = (
-            Labeller(ctx, builder.labels, stats, baseline="given") if builder.labels else None
+            Labeller(ctx, builder.labels, stats, facts, baseline="given")
+            if builder.labels
+            else None
         )
-        facts: dict[str, Any] = {"labels": labeller.facts()} if labeller else {}
         index = (
             reference_index(builder.references, builder.references_normalizer)
             if builder.references
@@ -64,8 +66,6 @@ def labelled_stage(builder: LabelBuilder, params: dict[str, Any]) -> Stage:
             for window in windows(ctx.outputs["source"], ctx.recipe.runner.window):
                 problems = with_references(window, builder, stats, index)
                 yield from _labelled(ctx, builder, problems, stats, labeller)
-                if labeller is not None:
-                    facts["labels"] = labeller.facts()
 
         return Output(rows(), facts)
 

@@ -163,11 +163,13 @@ def _perturbed(builder: PerturbBuilder):
     def run(ctx: BuildContext, stats: StageStats) -> Output:
         if _rules_only(builder):
             return Output(_rule_rows(ctx, builder, stats))
-        if not builder.labels:
-            return Output(_model_rows(ctx, builder, stats))
-        labeller = Labeller(ctx, builder.labels, stats, baseline="construction")
-        facts = {"labels": labeller.facts()}  # brought up to date window by window
-        return Output(_model_rows(ctx, builder, stats, labeller, facts), facts)
+        facts: dict = {}
+        labeller = (
+            Labeller(ctx, builder.labels, stats, facts, baseline="construction")
+            if builder.labels
+            else None
+        )
+        return Output(_model_rows(ctx, builder, stats, labeller), facts)
 
     return run
 
@@ -177,12 +179,10 @@ def _model_rows(
     builder: PerturbBuilder,
     stats: StageStats,
     labeller: Labeller | None = None,
-    facts: dict | None = None,
 ) -> Iterator[Trace]:
     """Model types (or an annotator, or label sources): ``runner.window`` jobs at a time
     go to the engines, their bases and problems read side by side from disk; rows keep
-    the order of their jobs, whatever the window. ``labeller`` labels each window's rows
-    and keeps ``facts["labels"]`` up to date."""
+    the order of their jobs, whatever the window. ``labeller`` labels each window's rows."""
     problems: dict[str, Problem] = {}
 
     def bases() -> Iterator[Trace]:
@@ -193,9 +193,8 @@ def _model_rows(
     for jobs in windows(iter_jobs(bases(), builder, stats), ctx.recipe.runner.window):
         here = {j.base.problem_id: problems[j.base.problem_id] for j in jobs}
         rows = _window_rows(ctx, builder, jobs, here, stats)
-        if labeller is not None and facts is not None:
+        if labeller is not None:
             labeller.label(rows, here.values())
-            facts["labels"] = labeller.facts()
         yield from rows
         last = jobs[-1].base.problem_id  # the only problem the next window may still need
         for key in [k for k in problems if k != last]:

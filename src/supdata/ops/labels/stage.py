@@ -16,19 +16,21 @@ from supdata.ops.labels.sources import engines_of, run_sources
 
 class Labeller:
     """The recipe's ``labels:`` sources over a stage, window by window: ``label`` gives
-    each window's traces their label sets; ``facts`` (after the last window) are the
-    card's facts over the whole stage, from counters (agreement, kappa, engine cost)."""
+    each window's traces their label sets and keeps ``facts["labels"]`` (the stage's
+    card facts, read once its rows are down) up to date over the whole stage, from
+    counters (agreement, kappa, engine cost); an empty stage has its zero figures."""
 
     def __init__(
         self,
         ctx: BuildContext,
         sources: list,
         stats: StageStats,
+        facts: dict[str, Any],
         *,
         use: str | None = None,
         baseline: str | None = None,
     ) -> None:
-        self.ctx, self.sources, self.stats = ctx, sources, stats
+        self.ctx, self.sources, self.stats, self.into = ctx, sources, stats, facts
         self.use, self.baseline = use, baseline
         self.names = [s.label_name for s in sources]
         self.traces = 0
@@ -36,6 +38,7 @@ class Labeller:
         self.costs = {name: RolloutCost() for name in self.names}
         self.with_baseline = {name: Agreement() for name in self.names}
         self.between = {pair: Agreement() for pair in combinations(self.names, 2)}
+        facts["labels"] = self.facts()
 
     def label(self, traces: Iterable[Trace], problems: Iterable[Problem]) -> None:
         """Label one window's traces (``problems``: at least theirs)."""
@@ -62,6 +65,7 @@ class Labeller:
                 self.costs[name] += costs[name]
         for (a, b), acc in self.between.items():
             acc.add([x.labels for x in sets[a]], [x.labels for x in sets[b]])
+        self.into["labels"] = self.facts()
 
     def facts(self) -> dict[str, Any]:
         """Each set's provenance and engine cost, and how far the sets agree with each
