@@ -150,6 +150,16 @@ def er_mixture(
     return list(mix_rows(pairs, select(chosen, rejected, er, seed), er, stats, part=part))
 
 
+def sides(candidates: Iterable[dict[str, Any]]) -> tuple[list[bool], list[bool]]:
+    """Which candidates have a right and which a wrong solution: all ``select`` needs,
+    read in one pass."""
+    right, wrong = [], []
+    for c in candidates:
+        right.append(c["chosen"] is not None)
+        wrong.append(c["rejected"] is not None)
+    return right, wrong
+
+
 class Replay:
     """Candidates that can be read again, each time from the start (a filter over a stage
     on disk): a mixture reads them twice, once for the sides and once for the rows."""
@@ -173,17 +183,14 @@ def mixture(
     if isinstance(candidates, StageData):
         import polars as pl
 
-        sides = (
+        columns = (
             candidates.scan()
             .select(pl.col("chosen").is_not_null(), pl.col("rejected").is_not_null())
             .collect()
         )
-        right, wrong = sides["chosen"].to_list(), sides["rejected"].to_list()
+        right, wrong = columns["chosen"].to_list(), columns["rejected"].to_list()
     elif isinstance(candidates, Replay):
-        right, wrong = [], []
-        for c in candidates:
-            right.append(c["chosen"] is not None)
-            wrong.append(c["rejected"] is not None)
+        right, wrong = sides(candidates)
     else:
         return er_mixture(list(candidates), er, seed, stats, part=part)
     return mix_rows(candidates, select(right, wrong, er, seed), er, stats, part=part)

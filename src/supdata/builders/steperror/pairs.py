@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from operator import attrgetter
 
@@ -55,20 +54,20 @@ def restyle_references(
     return kept
 
 
-def complete_samples(samples: Iterable[Trace], stats: StageStats) -> dict[str, list[Trace]]:
-    """Problem id -> its complete samples (judged correct or incorrect, not cut at
-    max_tokens): the only ones a pair or a selection may take; the rest are counted."""
-    by_problem: dict[str, list[Trace]] = defaultdict(list)
+def complete_samples(samples: Iterable[Trace], stats: StageStats) -> list[Trace]:
+    """A problem's complete samples (judged correct or incorrect, not cut at max_tokens):
+    the only ones a pair or a selection may take; the rest are counted."""
+    complete = []
     for t in samples:
         if t.sampling.get("finish_reason") == "length":
             stats.tally("sample not eligible: cut at max_tokens")
         elif t.status == "no_answer":
             stats.tally("sample not eligible: no final answer")
         elif t.status in ("correct", "incorrect"):
-            by_problem[t.problem_id].append(t)
+            complete.append(t)
         else:
             stats.tally(f"sample not eligible: {t.status}")
-    return by_problem
+    return complete
 
 
 def by_problem_windows(
@@ -109,7 +108,7 @@ def _window_pairs(
     stats: StageStats,
 ) -> Iterator[dict]:
     stats.n_in += len(group)
-    complete = [complete_samples(g["samples"], stats).get(g.item.id, []) for g in group]
+    complete = [complete_samples(g["samples"], stats) for g in group]
     need = []
     for g, traces in zip(group, complete, strict=True):
         has_wrong = any(t.status == "incorrect" for t in traces)
@@ -172,7 +171,7 @@ def selection_candidates(
     for group in by_problem_windows(problems, samples, window):
         for g in group:
             p = g.item
-            traces = complete_samples(g["samples"], stats).get(p.id, [])
+            traces = complete_samples(g["samples"], stats)
             if not traces:
                 stats.drop("no complete sample", p.id)
                 continue

@@ -53,6 +53,7 @@ from supdata.ops.mixture import (
     mix_rows,
     mixture,
     select,
+    sides,
 )
 from supdata.ops.sampling import SamplingSection
 from supdata.ops.stages import (
@@ -274,10 +275,7 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
                 return selection_candidates(problems, samples, builder, tally, window)
 
             # two passes over the stage on disk: the sides, then the rows (counted once)
-            sides = [
-                (c["chosen"] is not None, c["rejected"] is not None) for c in candidates(stats)
-            ]
-            right, wrong = [s[0] for s in sides], [s[1] for s in sides]
+            right, wrong = sides(candidates(stats))
             selection = select(right, wrong, er, builder.er_seed)
             again = candidates(StageStats(stats.name))
             rows = mix_rows(again, selection, er, stats, part=f"teacher:{name}")
@@ -285,7 +283,7 @@ def _teacher_stages(builder: SteperrorBuilder, base: dict) -> list[Stage]:
                 "teacher": name,
                 "er_target": er,
                 "problems": len(problems),
-                "candidates": len(sides),
+                "candidates": len(right),
             }
             return Output(rows, {"selection": facts})
 
