@@ -1,20 +1,24 @@
-"""End to end: a demo build with a fresh cache, wall time per stage, the share of it
-spent outside the engine, and its generation time against the same requests in one batch.
+"""End to end: demo builds with a fresh cache, how long the engine was busy, and that
+generation time against the same requests sent as one batch.
 
-Builds a recipe (default: the steperror demo, every stage of the weak-to-strong recipe)
-with an empty request cache, in this process, timing each stage (the runner's own
-counters, as stats.json has them), each engine start, and every ``Engine.generate`` call
-inside each stage. Outside the engine = build wall time - engine starts - generation:
-prompt rendering, segmentation, verification, filters, parquet, card and plots (target
-under 10%).
+Builds each recipe (default: the steperror demo at 12 and 48 problems and the critique
+demo) with an empty request cache, in this process, once per build mode: ``flow`` (every
+stage at once, each taking its inputs as they land, all submitting to one engine: the
+default) and ``stages`` (one stage after the other, ``runner.flow: false``, the old way).
+It times each stage (the runner's own counters, as stats.json has them), each engine
+start, and every ``Engine.generate`` call. Generation time is the wall time during which
+at least one call was in flight (calls of concurrent stages overlap; their sum would
+count the same seconds twice). Outside the engine = build wall time - engine starts -
+generation: prompt rendering, segmentation, verification, filters, parquet, card and
+plots.
 
 Then the lower bound: every request the build sent (its request log, with each
 request's effective seed) is replayed on the same, already started engine as one batch
-with no dependencies and no cache. ``generation / replay`` is how far the stage-by-stage
-build is from a saturated engine (issue 24's target: <= 1.3 at 48 problems). The engine
-is started before the build, so neither figure includes its start.
+with no dependencies and no cache. ``generation / replay`` is how far the build is from
+a saturated engine (issue 24's target: <= 1.3 at 48 problems). The engine is started
+before the builds, so no figure includes its start.
 
-    .venv/bin/python bench/e2e.py [--recipe recipes/steperror/demo.yaml] [--limit 6]
+    .venv/bin/python bench/e2e.py [--runs steperror:12,critique:8] [--modes flow,stages]
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
 from supdata.build import build
-from supdata.core.stats import StageStats
+from supdata.core.stats import running_stage
 from supdata.engines import BACKENDS, Request, SamplingParams
 from supdata.engines.base import Engine, derived_seed
 from supdata.engines.cache import sample_key
@@ -39,44 +44,60 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 class Clock:
-    """Engine time per stage: wraps generate(), engine start and the stage context."""
+    """Engine time per stage and in all: wraps generate() and engine start; the stage is
+    the one running in the calling thread (stages of a flow build run in their own)."""
 
     def __init__(self) -> None:
-        self.stage = "(outside stages)"
+        self.reset()
+
+    def reset(self) -> None:
         self.generate: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.start: dict[str, float] = defaultdict(float)
+        self.spans: list[tuple[float, float]] = []  # every generate call, start and end
         self.sent: list[tuple[Engine, Request]] = []  # every request, with its seed
+        self.lock = threading.Lock()
+
+    def busy(self) -> float:
+        """Seconds during which at least one generate call was in flight."""
+        total, end = 0.0, float("-inf")
+        for a, b in sorted(self.spans):
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        return total
 
     def install(self) -> None:
         clock = self
-        enter, generate, create = StageStats.__enter__, Engine.generate, Engines._create
+        generate, create = Engine.generate, Engines._create
 
-        def stage_enter(stats: StageStats) -> StageStats:
-            clock.stage = stats.name
-            return enter(stats)
+        def stage() -> str:
+            running = running_stage()
+            return running.name if running is not None else "(outside stages)"
 
         def timed_generate(engine: Engine, *args, **kwargs):
-            for r in args[0]:
-                seed = (
-                    r.sampling.seed if r.sampling.seed is not None else derived_seed(engine.seed, r)
-                )
-                clock.sent.append((engine, replace(r, sampling=replace(r.sampling, seed=seed))))
+            with clock.lock:
+                for r in args[0]:
+                    seed = r.sampling.seed
+                    seed = derived_seed(engine.seed, r) if seed is None else seed
+                    clock.sent.append((engine, replace(r, sampling=replace(r.sampling, seed=seed))))
             started = time.perf_counter()
             try:
                 return generate(engine, *args, **kwargs)
             finally:
-                clock.generate[clock.stage] += time.perf_counter() - started
-                clock.calls[clock.stage] += 1
+                ended = time.perf_counter()
+                with clock.lock:
+                    clock.generate[stage()] += ended - started
+                    clock.calls[stage()] += 1
+                    clock.spans.append((started, ended))
 
         def timed_create(engines: Engines, name: str) -> Engine:
             started = time.perf_counter()
             try:
                 return create(engines, name)
             finally:
-                clock.start[clock.stage] += time.perf_counter() - started
+                clock.start[stage()] += time.perf_counter() - started
 
-        StageStats.__enter__ = stage_enter  # type: ignore[method-assign]
         Engine.generate = timed_generate  # type: ignore[method-assign]
         Engines._create = timed_create  # type: ignore[method-assign]
 
@@ -117,56 +138,99 @@ def warm(recipe, pool: BackendPool) -> None:
         list(backend.stream([probe]))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default=str(REPO / "recipes" / "steperror" / "demo.yaml"))
-    parser.add_argument("--limit", type=int, default=6, help="problems (the demo has 12)")
-    args = parser.parse_args()
+RECIPES = {
+    "steperror": REPO / "recipes" / "steperror" / "demo.yaml",
+    "critique": REPO / "recipes" / "critique" / "demo.yaml",
+}
 
-    recipe = load_recipe(args.recipe)
-    clock = Clock()
-    clock.install()
-    with tempfile.TemporaryDirectory() as tmp, BackendPool() as pool:
-        warm(recipe, pool)
+
+def one(recipe_path: Path, limit: int, flow: bool, pool: BackendPool, clock: Clock) -> dict:
+    """One build with a fresh cache in ``flow`` or stage-by-stage mode, and its replay."""
+    recipe = load_recipe(recipe_path)
+    recipe = recipe.model_copy(update={"runner": recipe.runner.model_copy(update={"flow": flow})})
+    clock.reset()
+    with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         stats = build(
             recipe,
             Path(tmp) / recipe.name,
-            limit=args.limit,
+            limit=limit,
             cache_path=Path(tmp) / "c.sqlite",
             backends=pool,
         )
         wall = time.perf_counter() - started
         replay_s, replayed, replay_tokens = replay(clock)
-
-    print(f"{recipe.name}, {args.limit} problems, fresh request cache, engines started before")
-    print(f"{'stage':<24}{'wall s':>9}{'engine start':>14}{'generate':>10}{'calls':>7}{'other':>9}")
+    gen, start = clock.busy(), sum(clock.start.values())
+    mode = "flow" if flow else "stages"
+    print(f"\n{recipe.name}, {limit} problems, {mode}, fresh request cache, engines started before")
+    print(f"{'stage':<28}{'wall s':>9}{'generate':>10}{'calls':>7}")
     for name, s in stats["stages"].items():
-        gen, start = clock.generate.get(name, 0.0), clock.start.get(name, 0.0)
         print(
-            f"{name:<24}{s['seconds']:>9.1f}{start:>14.1f}{gen:>10.1f}{clock.calls.get(name, 0):>7}"
-            f"{s['seconds'] - gen - start:>9.1f}"
+            f"{name:<28}{s['seconds']:>9.1f}{clock.generate.get(name, 0.0):>10.1f}"
+            f"{clock.calls.get(name, 0):>7}"
         )
-    stage_s = sum(s["seconds"] for s in stats["stages"].values())
-    gen, start = sum(clock.generate.values()), sum(clock.start.values())
     outside = wall - gen - start
-    print(f"{'publish etc.':<24}{wall - stage_s:>9.1f}")
-    print(f"build wall time {wall:.1f}s = engine start {start:.1f}s + generate {gen:.1f}s + other")
-    print(
-        f"share outside the engine: {outside / wall:.3f} of the wall time "
-        f"({outside:.1f}s; target < 0.10); excluding engine start from the total: "
-        f"{outside / (wall - start):.3f}"
-    )
     built_tokens = stats["usage"]["total"]["output_tokens"]
     print(
+        f"build wall time {wall:.1f}s = engine start {start:.1f}s + generation {gen:.1f}s + other"
+    )
+    print(f"share outside the engine: {outside / wall:.3f} of the wall time ({outside:.1f}s)")
+    print(
         f"generation: {sum(clock.calls.values())} calls, {len(clock.sent)} requests, "
-        f"{built_tokens} output tokens in {gen:.1f}s ({built_tokens / max(gen, 1e-9):.0f} tok/s)"
+        f"{built_tokens} output tokens, engine busy {gen:.1f}s "
+        f"({built_tokens / max(gen, 1e-9):.0f} tok/s)"
     )
     print(
         f"replay as one batch: {replayed} requests, {replay_tokens} output tokens in "
         f"{replay_s:.1f}s ({replay_tokens / max(replay_s, 1e-9):.0f} tok/s)"
     )
-    print(f"ratio build generation / one-batch replay: {gen / replay_s:.2f} (target <= 1.3)")
+    ratio = gen / replay_s
+    print(f"ratio build generation / one-batch replay: {ratio:.2f} (target <= 1.3 at 48 problems)")
+    return {
+        "recipe": recipe.name,
+        "limit": limit,
+        "mode": mode,
+        "wall": wall,
+        "generation": gen,
+        "replay": replay_s,
+        "ratio": ratio,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runs",
+        default="steperror:12,steperror:48,critique:8",
+        help="recipe:problems, comma-separated (recipes: steperror, critique, or a path)",
+    )
+    parser.add_argument("--modes", default="flow,stages", help="flow, stages or both")
+    args = parser.parse_args()
+
+    runs = []
+    for item in args.runs.split(","):
+        name, _, limit = item.rpartition(":")
+        runs.append((RECIPES.get(name, Path(name)), int(limit)))
+    modes = [m.strip() for m in args.modes.split(",")]
+    clock = Clock()
+    clock.install()
+    results = []
+    with BackendPool() as pool:
+        for path, _ in runs:
+            warm(load_recipe(path), pool)
+        for path, limit in runs:
+            for mode in modes:
+                results.append(one(path, limit, mode == "flow", pool, clock))
+    print("\nsummary: generation wall time / one-batch replay, same engine, same run")
+    print(
+        f"{'recipe':<20}{'problems':>9}{'mode':>8}{'build s':>9}{'gen s':>8}"
+        f"{'replay s':>9}{'ratio':>7}"
+    )
+    for r in results:
+        print(
+            f"{r['recipe']:<20}{r['limit']:>9}{r['mode']:>8}{r['wall']:>9.1f}{r['generation']:>8.1f}"
+            f"{r['replay']:>9.1f}{r['ratio']:>7.2f}"
+        )
     return 0
 
 

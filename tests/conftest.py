@@ -57,24 +57,29 @@ class FakeBackend:
         pass
 
 
-def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=(1, 4096)) -> list:
-    """Build ``recipe`` (YAML text, without ``runner``) once per ``runner.window`` on a
-    FakeBackend answering ``respond``: per build (published rows by config, each stage's
-    (in, out, dropped, counts), the sorted request ids, the number of engine batches,
-    the card's text)."""
+RUNNERS = ("{window: 1}", "{window: 4096, flow: false}")
+
+
+def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=RUNNERS) -> list:
+    """Build ``recipe`` (YAML text, without ``runner``) once per ``runner`` section (by
+    default: a flow build, every stage at once, one problem per window; and one stage
+    after the other, one window for all) on a FakeBackend answering ``respond``: per
+    build (published rows by config, each stage's (in, out, dropped, counts), the sorted
+    request ids, the number of engine batches, the card's text)."""
     from supdata import engines
     from supdata.build import build
     from supdata.export import read_config
     from supdata.recipe import load_recipe
 
     built = []
-    for window in windows:
+    for n, runner in enumerate(windows):
         backend = FakeBackend(respond)
         monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
-        path = tmp_path / f"recipe-{window}.yaml"
-        path.write_text(recipe + f"runner: {{window: {window}}}\n")
-        out = tmp_path / f"out-{window}"
-        stats = build(load_recipe(path), out, cache_path=tmp_path / f"c-{window}.sqlite")
+        path = tmp_path / f"recipe-{n}.yaml"
+        runner = runner if isinstance(runner, str) else f"{{window: {runner}}}"
+        path.write_text(recipe + f"runner: {runner}\n")
+        out = tmp_path / f"out-{n}"
+        stats = build(load_recipe(path), out, cache_path=tmp_path / f"c-{n}.sqlite")
         configs = sorted(p.name for p in out.iterdir() if list(p.glob("train-*.parquet")))
         rows = {name: read_config(out, name).to_list() for name in configs}
         figures = {

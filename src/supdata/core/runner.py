@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supdata import __version__
+from supdata.core import progress, store
 from supdata.core.records import Problem, Trace
 from supdata.core.rows import Row
 from supdata.core.stats import StageStats
-from supdata.core.store import StageData, write_stage
+from supdata.core.store import LiveStage, ShardWriter, StageData, StageFailed
 
 if TYPE_CHECKING:
     from supdata.engines.registry import Engines
@@ -100,49 +102,172 @@ class Runner:
         self.stats: dict[str, StageStats] = {}
         self.resumed: list[str] = []
 
-    def run(self, stages: Sequence[Stage], ctx: BuildContext) -> None:
+    def run(self, stages: Sequence[Stage], ctx: BuildContext, *, flow: bool | None = None) -> None:
+        """Run ``stages`` (in dependency order): with ``flow`` (the recipe's
+        ``runner.flow``, default) every stage to run starts at once in its own thread and
+        reads its inputs as they land; without, one stage after the other."""
         self.work.mkdir(parents=True, exist_ok=True)
+        if flow is None:
+            flow = ctx.recipe.runner.flow
         prints: dict[str, str] = {}
+        todo: list[tuple[Stage, str]] = []
         for stage in stages:
             fp = _fingerprint(stage, prints)
             prints[stage.name] = fp
             ctx.stages[stage.name] = stage
-            marker = self.work / f"{stage.name}.done.json"
-            data = self.work / stage.name
-            if marker.is_file():
-                saved = json.loads(marker.read_text())
-                if saved["fingerprint"] == fp and data.is_dir():
-                    ctx.outputs[stage.name] = StageData(data, stage.row)
-                    self.stats[stage.name] = _stats_from(stage.name, saved["stats"])
-                    ctx.facts[stage.name] = saved.get("facts", {})
-                    self.resumed.append(stage.name)
-                    self.log(f"  {stage.name}: done before, loaded {len(ctx.outputs[stage.name])}")
-                    continue
-            stats = StageStats(stage.name)
-            self.stats[stage.name] = stats  # what it spends counts at once (budgets)
-            marker.unlink(missing_ok=True)  # its old data is about to be replaced
+            if not self._resume(stage, fp, ctx):
+                todo.append((stage, fp))
+        if flow and len(todo) > 1:
+            Flow(self, ctx).run(todo)
+            return
+        for stage, fp in todo:
+            writer = self._start(stage)
+            self._finish(stage, fp, ctx, self._records(stage, ctx, writer))
+
+    def _resume(self, stage: Stage, fp: str, ctx: BuildContext) -> bool:
+        """Load a stage finished by an earlier run with the same fingerprint."""
+        marker = self.work / f"{stage.name}.done.json"
+        data = self.work / stage.name
+        if not marker.is_file():
+            return False
+        saved = json.loads(marker.read_text())
+        if saved["fingerprint"] != fp or not data.is_dir():
+            return False
+        ctx.outputs[stage.name] = StageData(data, stage.row)
+        self.stats[stage.name] = _stats_from(stage.name, saved["stats"])
+        ctx.facts[stage.name] = saved.get("facts", {})
+        self.resumed.append(stage.name)
+        self.log(f"  {stage.name}: done before, loaded {len(ctx.outputs[stage.name])}")
+        return True
+
+    def _start(self, stage: Stage, changed: threading.Condition | None = None) -> ShardWriter:
+        self.stats[stage.name] = StageStats(stage.name)  # what it spends counts at once
+        (self.work / f"{stage.name}.done.json").unlink(missing_ok=True)  # data replaced
+        return ShardWriter(self.work / stage.name, stage.row, changed=changed)
+
+    def _records(
+        self,
+        stage: Stage,
+        ctx: BuildContext,
+        writer: ShardWriter,
+        stop: Callable[[], None] | None = None,
+    ) -> dict[str, Any] | None:
+        """Run the stage into ``writer`` (``stop`` is asked between records); returns
+        its facts (None: it returned records only), read once its records are consumed."""
+        stats = self.stats[stage.name]
+        try:
             with stats:  # consuming a streaming stage's records is running it
                 result = stage.run(ctx, stats)
-                records = result.records if isinstance(result, Output) else result
-                ctx.outputs[stage.name] = write_stage(data, stage.row, records)
-            if isinstance(result, Output):
-                ctx.facts[stage.name] = result.facts
-            tmp = marker.with_suffix(".tmp")
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "fingerprint": fp,
-                        "stats": stats.to_dict(),
-                        "facts": ctx.facts.get(stage.name, {}),
-                    }
-                )
+                out = result if isinstance(result, Output) else Output(result, {})
+                for record in out.records:
+                    if stop is not None:
+                        stop()
+                    writer.add(record)
+                data = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        ctx.outputs[stage.name] = data
+        return out.facts if isinstance(result, Output) else None
+
+    def _finish(self, stage: Stage, fp: str, ctx: BuildContext, facts: dict | None) -> None:
+        if facts is not None:
+            ctx.facts[stage.name] = facts
+        marker = self.work / f"{stage.name}.done.json"
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "fingerprint": fp,
+                    "stats": self.stats[stage.name].to_dict(),
+                    "facts": ctx.facts.get(stage.name, {}),
+                }
             )
-            tmp.replace(marker)  # the marker lands only after its data
+        )
+        tmp.replace(marker)  # the marker lands only after its data
 
     def clean(self) -> None:
         """Remove the work folder (markers, stage data, engine logs) of a finished build;
         a failed build keeps it, so its engine log stays for reading."""
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+class Flow:
+    """Every stage to run in its own thread at once, each reading its inputs while they
+    are written (``LiveStage``): a problem's samples go on to pairing, annotation and
+    perturbation while other problems still sample, and every stage's requests reach
+    the one engine together (its own batching does the rest). A stage that needs a whole
+    input (``len``, ``scan``) waits for it. Each stage writes its records in the order
+    its own code yields them, so rows do not depend on timing; markers land per stage as
+    each finishes. The first failure stops the others (their readers and writers raise
+    ``StageFailed``) and is raised here."""
+
+    def __init__(self, runner: Runner, ctx: BuildContext) -> None:
+        self.runner = runner
+        self.ctx = ctx
+        self.stopped = threading.Event()
+        self.errors: list[tuple[str, BaseException]] = []
+        self.lives: dict[str, LiveStage] = {}
+
+    def run(self, todo: list[tuple[Stage, str]]) -> None:
+        for stage, _ in todo:
+            writer = self.runner._start(stage)
+            self.lives[stage.name] = LiveStage(writer, self.stopped)
+            self.ctx.outputs[stage.name] = self.lives[stage.name]  # type: ignore[assignment]
+        threads = [
+            threading.Thread(
+                target=self._one, args=(stage, fp), name=f"stage {stage.name}", daemon=True
+            )
+            for stage, fp in todo
+        ]
+        names = [stage.name for stage, _ in todo]
+        with progress.board(names, self._rows, self._done):
+            for t in threads:
+                t.start()
+            try:
+                for t in threads:
+                    while t.is_alive():
+                        t.join(0.2)
+            except BaseException:  # Ctrl-C: stop every stage, keep what finished
+                self._stop()
+                raise
+        if self.errors:
+            # the cause, not a stage that stopped because of it
+            raise next(
+                (e for _, e in self.errors if not isinstance(e, StageFailed)), self.errors[0][1]
+            )
+
+    def _one(self, stage: Stage, fp: str) -> None:
+        live = self.lives[stage.name]
+        store.writing(live)
+        try:
+            facts = self.runner._records(stage, self.ctx, live.writer, self._check)
+            live.finish(self.ctx.outputs[stage.name])
+            self.runner._finish(stage, fp, self.ctx, facts)
+            self.runner.log(f"  {stage.name}: {self.runner.stats[stage.name].n_out} records")
+        except BaseException as exc:
+            live.fail(exc)
+            self.errors.append((stage.name, exc))
+            self._stop()
+
+    def _rows(self, name: str) -> int:
+        return self.lives[name].writer.count
+
+    def _done(self, name: str) -> bool:
+        live = self.lives[name]
+        return live._done is not None or live._error is not None
+
+    def _check(self) -> None:
+        if self.stopped.is_set():
+            raise StageFailed("the build stopped")
+
+    def _stop(self) -> None:
+        self.stopped.set()
+        stop = getattr(self.ctx.engines, "stop", None)
+        if stop is not None:
+            stop()
+        for live in self.lives.values():
+            live.wake()
 
 
 # The order and shape stages write their records in. Later stages join earlier ones from

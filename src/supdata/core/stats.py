@@ -82,6 +82,11 @@ class StageStats:
         }
 
 
+def running_stage() -> StageStats | None:
+    """The stage running in this thread (None outside a build)."""
+    return _RUNNING.get()
+
+
 def charge(engine: str, counts: Mapping[str, float]) -> None:
     """Add one engine call's counters to the stage running now (none outside a build)."""
     stage = _RUNNING.get()

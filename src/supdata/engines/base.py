@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from tqdm import tqdm
-
+from supdata.core import progress as bars
 from supdata.core.stats import charge
 from supdata.engines.budget import Budget, BudgetExceeded
 from supdata.engines.cache import CachedSample, RequestCache, sample_key
@@ -26,6 +26,11 @@ log = logging.getLogger("supdata.engines")
 
 
 class Backend(Protocol):
+    """``stream`` may be called from several threads at once (the stages of a flow
+    build) where the backend sets ``concurrent = True``: it then batches all of them
+    together itself (vLLM's one driver, the OpenAI client's shared concurrency). Other
+    backends get one call at a time (``Engine`` holds a lock per backend)."""
+
     kind: str
     fingerprint: str  # model id + revision or weights hash
 
@@ -74,8 +79,20 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+_LOCKS: dict[int, threading.Lock] = {}  # per backend that takes one call at a time
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(backend: Backend) -> threading.Lock | None:
+    if getattr(backend, "concurrent", False):
+        return None
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(id(backend), threading.Lock())
+
+
 class Engine:
-    """A backend behind the request cache. One per build, shared by every stage."""
+    """A backend behind the request cache. One per build, shared by every stage (and
+    by the threads of a flow build: ``generate`` may be called from several at once)."""
 
     def __init__(
         self, backend: Backend, cache: RequestCache | None = None, *, seed: int = 0, name: str = ""
@@ -84,8 +101,17 @@ class Engine:
         self.cache = cache
         self.seed = seed
         self.name = name or backend.kind
-        self.last_run = RunStats()
+        self._local = threading.local()  # each thread's last call
         self.budget: Budget | None = None  # the build's output-token budget, if it has one
+
+    @property
+    def last_run(self) -> RunStats:
+        """The counters of this thread's last ``generate``."""
+        return getattr(self._local, "last_run", None) or RunStats()
+
+    @last_run.setter
+    def last_run(self, stats: RunStats) -> None:
+        self._local.last_run = stats
 
     @property
     def fingerprint(self) -> str:
@@ -113,15 +139,15 @@ class Engine:
         desc = desc or self.name
         keys, samples, todo, where = self._lookup(requests)
         cached_flags = [[s is not None for s in row] for row in samples]
-        admitted = self._admit(requests, samples)
+        admitted, reserved = self._admit(requests, samples)
         if admitted < len(requests):
             todo = [t for t, (j, _) in zip(todo, where, strict=True) if j < admitted]
             where = [w for w in where if w[0] < admitted]
         stats = RunStats(requests=admitted, samples=sum(len(k) for k in keys[:admitted]))
         stats.cached = stats.samples - sum(t.sampling.n for t in todo)
-        bar = tqdm(
+        bar = bars.bar(
+            desc,
             total=len(todo),
-            desc=desc,
             unit="req",
             disable=True if not todo else (None if progress is None else not progress),
             dynamic_ncols=True,
@@ -130,32 +156,32 @@ class Engine:
         prefix_hits: list[int | None] = [None] * len(requests)
         too_long: list[str] = []
         out_tokens = 0  # generated so far, for the bar
-        for k, completion in self.backend.stream(todo):
-            j, start = where[k]
-            if completion.too_long:  # never cached: a longer context may answer it later
-                too_long.append(requests[j].id)
-            new = {}
-            for i, text in enumerate(completion.texts):
-                sample = CachedSample(
-                    text,
-                    completion.finish_reasons[i],
-                    completion.prompt_tokens,
-                    completion.output_tokens[i],
+        lock = _lock_for(self.backend) if todo else None
+        try:
+            if lock is not None:
+                lock.acquire()
+            for k, completion in self.backend.stream(todo):
+                j, start = where[k]
+                if completion.too_long:  # not cached: a longer context may answer it
+                    too_long.append(requests[j].id)
+                self._keep(completion, samples[j], keys[j], start)
+                prefix_hits[j] = completion.cached_prompt_tokens
+                out_tokens += sum(completion.output_tokens)
+                stats.generated += len(completion.texts)
+                bar.update()
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                bar.set_postfix_str(
+                    f"out {out_tokens / elapsed:.0f} tok/s, cached {stats.cached}",
+                    refresh=False,
                 )
-                samples[j][start + i] = sample
-                new[keys[j][start + i]] = sample
-            if self.cache is not None and not completion.too_long:
-                self.cache.put_many(self.fingerprint, new)
-            prefix_hits[j] = completion.cached_prompt_tokens
-            out_tokens += sum(completion.output_tokens)
-            stats.generated += len(completion.texts)
-            bar.update()
-            elapsed = bar.format_dict["elapsed"] or 1e-9
-            bar.set_postfix_str(
-                f"out {out_tokens / elapsed:.0f} tok/s, cached {stats.cached}",
-                refresh=False,
-            )
-        bar.close()
+        except BaseException:
+            if self.budget is not None:
+                self.budget.release(reserved)
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+            bar.close()
         completions = _assemble(requests[:admitted], samples, cached_flags, prefix_hits)
         stats.prompt_tokens = sum(c.prompt_tokens for c in completions)
         stats.output_tokens = sum(sum(c.output_tokens) for c in completions)
@@ -163,6 +189,16 @@ class Engine:
         stats.seconds = time.perf_counter() - started
         self.last_run = stats
         charge(self.name, stats.counters())
+        if self.budget is not None:  # spent now counts what the reservation held
+            self.budget.release(reserved)
+        self._report(stats, desc, too_long, progress)
+        if admitted < len(requests):
+            raise self._over_budget(desc, admitted, len(requests))
+        return completions
+
+    def _report(
+        self, stats: RunStats, desc: str, too_long: list[str], progress: bool | None
+    ) -> None:
         if too_long:
             log.warning(
                 "%s: %d prompt(s) longer than engine %r's context, left unanswered "
@@ -171,16 +207,37 @@ class Engine:
             )  # fmt: skip
         if progress is not False:
             log.info(stats.summary(desc))
-        if admitted < len(requests):
-            call = desc if f"({self.name})" in desc else f"{desc} ({self.name})"
-            raise BudgetExceeded(
-                f"budget: {call} stopped before request {admitted + 1} of "
-                f"{len(requests)}: its worst case would pass the build's max_output_tokens "
-                f"({self.budget.max_output_tokens}; spent {self.budget.spent()}). The "
-                f"{admitted} request(s) before it are cached: re-run with a larger budget "
-                "to go on, nothing is generated twice"
+
+    def _over_budget(self, desc: str, admitted: int, asked: int) -> BudgetExceeded:
+        call = desc if f"({self.name})" in desc else f"{desc} ({self.name})"
+        return BudgetExceeded(
+            f"budget: {call} stopped before request {admitted + 1} of "
+            f"{asked}: its worst case would pass the build's max_output_tokens "
+            f"({self.budget.max_output_tokens}; spent {self.budget.spent()}). The "
+            f"{admitted} request(s) before it are cached: re-run with a larger budget "
+            "to go on, nothing is generated twice"
+        )
+
+    def _keep(
+        self,
+        completion: Completion,
+        samples: list[CachedSample | None],
+        keys: list[str],
+        start: int,
+    ) -> None:
+        """Put a finished (sub-)request's samples in their places and in the cache."""
+        new = {}
+        for i, text in enumerate(completion.texts):
+            sample = CachedSample(
+                text,
+                completion.finish_reasons[i],
+                completion.prompt_tokens,
+                completion.output_tokens[i],
             )
-        return completions
+            samples[start + i] = sample
+            new[keys[start + i]] = sample
+        if self.cache is not None and not completion.too_long:
+            self.cache.put_many(self.fingerprint, new)
 
     def _lookup(
         self, requests: Sequence[Request]
@@ -209,15 +266,25 @@ class Engine:
                 where.append((j, start))
         return keys, samples, todo, where
 
-    def _admit(self, requests: Sequence[Request], samples: list[list[CachedSample | None]]) -> int:
-        """How many requests, in order, the budget lets through (all without one)."""
+    def _admit(
+        self, requests: Sequence[Request], samples: list[list[CachedSample | None]]
+    ) -> tuple[int, int]:
+        """How many requests, in order, the budget lets through (all without one), and
+        the output tokens held for them until this call is charged."""
         if self.budget is None:
-            return len(requests)
+            return len(requests), 0
         worst = [
             sum(s.output_tokens if s is not None else r.sampling.max_tokens for s in row)
             for r, row in zip(requests, samples, strict=True)
         ]
-        return self.budget.admit(worst)
+        return self.budget.reserve(worst)
+
+    def stop(self) -> None:
+        """Abandon what this engine is generating for every caller (a failed flow build:
+        their calls raise); a backend that cannot is left to finish its call."""
+        stop = getattr(self.backend, "stop", None)
+        if stop is not None:
+            stop()
 
     def close(self) -> None:
         self.backend.close()

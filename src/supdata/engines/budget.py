@@ -10,8 +10,9 @@ from the cache count as spent (the build's cost does not depend on the cache bei
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class BudgetExceeded(RuntimeError):
@@ -22,9 +23,26 @@ class BudgetExceeded(RuntimeError):
 class Budget:
     max_output_tokens: int
     spent: Callable[[], int]  # output tokens the build has accounted for so far
+    # Worst cases of calls admitted but not yet charged (stages of a flow build call at
+    # once: each must see what the others may still spend).
+    reserved: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def left(self) -> int:
-        return self.max_output_tokens - self.spent()
+        return self.max_output_tokens - self.spent() - self.reserved
+
+    def reserve(self, worst_cases: list[int]) -> tuple[int, int]:
+        """``admit`` and hold the admitted worst cases until ``release``: returns how
+        many requests were admitted and the tokens held."""
+        with self._lock:
+            k = self.admit(worst_cases)
+            held = sum(worst_cases[:k])
+            self.reserved += held
+            return k, held
+
+    def release(self, held: int) -> None:
+        with self._lock:
+            self.reserved -= held
 
     def admit(self, worst_cases: list[int]) -> int:
         """How many requests, in order, fit what is left at their worst case."""

@@ -1,15 +1,18 @@
 """Any OpenAI-compatible server (vLLM, SGLang, hosted APIs), chat or completions.
 
-asyncio with bounded concurrency; retries with exponential backoff on 429, 5xx,
-timeouts, lost connections and malformed JSON (a ``Retry-After`` on 429/503 sets the
-wait); each failure is counted by reason and the request id is named when the retries
-run out. Each attempt has a total time limit (``timeout_s``: a server that trickles one
-byte a second is cut there, not only one that stops), and each request a deadline over
-all its attempts (``deadline_s``). Credentials in ``base_url`` (``user:secret@``) are
-sent as HTTP Basic auth and appear nowhere else: not in the fingerprint (so neither in
-rows nor in the request cache's keys), not in error messages. ``n`` is sent natively; a server that
-answers fewer choices than asked is detected and the rest are sent one by one with
-seeds ``seed + i``, the same rule the other backends follow.
+asyncio with bounded concurrency, shared by every call: one event loop thread per
+backend serves the calls of every thread (the stages of a flow build), so at most
+``concurrency`` requests are open at once whoever sent them. Retries with exponential
+backoff on 429, 5xx, timeouts, lost connections and malformed JSON (a ``Retry-After``
+on 429/503 sets the wait); each failure is counted by reason and the request id is
+named when the retries run out. Each attempt has a total time limit (``timeout_s``: a
+server that trickles one byte a second is cut there, not only one that stops), and each
+request a deadline over all its attempts (``deadline_s``). Credentials in ``base_url``
+(``user:secret@``) are sent as HTTP Basic auth and appear nowhere else: not in the
+fingerprint (so neither in rows nor in the request cache's keys), not in error
+messages. ``n`` is sent natively; a server that answers fewer choices than asked is
+detected and the rest are sent one by one with seeds ``seed + i``, the same rule the
+other backends follow.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 class OpenAIBackend:
     kind = "openai"
+    concurrent = True  # calls from several threads share one client and its limit
 
     def __init__(self, config: EngineConfig) -> None:
         if not config.base_url:
@@ -82,51 +86,79 @@ class OpenAIBackend:
             self.tokenizer = _load_tokenizer(config.tokenizer)
         key = os.environ.get(config.api_key_env)
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._starting = threading.Lock()
+        self._calls: set[Any] = set()  # futures of every call in flight (``stop``)
 
     # -- public -----------------------------------------------------------------------
 
     def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
         if not requests:
             return
-        results: queue.Queue = queue.Queue()
-        thread = threading.Thread(target=self._run, args=(list(requests), results), daemon=True)
-        thread.start()
-        for _ in range(len(requests)):
-            item = results.get()
-            if isinstance(item, BaseException):
-                thread.join()
-                raise item
-            yield item
-        thread.join()
+        loop = self._start()
+        results: queue.SimpleQueue = queue.SimpleQueue()
+
+        async def one(k: int, r: Request) -> None:
+            try:
+                results.put((k, await self._complete(self._client, self._sem, r)))
+            except BaseException as exc:
+                results.put(exc)
+
+        futures = [
+            asyncio.run_coroutine_threadsafe(one(k, r), loop) for k, r in enumerate(requests)
+        ]
+        self._calls.update(futures)
+        try:
+            for _ in range(len(requests)):
+                item = results.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            for f in futures:  # the rest of a failed or abandoned call
+                f.cancel()
+            self._calls.difference_update(futures)
+
+    def stop(self) -> None:
+        """Cancel every request in flight (their calls raise)."""
+        for f in list(self._calls):
+            f.cancel()
 
     def close(self) -> None:
-        pass
+        if self._loop is None:
+            return
+        loop, self._loop = self._loop, None
+        asyncio.run_coroutine_threadsafe(self._client.aclose(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(timeout=30)
+        loop.close()
 
     # -- internals --------------------------------------------------------------------
 
-    def _run(self, requests: list[Request], results: queue.Queue) -> None:
-        try:
-            asyncio.run(self._all(requests, results))
-        except BaseException as exc:  # hand it to the consuming thread
-            results.put(exc)
+    def _start(self) -> asyncio.AbstractEventLoop:
+        """The backend's event loop thread with its client and semaphore (made once)."""
+        with self._starting:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=loop.run_forever, name="openai engine", daemon=True
+                )
+                self._thread.start()
 
-    async def _all(self, requests: list[Request], results: queue.Queue) -> None:
-        limits = httpx.Limits(max_connections=self.config.concurrency)
-        timeout = httpx.Timeout(self.config.timeout_s)  # per operation; the total is below
-        sem = asyncio.Semaphore(self.config.concurrency)
-        async with httpx.AsyncClient(
-            limits=limits, timeout=timeout, headers=self.headers, auth=self._auth
-        ) as client:
+                async def set_up() -> None:
+                    limits = httpx.Limits(max_connections=self.config.concurrency)
+                    timeout = httpx.Timeout(self.config.timeout_s)  # per operation
+                    self._client = httpx.AsyncClient(
+                        limits=limits, timeout=timeout, headers=self.headers, auth=self._auth
+                    )
+                    self._sem = asyncio.Semaphore(self.config.concurrency)
 
-            async def one(k: int, r: Request) -> None:
-                results.put((k, await self._complete(client, sem, r)))
-
-            tasks = [asyncio.create_task(one(k, r)) for k, r in enumerate(requests)]
-            try:
-                await asyncio.gather(*tasks)
-            finally:
-                for t in tasks:
-                    t.cancel()
+                asyncio.run_coroutine_threadsafe(set_up(), loop).result()
+                self._loop = loop
+            return self._loop
 
     async def _complete(
         self, client: httpx.AsyncClient, sem: asyncio.Semaphore, request: Request

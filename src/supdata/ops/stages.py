@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from supdata.core import progress
 from supdata.core.records import Problem, Trace
 from supdata.core.runner import BuildContext
 from supdata.core.stats import StageStats
@@ -80,11 +81,9 @@ def verify(
 ) -> list[Trace]:
     """Judge every trace against its problem's answer (``problems``: at least the traces'
     problems, never the whole source of a streaming stage)."""
-    from tqdm import tqdm
-
     answers = {p.id: p.reference_answer for p in problems}
     config = ctx.recipe.verification.to_config()
-    bar = tqdm(total=len(traces), desc=desc, unit="trace", disable=None)
+    bar = progress.bar(desc, total=len(traces), unit="trace")
     verified = []
     for trace in verify_traces(traces, answers, config, stats):
         verified.append(trace)
@@ -117,8 +116,6 @@ def references(
 ) -> Iterator[Trace]:
     """Each problem's reference solution, segmented and verified, streamed: only the
     answers of the references in the verifier pool are held."""
-    from tqdm import tqdm
-
     answers = InFlightAnswers()
 
     def held() -> Iterator[Problem]:
@@ -128,7 +125,7 @@ def references(
             yield p
 
     traces = reference_traces(held(), ctx.recipe.segmentation.strategy, stats)
-    bar = tqdm(desc=desc, unit="trace", disable=None)
+    bar = progress.bar(desc, unit="trace")
     for trace in verify_traces(traces, answers, ctx.recipe.verification.to_config(), stats):
         answers.release(trace.problem_id)
         bar.update()

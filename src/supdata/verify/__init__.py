@@ -8,8 +8,10 @@ policies.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from supdata.verify.compare import Judgement, judge
 from supdata.verify.config import VerifyConfig
@@ -79,42 +81,51 @@ def _open_pool(config: VerifyConfig, ray_actors: int = 0):
 
 
 class _Session:
-    """One worker pool for every ``verify_many`` of a build (``pool_session``): workers
-    start once, not once per stage. A map that is still running (or was left half
-    read) is never shared: the next call then gets a pool of its own."""
+    """The worker pools of a build (``pool_session``): workers start once, not once per
+    stage. A pool serves one map at a time; a map that finds every pool busy (stages
+    verifying at once in a flow build) opens another, kept for later maps. A map left
+    half read closes its pool (its workers may still hold that map's items)."""
 
     def __init__(self, config: VerifyConfig, ray_actors: int = 0) -> None:
         self.config = config
         self.ray_actors = ray_actors
-        self.pool = None
-        self.busy = False
+        self.idle: list[Any] = []
+        self.opened: list[Any] = []
+        self.lock = threading.Lock()
         self.on_ray = 0  # items judged on the Ray cluster
 
     def fits(self, config: VerifyConfig) -> bool:
         keys = ("workers", "timeout_s", "chunk_size")
-        same = all(getattr(config, k) == getattr(self.config, k) for k in keys)
-        return same and not self.busy
+        return all(getattr(config, k) == getattr(self.config, k) for k in keys)
 
     def map(self, args):
-        if self.pool is None:
-            self.pool = _open_pool(self.config, self.ray_actors).__enter__()
-        self.busy = True
+        with self.lock:
+            if self.idle:
+                pool = self.idle.pop()
+            else:
+                pool = _open_pool(self.config, self.ray_actors).__enter__()
+                self.opened.append(pool)
         finished = False
         try:
-            for judgement in self.pool.map(args):
+            for judgement in pool.map(args):
                 if self.ray_actors:
                     self.on_ray += 1
                 yield judgement
             finished = True
         finally:
-            self.busy = False
-            if not finished:  # its workers may still hold this map's items
-                self.close()
+            with self.lock:
+                if finished:
+                    self.idle.append(pool)
+                else:
+                    self.opened.remove(pool)
+            if not finished:
+                pool.__exit__(None, None, None)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.__exit__(None, None, None)
-            self.pool = None
+        with self.lock:
+            pools, self.opened, self.idle = self.opened, [], []
+        for pool in pools:
+            pool.__exit__(None, None, None)
 
 
 _SESSION: list[_Session] = []

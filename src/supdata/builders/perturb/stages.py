@@ -8,8 +8,6 @@ import random
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
 from supdata.builders.perturb.jobs import (
     Job,
     annotate_continuations,
@@ -20,6 +18,7 @@ from supdata.builders.perturb.jobs import (
 )
 from supdata.builders.perturb.params import PerturbBuilder
 from supdata.builders.sample.stages import stage_params
+from supdata.core import progress
 from supdata.core.records import Problem, Trace
 from supdata.core.records.models import PerturbedRow
 from supdata.core.runner import BuildContext, Output, Stage
@@ -141,7 +140,7 @@ def _rule_rows(ctx: BuildContext, builder: PerturbBuilder, stats: StageStats) ->
                     del problems[key]
 
     config = ctx.recipe.verification.to_config()
-    bar = tqdm(desc="verify perturbed", unit="trace", disable=None)
+    bar = progress.bar("verify perturbed", unit="trace")
     for t in verify_traces(traces(), answers, config, stats):
         answers.release(t.problem_id)
         bar.update()

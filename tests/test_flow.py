@@ -1,0 +1,236 @@
+"""Flow builds: every stage at once, each reading its inputs while they are written.
+
+The parts (a stage read while it is written, windows that end where the landed records
+end, watermarks, the one vLLM driver, the OpenAI client's shared limit) are tested on
+their own; the builds that compare a flow build with a stage-by-stage one, row for row,
+are the ``builds_by_window`` tests of each builder (steperror, critique, perturb, label
+sources), and here a scripted build proves problems really flow: a later stage's request
+arrives while the first stage still holds a problem.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from supdata.core.records import Trace
+from supdata.core.records.models import ReferenceRow
+from supdata.core.store import LiveStage, ShardWriter, StageData, StageFailed
+from supdata.engines import Request, SamplingParams
+from supdata.ops.joins import Follow, join_windows, windows
+
+from conftest import FakeBackend, read_jsonl, write_jsonl
+
+
+def _trace(pid: str, k: int) -> Trace:
+    return Trace(
+        id=f"{pid}/{k}",
+        problem_id=pid,
+        text=f"step {k}",
+        steps=[f"step {k}"],
+        origin="reference",
+        final_answer=str(k),
+        status="correct",
+    )
+
+
+def _live(tmp_path, shard_rows: int = 3) -> tuple[ShardWriter, LiveStage, threading.Event]:
+    stop = threading.Event()
+    writer = ShardWriter(tmp_path / "refs", ReferenceRow, shard_rows)
+    return writer, LiveStage(writer, stop), stop
+
+
+def test_a_stage_is_read_while_it_is_written_exactly_as_after(tmp_path):
+    """A reader started before the first record gets every record, in order, across
+    shards on disk and the writer's buffer, equal to reading the finished stage; ``len``
+    waits for the end."""
+    writer, live, _ = _live(tmp_path)
+    records = [_trace(f"p{i // 2}", i) for i in range(11)]
+    got: list[Trace] = []
+    reader = threading.Thread(target=lambda: got.extend(live))
+    reader.start()
+    for r in records:
+        writer.add(r)
+        time.sleep(0.01)
+    counted: list[int] = []
+    counting = threading.Thread(target=lambda: counted.append(len(live)))
+    counting.start()
+    time.sleep(0.2)
+    assert not counted, "len() must wait for the stage to finish"
+    live.finish(writer.close())
+    reader.join(10)
+    counting.join(10)
+    assert counted == [11]
+    assert got == list(StageData(tmp_path / "refs", ReferenceRow))
+    assert [t.id for t in got] == [r.id for r in records]
+
+
+def test_a_reader_of_a_failed_stage_raises(tmp_path):
+    writer, live, _stop = _live(tmp_path)
+    writer.add(_trace("p0", 0))
+    it = iter(live)
+    assert next(it).id == "p0/0"
+    live.fail(ValueError("boom"))
+    with pytest.raises(StageFailed, match="'refs' failed: boom"):
+        next(it)
+    _writer2, live2, stop2 = _live(tmp_path / "b")
+    stop2.set()
+    with pytest.raises(StageFailed, match="the build stopped"):
+        len(live2)
+
+
+def test_windows_end_where_the_landed_records_end(tmp_path):
+    """Over a stage being written, a window goes with what has landed (after a short
+    linger), not waiting to fill up; then moves the running stage's watermark."""
+    writer, live, _ = _live(tmp_path, shard_rows=100)
+    for i in range(3):
+        writer.add(_trace(f"p{i}", i))
+    chunks = windows(live, 100)
+    assert [t.id for t in next(chunks)] == ["p0/0", "p1/1", "p2/2"]
+    writer.add(_trace("p3", 3))
+    live.finish(writer.close())
+    assert [t.id for t in next(chunks)] == ["p3/3"]
+    assert next(chunks, None) is None
+
+
+def test_a_watermark_ends_a_problem_without_its_next_record(tmp_path):
+    """A joined stream still being written: without a watermark, the run of p0 is only
+    known complete when p1's first record lands; with the writer's mark past p0 on the
+    driving stage, the join takes p0's run at once."""
+    writer, live, _ = _live(tmp_path)
+    writer.add(_trace("p0", 0))
+    writer.add(_trace("p0", 1))
+    follow = Follow(live, lambda t: t.problem_id, "refs")
+    done = ("source", 0)
+    waiting = threading.Thread(target=lambda: follow.take("p0", done))
+    live.marks["source"] = 0
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive(), "no mark: the run of p0 waits for the next record"
+    writer.add(_trace("p1", 2))  # let it go
+    waiting.join(5)
+    assert not waiting.is_alive()
+
+    writer2, live2, _ = _live(tmp_path / "b")
+    writer2.add(_trace("p0", 0))
+    writer2.add(_trace("p0", 1))
+    live2.mark("source", 1)  # the writer is done with the first source problem
+    follow2 = Follow(live2, lambda t: t.problem_id, "refs")
+    assert [t.id for t in follow2.take("p0", ("source", 0))] == ["p0/0", "p0/1"]
+    writer2.add(_trace("p1", 2))
+    live2.finish(writer2.close())
+    assert [t.id for t in follow2.take("p1", ("source", 1))] == ["p1/2"]
+    follow2.finish()
+
+
+def test_a_join_over_a_stage_being_written_gives_the_same_groups_joined(tmp_path):
+    """join_windows over a live stream: windows end where records landed, and the
+    joined runs, concatenated, are those of the finished stage."""
+    problems = [type("P", (), {"id": f"p{i}"})() for i in range(5)]
+    writer, live, _ = _live(tmp_path)
+    records = [_trace(f"p{i}", k) for i in range(5) for k in range(i % 3)]
+
+    def write():
+        for r in records:
+            writer.add(r)
+            time.sleep(0.02)
+        live.finish(writer.close())
+
+    threading.Thread(target=write).start()
+    groups = list(join_windows(problems, lambda p: p.id, 100, refs=(live, lambda t: t.problem_id)))
+    joined = [(g.item.id, [t.id for t in g["refs"]]) for group in groups for g in group]
+    expected = [(p.id, [r.id for r in records if r.problem_id == p.id]) for p in problems]
+    assert joined == expected
+
+
+class _ConcurrentFake(FakeBackend):
+    """The scripted engine, taking calls from several threads at once (as vLLM's driver
+    and the OpenAI client do), so a test can hold one call while another arrives."""
+
+    concurrent = True
+
+
+@pytest.mark.shared_data
+def test_problems_flow_through_the_stages(shared_data, tmp_path, monkeypatch):
+    """The last problem's samples are held until a decomposition request (a stage two
+    steps downstream: samples -> pairs -> subtasks) arrives. Only a flow build can get
+    there: the first problems' pairs are made and decomposed while the last problem
+    still samples. Its rows equal the stage-by-stage build's."""
+    from supdata import engines
+    from supdata.build import build
+    from supdata.export import read_config
+    from supdata.recipe import load_recipe
+    from test_negatives_composed import ELIZA, JOSH, KYLAR, _script
+
+    gsm = read_jsonl(shared_data / "gsm8k" / "test.jsonl")
+    rows = [gsm[KYLAR], gsm[ELIZA], gsm[JOSH]]
+    source = write_jsonl(tmp_path / "source.jsonl", rows)
+    script = _script(rows)
+    decomposing = threading.Event()
+    order: list[str] = []
+
+    def respond(request, k):
+        text = "\n".join(m["content"] for m in request.messages)
+        if "You turn one hard math problem" in text:
+            order.append("decomposition asked")
+            decomposing.set()
+        elif rows[2]["question"] in text and "/sub-" not in request.id and k == 0:
+            if not decomposing.wait(30):
+                raise AssertionError("no decomposition arrived while the last problem sampled")
+            order.append("last problem sampled")
+        return script(request, k)
+
+    recipe = (
+        f"name: flow\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
+        "engines:\n  actor: {kind: vllm, model: o/actor}\n"
+        "builders:\n  - kind: steperror\n    n: 2\n    er_grid: [0.5]\n"
+        "    decompose: {reproduce_samples: 2, er_grid: [0.5]}\n"
+    )
+    built = {}
+    for mode, runner in (("flow", "{window: 1}"), ("stages", "{flow: false}")):
+        backend = _ConcurrentFake(respond if mode == "flow" else script)
+        monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
+        path = tmp_path / f"{mode}.yaml"
+        path.write_text(recipe + f"runner: {runner}\n")
+        out = tmp_path / mode
+        build(load_recipe(path), out, cache_path=tmp_path / f"{mode}.sqlite")
+        configs = sorted(p.name for p in out.iterdir() if list(p.glob("train-*.parquet")))
+        built[mode] = {name: read_config(out, name).to_list() for name in configs}
+    assert order.index("decomposition asked") < order.index("last problem sampled")
+    assert built["flow"] == built["stages"]
+    assert {"pairs", "subtasks", "hard_er50", "samples"} <= set(built["flow"])
+
+
+def test_vllm_takes_calls_from_several_threads_into_one_batch(vllm_backend):
+    """Two threads call the real engine at once: the driver has both calls' requests in
+    the engine together, and each call gets its own answers."""
+    from supdata.engines.base import Engine
+
+    engine = Engine(vllm_backend, cache=None, seed=0)
+
+    def requests(tag: str) -> list[Request]:
+        return [
+            Request(
+                ({"role": "user", "content": f"Count to {i + 3}."},),
+                SamplingParams(max_tokens=48, temperature=0.0, seed=i),
+                id=f"{tag}-{i}",
+            )
+            for i in range(4)
+        ]
+
+    got: dict[str, list] = {}
+
+    def call(tag: str) -> None:
+        got[tag] = engine.generate(requests(tag), progress=False)
+
+    threads = [threading.Thread(target=call, args=(tag,)) for tag in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert [c.request_id for c in got["a"]] == [f"a-{i}" for i in range(4)]
+    assert [c.request_id for c in got["b"]] == [f"b-{i}" for i in range(4)]
+    assert all(c.texts[0] and c.output_tokens[0] > 0 for c in got["a"] + got["b"])
+    assert vllm_backend._driver.most_calls == 2
