@@ -211,3 +211,63 @@ def test_server_without_n_gets_one_request_per_sample(fake_server):
     assert out.texts == ["seed 10", "seed 11", "seed 12"]
     assert [b["n"] for b in _Fake.bodies] == [3, 1, 1]
     assert engine.backend.native_n is False
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """Answers after 50 ms and counts the requests open at once."""
+
+    lock = threading.Lock()
+    open_now = 0
+    most = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        cls = type(self)
+        with cls.lock:
+            cls.open_now += 1
+            cls.most = max(cls.most, cls.open_now)
+        time.sleep(0.05)
+        with cls.lock:
+            cls.open_now -= 1
+        payload = json.dumps(
+            {
+                "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_concurrency_is_shared_by_every_calling_thread():
+    """Three stages of a flow build call one OpenAI engine at once: together they never
+    have more than ``concurrency`` requests open, and they do fill it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    engine = _engine(url, concurrency=4)
+    got: dict[int, list] = {}
+
+    def call(t: int) -> None:
+        requests = [Request(messages=QUESTION, id=f"{t}-{i}") for i in range(12)]
+        got[t] = engine.generate(requests, progress=False)
+
+    try:
+        threads = [threading.Thread(target=call, args=(t,)) for t in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        server.shutdown()
+        engine.close()
+    assert {t: [c.request_id for c in got[t]] for t in got} == {
+        t: [f"{t}-{i}" for i in range(12)] for t in range(3)
+    }
+    assert _Slow.most == 4

@@ -117,12 +117,16 @@ class Runner:
             ctx.stages[stage.name] = stage
             if not self._resume(stage, fp, ctx):
                 todo.append((stage, fp))
-        if flow and len(todo) > 1:
-            Flow(self, ctx).run(todo)
-            return
-        for stage, fp in todo:
-            writer = self._start(stage)
-            self._finish(stage, fp, ctx, self._records(stage, ctx, writer))
+        try:
+            if flow and len(todo) > 1:
+                Flow(self, ctx).run(todo)
+                return
+            for stage, fp in todo:
+                writer = self._start(stage)
+                self._finish(stage, fp, ctx, self._records(stage, ctx, writer))
+        finally:  # stats.json lists stages in build order, resumed or not
+            order = {stage.name: i for i, stage in enumerate(stages)}
+            self.stats = dict(sorted(self.stats.items(), key=lambda kv: order.get(kv[0], 0)))
 
     def _resume(self, stage: Stage, fp: str, ctx: BuildContext) -> bool:
         """Load a stage finished by an earlier run with the same fingerprint."""

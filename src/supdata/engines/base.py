@@ -18,6 +18,7 @@ from typing import Protocol
 
 from supdata.core import progress as bars
 from supdata.core.stats import charge
+from supdata.core.store import StageFailed
 from supdata.engines.budget import Budget, BudgetExceeded
 from supdata.engines.cache import CachedSample, RequestCache, sample_key
 from supdata.engines.types import Completion, Request
@@ -77,6 +78,10 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
         else:
             runs.append((i, 1))
     return runs
+
+
+class EngineStopped(StageFailed):
+    """The build stopped the engine's calls (another stage failed, or Ctrl-C)."""
 
 
 _LOCKS: dict[int, threading.Lock] = {}  # per backend that takes one call at a time

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from supdata.engines.base import EngineStopped
 from supdata.engines.config import EngineConfig, split_credentials
 from supdata.engines.types import Completion, Request, SamplingParams
 
@@ -104,12 +105,20 @@ class OpenAIBackend:
         async def one(k: int, r: Request) -> None:
             try:
                 results.put((k, await self._complete(self._client, self._sem, r)))
-            except BaseException as exc:
+            except asyncio.CancelledError:
+                results.put(EngineStopped("the build stopped this engine's calls"))
+            except BaseException as exc:  # handed to the calling thread
                 results.put(exc)
+
+        def stopped(future: Any) -> None:
+            if future.cancelled():  # cancelled before it ran: nothing else will answer
+                results.put(EngineStopped("the build stopped this engine's calls"))
 
         futures = [
             asyncio.run_coroutine_threadsafe(one(k, r), loop) for k, r in enumerate(requests)
         ]
+        for f in futures:
+            f.add_done_callback(stopped)
         self._calls.update(futures)
         try:
             for _ in range(len(requests)):

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from supdata.engines.base import EngineStopped
 from supdata.engines.config import EngineConfig
 from supdata.engines.models import resolve_model
 from supdata.engines.prompts import encode
@@ -207,10 +208,6 @@ class VllmBackend:
                 core.shutdown()
             self.llm = None
             gc.collect()
-
-
-class EngineStopped(RuntimeError):
-    """The build stopped the engine's calls (another stage failed, or Ctrl-C)."""
 
 
 class _Call(queue.SimpleQueue):
