@@ -155,7 +155,7 @@ class StageFailed(RuntimeError):
     """A stage that a reader was waiting on failed, or the build was stopped."""
 
 
-class LiveStage:
+class LiveStage(StageData):
     """A stage still being written, for stages that run beside it (``runner.flow``).
 
     Iterating it yields its records in order as they land (those already in a shard on
@@ -167,9 +167,8 @@ class LiveStage:
     complete, with no dependency declared besides reading them."""
 
     def __init__(self, writer: ShardWriter, cancelled: threading.Event) -> None:
+        super().__init__(writer.path, writer.row)
         self.writer = writer
-        self.row = writer.row
-        self.path = writer.path
         self._changed = writer._changed
         self._cancelled = cancelled
         self._error: BaseException | None = None
@@ -340,5 +339,5 @@ def mark(driver: Any, done: int) -> None:
     outside a flow build."""
     stage = getattr(_CURRENT, "stage", None)
     name = getattr(getattr(driver, "path", None), "name", None)
-    if stage is not None and name is not None and isinstance(driver, (StageData, LiveStage)):
+    if stage is not None and name is not None and isinstance(driver, StageData):
         stage.mark(name, done)
