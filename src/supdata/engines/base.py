@@ -86,6 +86,7 @@ class EngineStopped(StageFailed):
 
 _LOCKS: dict[int, threading.Lock] = {}  # per backend that takes one call at a time
 _LOCKS_GUARD = threading.Lock()
+TOKENIZER_LOCK = threading.Lock()  # local tokenizers, called from the threads of a flow build
 
 
 def _lock_for(backend: Backend) -> threading.Lock | None:
@@ -135,7 +136,8 @@ class Engine:
                 f"engine {self.name!r} has no local tokenizer to measure lengths with; "
                 "set its `tokenizer:` (openai) or give max_tokens without a reference factor"
             )
-        return len(tokenizer.encode(text, add_special_tokens=False))
+        with TOKENIZER_LOCK:  # a fast tokenizer is not safe to call from threads at once
+            return len(tokenizer.encode(text, add_special_tokens=False))
 
     def generate(
         self, requests: Sequence[Request], *, desc: str | None = None, progress: bool | None = None

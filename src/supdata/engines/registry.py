@@ -6,6 +6,8 @@ the same front door; other kinds (openai, transformers) stay in the build proces
 
 from __future__ import annotations
 
+import threading
+
 from supdata.engines import Engine, create_engine
 from supdata.engines.budget import Budget
 from supdata.engines.cache import RequestCache
@@ -55,16 +57,18 @@ class Engines:
         self.runner = runner or RunnerConfig()
         self.pool = pool
         self._started: dict[str, Engine] = {}
+        self._creating = threading.Lock()  # stages of a flow build ask at once: one each
 
     def __getitem__(self, name: str) -> Engine:
-        if name not in self._started:
-            if name not in self.configs:
-                raise KeyError(
-                    f"no engine named {name!r} in the recipe (engines: {sorted(self.configs)})"
-                )
-            self._started[name] = self._create(name)
-            self._started[name].budget = self.budget
-        return self._started[name]
+        with self._creating:
+            if name not in self._started:
+                if name not in self.configs:
+                    raise KeyError(
+                        f"no engine named {name!r} in the recipe (engines: {sorted(self.configs)})"
+                    )
+                self._started[name] = self._create(name)
+                self._started[name].budget = self.budget
+            return self._started[name]
 
     def _create(self, name: str) -> Engine:
         config = self.configs[name]

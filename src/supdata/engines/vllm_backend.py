@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from supdata.engines.base import EngineStopped
+from supdata.engines.base import TOKENIZER_LOCK, EngineStopped
 from supdata.engines.config import EngineConfig
 from supdata.engines.models import resolve_model
 from supdata.engines.prompts import encode
@@ -128,7 +128,7 @@ class VllmBackend:
         with quiet_start(f"vLLM ({model.model_id})"):
             self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
-        self._encoding = threading.Lock()  # one tokenizer, callers in several threads
+        self._encoding = TOKENIZER_LOCK  # one tokenizer, callers in several threads
         self._driver: Driver | None = None
         self._driver_lock = threading.Lock()
 

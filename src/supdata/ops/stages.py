@@ -4,6 +4,7 @@ split references, and the build's benchmark index. Each returns its facts for th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -54,9 +55,13 @@ def decontaminator(ctx: BuildContext) -> Decontaminator | None:
     config = ctx.recipe.decontaminate
     if config is None:
         return None
-    if "decontaminator" not in ctx.shared:
-        ctx.shared["decontaminator"] = Decontaminator(config)
+    with _LOADING:  # stages of a flow build may ask at once: load it once
+        if "decontaminator" not in ctx.shared:
+            ctx.shared["decontaminator"] = Decontaminator(config)
     return ctx.shared["decontaminator"]
+
+
+_LOADING = threading.Lock()
 
 
 def contamination_report(ctx: BuildContext) -> ContaminationReport | None:
