@@ -205,6 +205,9 @@ def main() -> int:
         help="recipe:problems, comma-separated (recipes: steperror, critique, or a path)",
     )
     parser.add_argument("--modes", default="flow,stages", help="flow, stages or both")
+    parser.add_argument(
+        "--window", type=int, default=None, help="runner.window (default: the recipe's)"
+    )
     args = parser.parse_args()
 
     runs = []
@@ -220,7 +223,7 @@ def main() -> int:
             warm(load_recipe(path), pool)
         for path, limit in runs:
             for mode in modes:
-                results.append(one(path, limit, mode == "flow", pool, clock))
+                results.append(one(path, limit, mode == "flow", pool, clock, args.window))
     print("\nsummary: generation wall time / one-batch replay, same engine, same run")
     print(
         f"{'recipe':<20}{'problems':>9}{'mode':>8}{'build s':>9}{'gen s':>8}"

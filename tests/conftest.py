@@ -76,8 +76,8 @@ def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=RUNNER
         backend = FakeBackend(respond)
         monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
         path = tmp_path / f"recipe-{n}.yaml"
-        runner = runner if isinstance(runner, str) else f"{{window: {runner}}}"
-        path.write_text(recipe + f"runner: {runner}\n")
+        section = runner if isinstance(runner, str) else f"{{window: {runner}}}"
+        path.write_text(recipe + f"runner: {section}\n")
         out = tmp_path / f"out-{n}"
         stats = build(load_recipe(path), out, cache_path=tmp_path / f"c-{n}.sqlite")
         configs = sorted(p.name for p in out.iterdir() if list(p.glob("train-*.parquet")))

@@ -234,3 +234,28 @@ def test_vllm_takes_calls_from_several_threads_into_one_batch(vllm_backend):
     assert [c.request_id for c in got["b"]] == [f"b-{i}" for i in range(4)]
     assert all(c.texts[0] and c.output_tokens[0] > 0 for c in got["a"] + got["b"])
     assert vllm_backend._driver.most_calls == 2
+
+
+def test_the_progress_board_lists_every_active_stage_with_its_step():
+    """In a flow build, a stage's bar is a task on the board's one line, not a tqdm bar
+    of its own; finished stages leave the line."""
+    from supdata.core import progress
+    from supdata.core.stats import StageStats
+
+    rows = {"samples": 23, "perturbed": 4, "source": 12}
+    done = {"source"}
+    with progress.board(list(rows), rows.__getitem__, done.__contains__) as board:
+        with StageStats("samples"):
+            bar = progress.bar("actor", total=48, unit="req")
+            bar.update(31)
+            bar.set_postfix_str("out 180 tok/s")
+        with StageStats("perturbed"):
+            progress.bar("verify perturbed", unit="trace").update(12)
+        assert board.line() == (
+            "samples 23 rows, actor 31/48 req out 180 tok/s | "
+            "perturbed 4 rows, verify perturbed 12 trace"
+        )
+        assert board.finished() == 1
+        bar.close()
+        assert board.line().startswith("samples 23 rows | ")
+    assert not isinstance(progress.bar("x", total=1, disable=True), progress.Task)

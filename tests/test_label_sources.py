@@ -796,8 +796,9 @@ def test_label_builder_reads_prm800k_records(shared_data, fake_engine, tmp_path)
 @pytest.mark.shared_data
 def test_label_sources_run_window_by_window(shared_data, tmp_path, monkeypatch):
     """Label sources label each window of a sample stage as it streams; their figures
-    (agreement, kappa, engine cost) add up over the windows: one problem per window
-    gives the same rows, counters and card figures as one window for all."""
+    (agreement, kappa, engine cost) add up over the windows: a flow build at one problem
+    per window gives the same rows, counters and card figures as a stage-by-stage build
+    at one window for all."""
     src = shared_data / "gsm8k" / "test.jsonl"
     recipe = LABELLED_RECIPE.format(src=src)
     one, every = builds_by_window(tmp_path, monkeypatch, _right_then_wrong(src), recipe)

@@ -366,8 +366,8 @@ def test_export_layout_round_trips_a_published_row(shared_data):
 def test_critique_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkeypatch):
     """Every critique stage joins its inputs to the source from disk ``runner.window``
     problems at a time (flawed paths by RG1, RG2 and RG3, critiques, the SFT exports and
-    the one-round loop): one problem per window gives the same rows, in the same order,
-    and the same counters as one window for all."""
+    the one-round loop): a flow build at one problem per window gives the same rows, in
+    the same order, and the same counters as a stage-by-stage build at one window."""
     rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:5]
     source = write_jsonl(tmp_path / "source.jsonl", rows)
     answers = {r["question"]: r["answer"].split("####")[-1].strip() for r in rows}

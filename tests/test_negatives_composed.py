@@ -319,8 +319,9 @@ def test_compose_needs_decompose(tmp_path):
 @pytest.mark.shared_data
 def test_steperror_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkeypatch):
     """Pairs, subtasks, sub-pairs, negatives (composed too) and the mixtures join their
-    stages from disk ``runner.window`` problems at a time: one problem per window gives
-    the same rows, in the same order, and the same counters as one window for all."""
+    stages from disk ``runner.window`` problems at a time: a flow build at one problem
+    per window gives the same rows, in the same order, and the same counters as a
+    stage-by-stage build at one window for all."""
     gsm = read_jsonl(shared_data / "gsm8k" / "test.jsonl")
     rows = [gsm[KYLAR], gsm[ELIZA], gsm[JOSH]]
     source = write_jsonl(tmp_path / "source.jsonl", rows)

@@ -321,8 +321,9 @@ def test_model_rows_through_the_build(shared_data, tmp_path, monkeypatch, annota
 @pytest.mark.shared_data
 def test_model_rows_do_not_depend_on_the_window(shared_data, tmp_path, monkeypatch):
     """Model perturbation sends ``runner.window`` jobs at a time to the engines (bases and
-    problems read side by side from disk): one job per window gives the same rows in the
-    same order and the same counters as one window for all."""
+    problems read side by side from disk): a flow build at one job per window gives the
+    same rows in the same order and the same counters as a stage-by-stage build at one
+    window for all."""
     gsm = shared_data / "gsm8k" / "test.jsonl"
     recipe = MODEL_RECIPE.format(path=gsm, annotator="actor")
     recipe = recipe.replace("types: [calculation]", "types: [calculation, wrong_result]")

@@ -54,7 +54,10 @@ def test_budget_stops_cleanly_and_a_larger_one_resumes_without_regenerating(
     from supdata.build import build
 
     backend = fake_engine(_answer)
-    recipe = load_recipe(_recipe(tmp_path, shared_data, "budget: {max_output_tokens: 50}\n"))
+    # one stage after the other: the request positions in the messages are exact (a flow
+    # build cuts windows where the source has landed; see the test below)
+    extra = "budget: {max_output_tokens: 50}\nrunner: {flow: false}\n"
+    recipe = load_recipe(_recipe(tmp_path, shared_data, extra))
     out, cache = tmp_path / "out", tmp_path / "cache.sqlite"
     with pytest.raises(BudgetExceeded, match=r"before request 3 of 6.*max_output_tokens \(50"):
         build(recipe, out, cache_path=cache)
@@ -73,6 +76,26 @@ def test_budget_stops_cleanly_and_a_larger_one_resumes_without_regenerating(
     assert usage["output_tokens"] == 12 * 5
     assert usage["generated"] + usage["cached"] == 12 and usage["cached"] >= 4
     assert stats["usage"]["total"]["output_tokens"] == 60
+
+
+def test_a_flow_build_admits_the_same_requests_whatever_its_windows(
+    shared_data, fake_engine, tmp_path
+):
+    """In a flow build the sample stage's windows end where the source has landed, so a
+    message's request positions may differ; what is admitted does not: requests go in
+    source order at their worst case (2 x 10), so a budget of 50 sends the first two."""
+    from supdata.build import build
+
+    backend = fake_engine(_answer)
+    recipe = load_recipe(
+        _recipe(tmp_path, shared_data, "budget: {max_output_tokens: 50}\nrunner: {window: 1}\n")
+    )
+    with pytest.raises(BudgetExceeded, match=r"max_output_tokens \(50"):
+        build(recipe, tmp_path / "out", cache_path=tmp_path / "cache.sqlite")
+    rows = read_jsonl(tmp_path / "gsm8k.jsonl")
+    assert len(backend.requests) == 2
+    questions = [r.messages[-1]["content"] for r in backend.requests]
+    assert [rows[i]["question"] in q for i, q in enumerate(questions)] == [True, True]
 
 
 def test_usage_and_cost_on_the_card_and_in_stats(shared_data, fake_engine, tmp_path):

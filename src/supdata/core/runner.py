@@ -144,10 +144,10 @@ class Runner:
         self.log(f"  {stage.name}: done before, loaded {len(ctx.outputs[stage.name])}")
         return True
 
-    def _start(self, stage: Stage, changed: threading.Condition | None = None) -> ShardWriter:
+    def _start(self, stage: Stage) -> ShardWriter:
         self.stats[stage.name] = StageStats(stage.name)  # what it spends counts at once
         (self.work / f"{stage.name}.done.json").unlink(missing_ok=True)  # data replaced
-        return ShardWriter(self.work / stage.name, stage.row, changed=changed)
+        return ShardWriter(self.work / stage.name, stage.row)
 
     def _records(
         self,

@@ -83,8 +83,10 @@ def _open_pool(config: VerifyConfig, ray_actors: int = 0):
 class _Session:
     """The worker pools of a build (``pool_session``): workers start once, not once per
     stage. A pool serves one map at a time; a map that finds every pool busy (stages
-    verifying at once in a flow build) opens another, kept for later maps. A map left
-    half read closes its pool (its workers may still hold that map's items)."""
+    verifying at once in a flow build) opens another, kept for later maps (with Ray
+    actors, one pool on the cluster; a map that finds it busy gets a local pool for
+    itself). A map left half read closes its pool (its workers may still hold that
+    map's items)."""
 
     def __init__(self, config: VerifyConfig, ray_actors: int = 0) -> None:
         self.config = config
@@ -99,26 +101,33 @@ class _Session:
         return all(getattr(config, k) == getattr(self.config, k) for k in keys)
 
     def map(self, args):
+        on_ray = False
         with self.lock:
             if self.idle:
-                pool = self.idle.pop()
+                pool, kept, on_ray = self.idle.pop(), True, bool(self.ray_actors)
+            elif self.ray_actors and self.opened:  # the cluster's actors are busy: a
+                pool, kept = _open_pool(self.config).__enter__(), False  # local pool
             else:
-                pool = _open_pool(self.config, self.ray_actors).__enter__()
+                pool, kept, on_ray = (
+                    _open_pool(self.config, self.ray_actors).__enter__(),
+                    True,
+                    bool(self.ray_actors),
+                )
                 self.opened.append(pool)
         finished = False
         try:
             for judgement in pool.map(args):
-                if self.ray_actors:
+                if on_ray:
                     self.on_ray += 1
                 yield judgement
             finished = True
         finally:
             with self.lock:
-                if finished:
+                if kept and finished:
                     self.idle.append(pool)
-                else:
+                elif kept:
                     self.opened.remove(pool)
-            if not finished:
+            if not (kept and finished):
                 pool.__exit__(None, None, None)
 
     def close(self) -> None:
