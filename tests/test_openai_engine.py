@@ -149,6 +149,15 @@ def test_stopped_server_fails_clearly_after_bounded_retries():
     assert time.monotonic() - started < 20
 
 
+def _one_choice(text: str, completion_tokens: int) -> bytes:
+    return json.dumps(
+        {
+            "choices": [{"index": 0, "message": {"content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": completion_tokens},
+        }
+    ).encode()
+
+
 class _Fake(BaseHTTPRequestHandler):
     bodies: ClassVar[list[dict]] = []
     mode = "garbage"
@@ -159,18 +168,10 @@ class _Fake(BaseHTTPRequestHandler):
         if self.mode == "garbage":
             payload = b"{this is not json"
         else:  # a server that ignores n: always one choice
-            payload = json.dumps(
-                {
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"content": f"seed {body.get('seed')}"},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 5, "completion_tokens": 2},
-                }
-            ).encode()
+            payload = _one_choice(f"seed {body.get('seed')}", 2)
+        self.reply(payload)
+
+    def reply(self, payload: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -213,7 +214,7 @@ def test_server_without_n_gets_one_request_per_sample(fake_server):
     assert engine.backend.native_n is False
 
 
-class _Slow(BaseHTTPRequestHandler):
+class _Slow(_Fake):
     """Answers after 50 ms and counts the requests open at once."""
 
     lock = threading.Lock()
@@ -229,20 +230,7 @@ class _Slow(BaseHTTPRequestHandler):
         time.sleep(0.05)
         with cls.lock:
             cls.open_now -= 1
-        payload = json.dumps(
-            {
-                "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 1},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        self.reply(_one_choice("ok", 1))
 
 
 def test_concurrency_is_shared_by_every_calling_thread():
