@@ -144,10 +144,13 @@ RECIPES = {
 }
 
 
-def one(recipe_path: Path, limit: int, flow: bool, pool: BackendPool, clock: Clock) -> dict:
+def one(  # noqa: PLR0917
+    recipe_path: Path, limit: int, flow: bool, pool: BackendPool, clock: Clock, window: int | None
+) -> dict:
     """One build with a fresh cache in ``flow`` or stage-by-stage mode, and its replay."""
     recipe = load_recipe(recipe_path)
-    recipe = recipe.model_copy(update={"runner": recipe.runner.model_copy(update={"flow": flow})})
+    runner = {"flow": flow} | ({"window": window} if window else {})
+    recipe = recipe.model_copy(update={"runner": recipe.runner.model_copy(update=runner)})
     clock.reset()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
