@@ -159,18 +159,14 @@ class Runner:
         """Run the stage into ``writer`` (``stop`` is asked between records); returns
         its facts (None: it returned records only), read once its records are consumed."""
         stats = self.stats[stage.name]
-        try:
-            with stats:  # consuming a streaming stage's records is running it
+        with stats:  # consuming a streaming stage's records is running it
+            try:
                 result = stage.run(ctx, stats)
-                out = result if isinstance(result, Output) else Output(result, {})
-                for record in out.records:
-                    if stop is not None:
-                        stop()
-                    writer.add(record)
-                data = writer.close()
-        except BaseException:
-            writer.abort()
-            raise
+            except BaseException:
+                writer.abort()
+                raise
+            out = result if isinstance(result, Output) else Output(result, {})
+            data = writer.write(out.records, stop)
         ctx.outputs[stage.name] = data
         return out.facts if isinstance(result, Output) else None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +72,7 @@ class StageData:
 class ShardWriter:
     """Encode records with a row model and write them ``shard_rows`` at a time."""
 
-    def __init__(
-        self,
-        path: Path,
-        row: type[Row],
-        shard_rows: int = SHARD_ROWS,
-        *,
-        changed: threading.Condition | None = None,
-    ) -> None:
+    def __init__(self, path: Path, row: type[Row], shard_rows: int = SHARD_ROWS) -> None:
         if shard_rows < 1:
             raise ValueError(f"shard_rows must be >= 1, got {shard_rows}")
         self.path = Path(path)
@@ -95,7 +88,7 @@ class ShardWriter:
         self.closed = False
         # Readers of a stage still being written (``LiveStage``) wait on this condition;
         # the writer notifies it after each record, shard and close.
-        self._changed = changed or threading.Condition()
+        self._changed = threading.Condition()
 
     def add(self, record: Any) -> None:
         encoded = self.row.encode(record)
@@ -106,9 +99,21 @@ class ShardWriter:
         if len(self._rows) >= self.shard_rows:
             self._flush()
 
-    def extend(self, records: Iterable[Any]) -> None:
+    def extend(self, records: Iterable[Any], stop: Callable[[], None] | None = None) -> None:
+        """Add every record; ``stop`` (if given) is asked before each and may raise."""
         for record in records:
+            if stop is not None:
+                stop()
             self.add(record)
+
+    def write(self, records: Iterable[Any], stop: Callable[[], None] | None = None) -> StageData:
+        """Add every record and close; on any error the partial folder goes."""
+        try:
+            self.extend(records, stop)
+        except BaseException:
+            self.abort()
+            raise
+        return self.close()
 
     def _flush(self) -> None:
         table = pa.Table.from_pylist(self._rows, schema=self.schema)
@@ -142,13 +147,7 @@ class ShardWriter:
 
 def write_stage(path: Path, row: type[Row], records: Iterable[Any]) -> StageData:
     """Write ``records`` (any iterable: a list, or a generator that streams) as a stage."""
-    writer = ShardWriter(path, row)
-    try:
-        writer.extend(records)
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.close()
+    return ShardWriter(path, row).write(records)
 
 
 class StageFailed(RuntimeError):
@@ -222,9 +221,6 @@ class LiveStage(StageData):
 
     def __len__(self) -> int:
         return len(self.wait())
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
 
     def __iter__(self) -> LiveReader:
         return LiveReader(self)
