@@ -259,3 +259,127 @@ def test_the_progress_board_lists_every_active_stage_with_its_step():
         bar.close()
         assert board.line().startswith("samples 23 rows | ")
     assert not isinstance(progress.bar("x", total=1, disable=True), progress.Task)
+
+
+def _gated(release: threading.Event, calls: list[str], fail: bool = False):
+    """A concurrent scripted backend whose requests with "shared" in their id wait for
+    ``release``; it records every request it is sent."""
+
+    def respond(request, k):
+        calls.append(request.id)
+        if "shared" in request.id:
+            assert release.wait(30), "never released"
+            if fail:
+                raise RuntimeError("backend broke")
+        else:
+            release.set()  # the other call got as far as sending its own requests
+        return f"answer to {request.messages[0]['content']} #{request.sampling.seed + k}"
+
+    return _ConcurrentFake(respond)
+
+
+def _ask(*ids: str) -> list[Request]:
+    return [
+        Request(
+            ({"role": "user", "content": i.split(":")[-1]},),
+            SamplingParams(max_tokens=8, seed=1, n=2),
+            id=i,
+        )
+        for i in ids
+    ]
+
+
+def test_a_request_another_call_is_generating_is_not_sent_twice(tmp_path):
+    """Two stages ask the same request at once: the later call waits for the first
+    call's samples (as if it had found them in the cache) instead of sending it again;
+    both get the same answers, and the later call counts them as cached."""
+    from supdata.engines.base import Engine
+    from supdata.engines.cache import RequestCache
+
+    release, calls = threading.Event(), []
+    engine = Engine(_gated(release, calls), RequestCache(tmp_path / "c.sqlite"), seed=0)
+    got = {}
+
+    def first() -> None:
+        got["first"] = engine.generate(_ask("shared:q1", "shared:q2"), progress=False)
+
+    t = threading.Thread(target=first)
+    t.start()
+    while "shared:q1" not in calls:  # the first call is generating q1 (held)
+        time.sleep(0.01)
+    # the same prompts, seeds and n under other ids: the same samples (ids are not keys)
+    got["second"] = engine.generate(_ask("other:q2", "mine:q3", "again:q1"), progress=False)
+    t.join(30)
+    # n = 2: the backend answers each request's two samples; q1 and q2 once each
+    assert sorted(calls) == ["mine:q3"] * 2 + ["shared:q1"] * 2 + ["shared:q2"] * 2
+    first_texts = {c.request_id.split(":")[1]: c.texts for c in got["first"]}
+    second = {c.request_id.split(":")[1]: c for c in got["second"]}
+    assert second["q1"].texts == first_texts["q1"] and second["q2"].texts == first_texts["q2"]
+    assert second["q1"].cached == [True, True] and second["q3"].cached == [False, False]
+    assert engine.last_run.generated == 2 and engine.last_run.cached == 4
+    assert engine._claims == {}
+
+
+def test_a_call_waiting_for_a_failed_call_raises(tmp_path):
+    from supdata.engines.base import Engine, EngineStopped
+
+    release, calls = threading.Event(), []
+    engine = Engine(_gated(release, calls, fail=True), None, seed=0)
+    errors = []
+
+    def first() -> None:
+        try:
+            engine.generate(_ask("shared:q1"), progress=False)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=first)
+    t.start()
+    while "shared:q1" not in calls:
+        time.sleep(0.01)
+    with pytest.raises(EngineStopped, match="the call generating it stopped"):
+        engine.generate(_ask("mine:q0", "again:q1"), progress=False)
+    t.join(30)
+    assert [str(e) for e in errors] == ["backend broke"]
+    assert engine._claims == {}
+
+
+def test_a_stage_runs_its_independent_steps_at_once_in_a_flow_build():
+    """``BuildContext.together``: in a flow build the second job runs while the first
+    waits for it (stage by stage that would hang: they run in order there); each job's
+    counters are added to the stage's in job order; a job's error is raised."""
+    from supdata.core.runner import BuildContext
+    from supdata.core.stats import StageStats, running_stage
+
+    seen = threading.Event()
+
+    def waits(stats):
+        assert seen.wait(10), "the second job did not run beside the first"
+        stats.drop("too short", "a/1")
+        stats.tally("made", 2)
+        return running_stage() is stats
+
+    def signals(stats):
+        seen.set()
+        stats.drop("too short", "b/1")
+        stats.tally("made", 3)
+        return running_stage() is stats
+
+    ctx = BuildContext(recipe=None, engines=None, flow=True)  # type: ignore[arg-type]
+    stats = StageStats("flawed")
+    with stats:
+        assert ctx.together(stats, waits, signals) == [True, True]
+    assert stats.dropped == {"too short": 2} and stats.examples == {"too short": "a/1"}
+    assert stats.counts == {"made": 5}
+
+    ctx.flow = False
+    order = []
+    assert ctx.together(stats, lambda stats: order.append(1), lambda stats: order.append(2))
+    assert order == [1, 2]
+
+    def broken(stats):
+        raise ValueError("bad step")
+
+    ctx.flow = True
+    with pytest.raises(ValueError, match="bad step"):
+        ctx.together(stats, signals, broken)

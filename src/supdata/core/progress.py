@@ -55,15 +55,14 @@ class Board:
         self.names = names
         self.rows = rows
         self.done = done
-        self.tasks: dict[str, Task] = {}
+        self.tasks: dict[str, list[Task]] = {}  # per stage, its steps running now
 
     def line(self) -> str:
         active = []
         for name in self.names:
             if self.done(name):
                 continue
-            task = self.tasks.get(name)
-            doing = f", {task}" if task is not None and not task.closed else ""
+            doing = "".join(f", {t}" for t in self.tasks.get(name, ()) if not t.closed)
             active.append(f"{name} {self.rows(name)} rows{doing}")
         return " | ".join(active)
 
@@ -105,6 +104,7 @@ def bar(desc: str, total: int | None = None, unit: str = "it", **kwargs: Any) ->
     stage = running_stage()
     if _BOARD and stage is not None and kwargs.get("disable") is not True:
         task = Task(desc, total, unit)
-        _BOARD[-1].tasks[stage.name] = task
+        tasks = _BOARD[-1].tasks.setdefault(stage.name, [])
+        tasks[:] = [*(t for t in tasks if not t.closed), task]  # a stage's steps at once
         return task
     return tqdm(total=total, desc=desc, unit=unit, disable=kwargs.pop("disable", None), **kwargs)

@@ -44,6 +44,47 @@ class BuildContext:
     stages: dict[str, Stage] = field(default_factory=dict)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per stage, for the card
     shared: dict[str, Any] = field(default_factory=dict)  # per-build objects, never saved
+    flow: bool = False  # a flow build: stages, and a stage's independent calls, run at once
+
+    def together(self, stats: StageStats, *jobs: Callable[[StageStats], Any]) -> list[Any]:
+        """Run a stage's independent steps (RG2 beside RG3, the annotator beside the
+        judge), each called with ``stats=`` the counters to use, and return their results
+        in order. In a
+        flow build they run at once, each in its own thread, so the engine batches their
+        requests and neither waits for the other's slowest one; each gets counters of its
+        own, added to ``stats`` in job order once all are done, so the stage's counters
+        and drop examples do not depend on which finished first. Stage by stage they run
+        one after the other on ``stats`` (a budget admits requests in that exact order).
+        The first job's error, in job order, is raised after all have ended."""
+        if not self.flow or len(jobs) < 2:
+            return [job(stats=stats) for job in jobs]
+        parts = [StageStats(stats.name) for _ in jobs]
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException | None] = [None] * len(jobs)
+
+        def one(i: int) -> None:
+            try:
+                with parts[i]:  # engines charge the running stage: this job's counters
+                    results[i] = jobs[i](stats=parts[i])
+            except BaseException as exc:  # raised in the stage's own thread below
+                errors[i] = exc
+
+        name = threading.current_thread().name
+        threads = [
+            threading.Thread(target=one, args=(i,), name=f"{name} ({i})", daemon=True)
+            for i in range(1, len(jobs))
+        ]
+        for t in threads:
+            t.start()
+        one(0)
+        for t in threads:
+            t.join()
+        for error in errors:
+            if error is not None:
+                raise error
+        for part in parts:
+            stats.merge(part)
+        return results
 
 
 @dataclass
@@ -109,6 +150,7 @@ class Runner:
         self.work.mkdir(parents=True, exist_ok=True)
         if flow is None:
             flow = ctx.recipe.runner.flow
+        ctx.flow = flow
         prints: dict[str, str] = {}
         todo: list[tuple[Stage, str]] = []
         for stage in stages:
@@ -254,8 +296,7 @@ class Flow:
         return self.lives[name].writer.count
 
     def _done(self, name: str) -> bool:
-        live = self.lives[name]
-        return live._done is not None or live._error is not None
+        return self.lives[name].ended
 
     def _check(self) -> None:
         if self.stopped.is_set():

@@ -51,6 +51,18 @@ class StageStats:
         for key, n in part.counts.items():
             self.tally(f"{prefix}: {key}", n)
 
+    def merge(self, other: StageStats) -> None:
+        """Add the counters of ``other`` (a part of this stage that ran in a thread of
+        its own: ``BuildContext.together``); drop examples already here stay."""
+        self.n_in += other.n_in
+        self.n_out += other.n_out
+        self.dropped.update(other.dropped)
+        for reason, item in other.examples.items():
+            self.examples.setdefault(reason, item)
+        self.counts.update(other.counts)
+        for engine, counts in other.usage.items():
+            self.usage.setdefault(engine, Counter()).update(counts)
+
     def __enter__(self) -> StageStats:
         self._started = time.perf_counter()
         self._token = _RUNNING.set(self)

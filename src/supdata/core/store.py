@@ -199,6 +199,11 @@ class LiveStage(StageData):
             self._error = error
             self._changed.notify_all()
 
+    @property
+    def ended(self) -> bool:
+        """Finished or failed: nothing more will be written."""
+        return self._done is not None or self._error is not None
+
     def wake(self) -> None:
         """Let waiting readers see that the build was stopped."""
         with self._changed:

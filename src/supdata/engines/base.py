@@ -3,7 +3,10 @@
 A backend only needs ``stream(requests)``, yielding ``(index, Completion)`` as each
 request finishes, in any order. The front door looks every sample up in the cache,
 sends only the missing ones (as contiguous runs, so n stays native), stores each
-finished request at once, and reassembles the completions in request order.
+finished request at once, and reassembles the completions in request order. A sample
+another call is generating right now (two stages of a flow build asking the same
+request) is not sent twice: the later call waits for it, as it would have found it in
+the cache had the other call finished first.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from supdata.core import progress as bars
 from supdata.core.stats import charge
@@ -84,6 +87,37 @@ class EngineStopped(StageFailed):
     """The build stopped the engine's calls (another stage failed, or Ctrl-C)."""
 
 
+class _Claim:
+    """A sample one call is generating: other calls that need it wait for it."""
+
+    def __init__(self, owner: object) -> None:
+        self.owner = owner
+        self.landed = threading.Event()
+        self.sample: CachedSample | None = None  # None once landed: its call failed
+
+    def wait(self, request_id: str) -> CachedSample:
+        self.landed.wait()
+        if self.sample is None:
+            raise EngineStopped(f"request {request_id!r}: the call generating it stopped")
+        return self.sample
+
+
+@dataclass
+class _Call:
+    """One ``generate`` call's samples as they come (cached, generated, or another
+    call's), what it sends, and what it waits for; the owner of its claims."""
+
+    keys: list[list[str]]  # per request, per sample
+    samples: list[list[CachedSample | None]]
+    todo: list[Request] = field(default_factory=list)  # sub-requests to send
+    where: list[tuple[int, int]] = field(default_factory=list)  # each: (request, first sample)
+    waits: list[tuple[int, int, _Claim]] = field(default_factory=list)  # another call's
+    too_long: list[str] = field(default_factory=list)  # request ids
+
+    def __post_init__(self) -> None:
+        self.prefix_hits: list[int | None] = [None] * len(self.keys)
+
+
 _LOCKS: dict[int, threading.Lock] = {}  # per backend that takes one call at a time
 _LOCKS_GUARD = threading.Lock()
 TOKENIZER_LOCK = threading.Lock()  # local tokenizers, called from the threads of a flow build
@@ -108,6 +142,8 @@ class Engine:
         self.seed = seed
         self.name = name or backend.kind
         self._local = threading.local()  # each thread's last call
+        self._claims: dict[str, _Claim] = {}  # cache key -> the call generating it now
+        self._claims_lock = threading.Lock()
         self.budget: Budget | None = None  # the build's output-token budget, if it has one
 
     @property
@@ -144,35 +180,65 @@ class Engine:
     ) -> list[Completion]:
         started = time.perf_counter()
         desc = desc or self.name
-        keys, samples, todo, where = self._lookup(requests)
-        cached_flags = [[s is not None for s in row] for row in samples]
+        keys, seeds, samples = self._lookup(requests)
         admitted, reserved = self._admit(requests, samples)
-        if admitted < len(requests):
-            todo = [t for t, (j, _) in zip(todo, where, strict=True) if j < admitted]
-            where = [w for w in where if w[0] < admitted]
+        call = _Call(keys, samples)
+        self._claim(requests[:admitted], seeds, call)
+        # another call's samples count as cached: they are by the time they are read
+        cached_flags = [[s is not None for s in row] for row in samples]
+        for j, i, _ in call.waits:
+            cached_flags[j][i] = True
         stats = RunStats(requests=admitted, samples=sum(len(k) for k in keys[:admitted]))
-        stats.cached = stats.samples - sum(t.sampling.n for t in todo)
+        stats.cached = stats.samples - sum(t.sampling.n for t in call.todo)
         bar = bars.bar(
             desc,
-            total=len(todo),
+            total=len(call.todo),
             unit="req",
-            disable=True if not todo else (None if progress is None else not progress),
+            disable=True if not call.todo else (None if progress is None else not progress),
             dynamic_ncols=True,
         )
         bar.set_postfix_str(f"cached {stats.cached}", refresh=False)
-        prefix_hits: list[int | None] = [None] * len(requests)
-        too_long: list[str] = []
-        out_tokens = 0  # generated so far, for the bar
-        lock = _lock_for(self.backend) if todo else None
         try:
-            if lock is not None:
-                lock.acquire()
-            for k, completion in self.backend.stream(todo):
-                j, start = where[k]
+            self._send(call, stats, bar)
+            for j, i, claim in call.waits:  # after its own: no two calls wait on each other
+                samples[j][i] = claim.wait(requests[j].id)
+        except BaseException:
+            if self.budget is not None:
+                self.budget.release(reserved)
+            raise
+        finally:
+            self._unclaim(call, [k for ks in keys[:admitted] for k in ks])
+            bar.close()
+        completions = _assemble(requests[:admitted], samples, cached_flags, call.prefix_hits)
+        stats.prompt_tokens = sum(c.prompt_tokens for c in completions)
+        stats.output_tokens = sum(sum(c.output_tokens) for c in completions)
+        stats.too_long = len(call.too_long)
+        stats.seconds = time.perf_counter() - started
+        self.last_run = stats
+        charge(self.name, stats.counters())
+        if self.budget is not None:  # spent now counts what the reservation held
+            self.budget.release(reserved)
+        self._report(stats, desc, call.too_long, progress)
+        if admitted < len(requests):
+            raise self._over_budget(desc, admitted, len(requests))
+        return completions
+
+    def _send(self, call: _Call, stats: RunStats, bar: Any) -> None:
+        """Stream the call's sub-requests through the backend (one call at a time unless
+        it takes several), keeping each finished one at once."""
+        if not call.todo:
+            return
+        started, out_tokens = time.perf_counter(), 0
+        lock = _lock_for(self.backend)
+        if lock is not None:
+            lock.acquire()
+        try:
+            for k, completion in self.backend.stream(call.todo):
+                j, start = call.where[k]
                 if completion.too_long:  # not cached: a longer context may answer it
-                    too_long.append(requests[j].id)
-                self._keep(completion, samples[j], keys[j], start)
-                prefix_hits[j] = completion.cached_prompt_tokens
+                    call.too_long.append(call.todo[k].id)
+                self._keep(completion, call, j, start)
+                call.prefix_hits[j] = completion.cached_prompt_tokens
                 out_tokens += sum(completion.output_tokens)
                 stats.generated += len(completion.texts)
                 bar.update()
@@ -181,27 +247,9 @@ class Engine:
                     f"out {out_tokens / elapsed:.0f} tok/s, cached {stats.cached}",
                     refresh=False,
                 )
-        except BaseException:
-            if self.budget is not None:
-                self.budget.release(reserved)
-            raise
         finally:
             if lock is not None:
                 lock.release()
-            bar.close()
-        completions = _assemble(requests[:admitted], samples, cached_flags, prefix_hits)
-        stats.prompt_tokens = sum(c.prompt_tokens for c in completions)
-        stats.output_tokens = sum(sum(c.output_tokens) for c in completions)
-        stats.too_long = len(too_long)
-        stats.seconds = time.perf_counter() - started
-        self.last_run = stats
-        charge(self.name, stats.counters())
-        if self.budget is not None:  # spent now counts what the reservation held
-            self.budget.release(reserved)
-        self._report(stats, desc, too_long, progress)
-        if admitted < len(requests):
-            raise self._over_budget(desc, admitted, len(requests))
-        return completions
 
     def _report(
         self, stats: RunStats, desc: str, too_long: list[str], progress: bool | None
@@ -225,14 +273,9 @@ class Engine:
             "to go on, nothing is generated twice"
         )
 
-    def _keep(
-        self,
-        completion: Completion,
-        samples: list[CachedSample | None],
-        keys: list[str],
-        start: int,
-    ) -> None:
-        """Put a finished (sub-)request's samples in their places and in the cache."""
+    def _keep(self, completion: Completion, call: _Call, j: int, start: int) -> None:
+        """Put a finished sub-request's samples (request ``j``'s from ``start``) in their
+        places and in the cache, and hand them to the calls waiting for them."""
         new = {}
         for i, text in enumerate(completion.texts):
             sample = CachedSample(
@@ -241,18 +284,32 @@ class Engine:
                 completion.prompt_tokens,
                 completion.output_tokens[i],
             )
-            samples[start + i] = sample
-            new[keys[start + i]] = sample
+            call.samples[j][start + i] = sample
+            new[call.keys[j][start + i]] = sample
         if self.cache is not None and not completion.too_long:
             self.cache.put_many(self.fingerprint, new)
+        with self._claims_lock:
+            for key, sample in new.items():
+                claim = self._claims.get(key)
+                if claim is not None and claim.owner is call:
+                    del self._claims[key]
+                    claim.sample = sample
+                    claim.landed.set()
+
+    def _unclaim(self, call: _Call, keys: list[str]) -> None:
+        """Release what ``call`` claimed and did not deliver (it failed or was stopped):
+        the calls waiting for those samples raise."""
+        with self._claims_lock:
+            for key in keys:
+                claim = self._claims.get(key)
+                if claim is not None and claim.owner is call:
+                    del self._claims[key]
+                    claim.landed.set()
 
     def _lookup(
         self, requests: Sequence[Request]
-    ) -> tuple[
-        list[list[str]], list[list[CachedSample | None]], list[Request], list[tuple[int, int]]
-    ]:
-        """Cache keys and cached samples per request, and the sub-requests still to send
-        (contiguous runs of missing samples) with (request index, first sample) each."""
+    ) -> tuple[list[list[str]], list[int], list[list[CachedSample | None]]]:
+        """Cache keys, effective seeds and cached samples (None: missing) per request."""
         seeds = [
             r.sampling.seed if r.sampling.seed is not None else derived_seed(self.seed, r)
             for r in requests
@@ -262,16 +319,27 @@ class Engine:
             for r, s in zip(requests, seeds, strict=True)
         ]
         found = self.cache.get_many([k for ks in keys for k in ks]) if self.cache else {}
-        samples: list[list[CachedSample | None]] = [[found.get(k) for k in ks] for ks in keys]
-        todo: list[Request] = []
-        where: list[tuple[int, int]] = []
-        for j, (r, s) in enumerate(zip(requests, seeds, strict=True)):
-            missing = [i for i, x in enumerate(samples[j]) if x is None]
-            for start, length in _runs(missing):
-                sub = replace(r.sampling, n=length, seed=s + start)
-                todo.append(replace(r, sampling=sub))
-                where.append((j, start))
-        return keys, samples, todo, where
+        return keys, seeds, [[found.get(k) for k in ks] for ks in keys]
+
+    def _claim(self, requests: Sequence[Request], seeds: list[int], call: _Call) -> None:
+        """Plan ``call``: the sub-requests it sends (contiguous runs of samples neither
+        cached nor being generated by another call, so n stays native; claimed until
+        they land) and the samples it waits for instead."""
+        with self._claims_lock:
+            for j, (r, s) in enumerate(zip(requests, seeds, strict=False)):
+                mine = []
+                for i, sample in enumerate(call.samples[j]):
+                    if sample is not None:
+                        continue
+                    claim = self._claims.setdefault(call.keys[j][i], _Claim(call))
+                    if claim.owner is call:
+                        mine.append(i)
+                    else:
+                        call.waits.append((j, i, claim))
+                for start, length in _runs(mine):
+                    sub = replace(r.sampling, n=length, seed=s + start)
+                    call.todo.append(replace(r, sampling=sub))
+                    call.where.append((j, start))
 
     def _admit(
         self, requests: Sequence[Request], samples: list[list[CachedSample | None]]

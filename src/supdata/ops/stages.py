@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -172,12 +173,16 @@ def _window(  # noqa: PLR0917
         facts["hygiene"] = {"dedup": after.dedup.to_dict()}
     traces = verify(ctx, traces, stats, f"verify {stats.name}", problems)
     by_id = {p.id: p for p in problems}
+    jobs = []  # independent (one sets step labels, the other reads answers): at once in flow
     if after.annotator is not None:
-        annotate(traces, by_id, ctx.engines[after.annotator], after.label_prompt, stats)
+        engine = ctx.engines[after.annotator]
+        jobs.append(partial(annotate, traces, by_id, engine, after.label_prompt))
     if after.judge is not None:
         engine = ctx.engines[after.judge]
-        judged = judge_traces(traces, by_id, engine, after.judge_prompt, stats)
-        facts["judge"] = add_judged(facts.get("judge"), judged)
+        jobs.append(partial(judge_traces, traces, by_id, engine, after.judge_prompt))
+    done = ctx.together(stats, *jobs)
+    if after.judge is not None:
+        facts["judge"] = add_judged(facts.get("judge"), done[-1])
     if after.labeller is not None:
         after.labeller.label(traces, problems)
     return traces

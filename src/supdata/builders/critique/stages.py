@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from supdata.builders.critique.figures import (
@@ -182,35 +183,56 @@ def flawed_paths(
         samples, references = runs["critique_samples"], runs["references"]
         paths = rg1.paths(samples, references) if rg1 is not None else []
         starts = bases(problems, references, samples, stats) if methods & {"rg2", "rg3"} else []
-        questions = {p.id: p.question for p in problems}
+        jobs = []  # independent: at once in a flow build
         if "rg2" in methods:
+            questions = {p.id: p.question for p in problems}
             answers = {p.id: p.reference_answer for p in problems}
-            paths += rg2(
-                starts,
-                questions,
-                answers,
-                builder,
-                actor,
-                strategy=strategy,
-                verify=config,
-                stats=stats,
+            jobs.append(
+                partial(
+                    rg2,
+                    starts,
+                    questions,
+                    answers,
+                    builder,
+                    actor,
+                    strategy=strategy,
+                    verify=config,
+                )
             )
         if "rg3" in methods:
-            rewriter = ctx.engines[builder.rewriter or builder.engine]
-            made = rg3(
-                starts, questions, builder, actor, rewriter, strategy=strategy, stats=stats,
-                first=first,
-            )  # fmt: skip
+            jobs.append(partial(_rg3_verified, ctx, builder, problems, starts, first))
             first += len(starts)
-            part = stats.part("rg3 verify")
-            paths += verify(ctx, made, part, "verify rg3", problems)
-            stats.absorb(part)
+        for made in ctx.together(stats, *jobs):
+            paths += made
         order = {p.id: i for i, p in enumerate(problems)}
         paths.sort(key=lambda t: order[t.problem_id])  # stable: RG1, RG2, RG3 per problem
         for t in paths:
             stats.tally(f"method:{t.sampling['method']}")
         stats.n_out += len(paths)
         yield problems, paths
+
+
+def _rg3_verified(
+    ctx: BuildContext,
+    builder: CritiqueBuilder,
+    problems: list[Problem],
+    starts: list[Trace],
+    first: int,
+    *,
+    stats: StageStats,
+) -> list[Trace]:
+    """RG3 paths of one window, verified (``first``: the window's first base in the stage)."""
+    rewriter = ctx.engines[builder.rewriter or builder.engine]
+    actor = ctx.engines[builder.engine]
+    strategy = ctx.recipe.segmentation.strategy
+    questions = {p.id: p.question for p in problems}
+    made = rg3(
+        starts, questions, builder, actor, rewriter, strategy=strategy, stats=stats, first=first
+    )
+    part = stats.part("rg3 verify")
+    paths = verify(ctx, made, part, "verify rg3", problems)
+    stats.absorb(part)
+    return paths
 
 
 def selfimprove_stages(builder: CritiqueBuilder, params: dict) -> list[Stage]:
