@@ -213,7 +213,7 @@ def test_vllm_takes_calls_from_several_threads_into_one_batch(vllm_backend):
     def requests(tag: str) -> list[Request]:
         return [
             Request(
-                ({"role": "user", "content": f"Count to {i + 3}."},),
+                ({"role": "user", "content": f"Count to {i + 3} ({tag})."},),
                 SamplingParams(max_tokens=48, temperature=0.0, seed=i),
                 id=f"{tag}-{i}",
             )
