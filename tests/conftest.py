@@ -57,17 +57,7 @@ class FakeBackend:
         pass
 
 
-class ConcurrentFake(FakeBackend):
-    """The scripted engine, taking calls from several threads at once (as vLLM's driver
-    and the OpenAI client do): a flow build then runs a sample stage's parts at once, and
-    a test can hold one call while another arrives."""
-
-    concurrent = True
-
-
 RUNNERS = ("{window: 1}", "{window: 4096, flow: false}")
-# a flow build, one window for all, on an engine that batches calls: a window in parts
-PARTS = ("{window: 4096}", ConcurrentFake)
 
 
 def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=RUNNERS) -> list:
@@ -82,9 +72,8 @@ def builds_by_window(tmp_path, monkeypatch, respond, recipe: str, windows=RUNNER
     from supdata.recipe import load_recipe
 
     built = []
-    for n, spec in enumerate(windows):
-        runner, kind = spec if isinstance(spec, tuple) else (spec, FakeBackend)
-        backend = kind(respond)
+    for n, runner in enumerate(windows):
+        backend = FakeBackend(respond)
         monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
         path = tmp_path / f"recipe-{n}.yaml"
         section = runner if isinstance(runner, str) else f"{{window: {runner}}}"

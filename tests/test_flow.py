@@ -10,8 +10,6 @@ arrives while the first stage still holds a problem.
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
 
@@ -22,9 +20,8 @@ from supdata.core.records.models import ReferenceRow
 from supdata.core.store import LiveStage, ShardWriter, StageData, StageFailed
 from supdata.engines import Request, SamplingParams
 from supdata.ops.joins import Follow, join_windows, windows
-from test_negatives_composed import _body
 
-from conftest import PARTS, RUNNERS, ConcurrentFake, builds_by_window, read_jsonl, write_jsonl
+from conftest import FakeBackend, read_jsonl, write_jsonl
 
 
 def _trace(pid: str, k: int) -> Trace:
@@ -148,6 +145,13 @@ def test_a_join_over_a_stage_being_written_gives_the_same_groups_joined(tmp_path
     assert joined == expected
 
 
+class _ConcurrentFake(FakeBackend):
+    """The scripted engine, taking calls from several threads at once (as vLLM's driver
+    and the OpenAI client do), so a test can hold one call while another arrives."""
+
+    concurrent = True
+
+
 @pytest.mark.shared_data
 def test_problems_flow_through_the_stages(shared_data, tmp_path, monkeypatch):
     """The last problem's samples are held until a decomposition request (a stage two
@@ -186,7 +190,7 @@ def test_problems_flow_through_the_stages(shared_data, tmp_path, monkeypatch):
     )
     built = {}
     for mode, runner in (("flow", "{window: 1}"), ("stages", "{flow: false}")):
-        backend = ConcurrentFake(respond if mode == "flow" else script)
+        backend = _ConcurrentFake(respond if mode == "flow" else script)
         monkeypatch.setitem(engines.BACKENDS, "vllm", lambda config, b=backend: b)
         path = tmp_path / f"{mode}.yaml"
         path.write_text(recipe + f"runner: {runner}\n")
@@ -197,69 +201,6 @@ def test_problems_flow_through_the_stages(shared_data, tmp_path, monkeypatch):
     assert order.index("decomposition asked") < order.index("last problem sampled")
     assert built["flow"] == built["stages"]
     assert {"pairs", "subtasks", "hard_er50", "samples"} <= set(built["flow"])
-
-
-def _annotated_steperror(rows: list[dict], gated: bool):
-    """A scripted model for a steperror build with an annotator and a judge: per problem
-    three samples (right, wrong, a repeat of the right one, which dedup drops), every
-    step labelled Correct, every answer judged as math-verify does. ``gated``: the last problem's
-    sampling waits until the first problem's judge request arrives."""
-    judged = threading.Event()
-
-    def respond(request, k):
-        text = "\n".join(m["content"] for m in request.messages)
-        if "You check a student's solution step by step" in text:
-            n = int(re.search(r"holding exactly (\d+) entries", text).group(1))
-            return json.dumps({"steps": ["Correct"] * n})
-        i = next(i for i, r in enumerate(rows) if r["question"] in text)
-        if "You grade the final answer" in text:
-            if i == 0:
-                judged.set()
-            return "Wrong" if "Let me guess" in text else "Correct"
-        if gated and i == len(rows) - 1 and "/" not in request.id and k == 0:
-            assert judged.wait(30), "the first problem was never judged while the last sampled"
-        answer = int(rows[i]["answer"].split("####")[-1].strip().replace(",", ""))
-        if k == 1:
-            return f"Let me guess.\nThe answer is \\boxed{{{answer + 1}}}."
-        return f"{_body(rows[i]['answer'])}\nThe answer is \\boxed{{{answer}}}."
-
-    return respond
-
-
-@pytest.mark.shared_data
-def test_a_window_runs_its_problems_in_parts_at_once(shared_data, tmp_path, monkeypatch):
-    """One window of three problems on an engine that batches calls from several threads:
-    each problem is a part of its own, sampled, deduplicated, verified, labelled and judged
-    on its own thread. The last problem's sampling is held until the first problem's judge
-    request arrives, which only parts at once can reach. Rows, every stage counter and
-    the card (judge agreement, dedup report) equal the stage-by-stage build's."""
-    rows = read_jsonl(shared_data / "gsm8k" / "test.jsonl")[:3]
-    source = write_jsonl(tmp_path / "source.jsonl", rows)
-    recipe = (
-        f"name: parts\nsource: {{kind: file, path: {source}, normalizer: gsm8k}}\n"
-        "engines:\n  actor: {kind: vllm, model: o/actor}\n"
-        "builders:\n  - kind: steperror\n    n: 3\n    er_grid: [0.5]\n"
-        "    annotator: actor\n    judge: actor\n"
-        "dedup: {}\nverification: {workers: 1}\n"
-    )
-    built = {}
-    for mode, runner, gated in (("parts", PARTS, True), ("stages", RUNNERS[1], False)):
-        (tmp_path / mode).mkdir()
-        respond = _annotated_steperror(rows, gated)
-        (built[mode],) = builds_by_window(tmp_path / mode, monkeypatch, respond, recipe, (runner,))
-    parts, stages = built["parts"], built["stages"]
-    assert parts[:3] == stages[:3]
-
-    def judge_and_dedup(card: str) -> list[str]:
-        lines = [line for line in card.splitlines() if not line.startswith("|")]  # timings
-        return [line for line in lines if "judge" in line or "uplicate" in line]
-
-    assert len(judge_and_dedup(parts[4])) > 2
-    assert judge_and_dedup(parts[4]) == judge_and_dedup(stages[4])
-    assert parts[3] > stages[3]  # more engine calls: one per part and step
-    counts = parts[1]["samples"][3]
-    assert counts["labels aligned"] == 6 and counts["judge: agrees with math-verify"] == 6
-    assert parts[1]["samples"][2] == {"duplicate solution": 3}
 
 
 def test_vllm_takes_calls_from_several_threads_into_one_batch(vllm_backend):
@@ -315,12 +256,6 @@ def test_the_progress_board_lists_every_active_stage_with_its_step():
             "perturbed 4 rows, verify perturbed 12 trace"
         )
         assert board.finished() == 1
-        with StageStats("perturbed"):  # parts of a window at once: one entry, summed
-            for n in (3, 4):
-                progress.bar("sample (actor)", total=4, unit="req").update(n)
-        assert board.line().endswith(
-            "perturbed 4 rows, verify perturbed 12 trace, sample (actor) 7/8 req in 2 parts"
-        )
         bar.close()
         assert board.line().startswith("samples 23 rows | ")
     assert not isinstance(progress.bar("x", total=1, disable=True), progress.Task)
@@ -340,7 +275,7 @@ def _gated(release: threading.Event, calls: list[str], fail: bool = False):
             release.set()  # the other call got as far as sending its own requests
         return f"answer to {request.messages[0]['content']} #{request.sampling.seed + k}"
 
-    return ConcurrentFake(respond)
+    return _ConcurrentFake(respond)
 
 
 def _ask(*ids: str) -> list[Request]:

@@ -32,7 +32,7 @@ from supdata.ops.labels.agreement import Agreement, agreement, cohen_kappa
 from supdata.sources.match import reference_index
 from supdata.verify import VerifyConfig
 
-from conftest import PARTS, RUNNERS, FakeBackend, builds_by_window
+from conftest import FakeBackend, builds_by_window
 
 VERIFY = VerifyConfig(workers=0)
 N = 4
@@ -797,19 +797,15 @@ def test_label_builder_reads_prm800k_records(shared_data, fake_engine, tmp_path)
 def test_label_sources_run_window_by_window(shared_data, tmp_path, monkeypatch):
     """Label sources label each window of a sample stage as it streams; their figures
     (agreement, kappa, engine cost) add up over the windows: a flow build at one problem
-    per window, and one whose window runs in parts at once (an engine that batches calls
-    from several threads), give the same rows, counters and card figures as a
-    stage-by-stage build at one window for all."""
+    per window gives the same rows, counters and card figures as a stage-by-stage build
+    at one window for all."""
     src = shared_data / "gsm8k" / "test.jsonl"
     recipe = LABELLED_RECIPE.format(src=src)
-    one, every, parts = builds_by_window(
-        tmp_path, monkeypatch, _right_then_wrong(src), recipe, (*RUNNERS, PARTS)
-    )
+    one, every = builds_by_window(tmp_path, monkeypatch, _right_then_wrong(src), recipe)
     assert len(one[0]["samples"]) == 12
-    assert one[:3] == every[:3] == parts[:3] and one[3] > every[3] and parts[3] > every[3]
+    assert one[:3] == every[:3] and one[3] > every[3]
 
     def label_lines(card: str) -> list[str]:
         return [line for line in card.splitlines() if " vs " in line or "kappa" in line]
 
     assert label_lines(one[4]) and label_lines(one[4]) == label_lines(every[4])
-    assert label_lines(parts[4]) == label_lines(every[4])

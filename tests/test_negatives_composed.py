@@ -23,7 +23,7 @@ from supdata.export import read_config
 from supdata.recipe import RecipeError, load_recipe
 from supdata.verify import VerifyConfig
 
-from conftest import PARTS, RUNNERS, FakeBackend, builds_by_window, read_jsonl, write_jsonl
+from conftest import FakeBackend, builds_by_window, read_jsonl, write_jsonl
 
 KYLAR, ELIZA, JOSH = 5, 9, 2  # GSM8K test rows
 
@@ -340,8 +340,7 @@ def test_steperror_rows_do_not_depend_on_the_window(shared_data, tmp_path, monke
         "    decompose: {reproduce_samples: 2, er_grid: [0.5]}\n"
         "    negatives: {compose_from_subtasks: true}\n"
     )
-    one, every, parts = builds_by_window(tmp_path, monkeypatch, respond, recipe, (*RUNNERS, PARTS))
+    one, every = builds_by_window(tmp_path, monkeypatch, respond, recipe)
     assert {"pairs", "subtasks", "sub_pairs", "negatives", "hard_er50", "sub_er50"} <= set(one[0])
     assert one[:3] == every[:3]  # rows, counters, requests
-    assert parts[:3] == every[:3]  # a window in parts at once: the same
     assert one[3] > every[3]  # only batched differently

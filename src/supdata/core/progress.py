@@ -20,7 +20,6 @@ from tqdm import tqdm
 from supdata.core.stats import running_stage
 
 _BOARD: list[Board] = []
-_ADDING = threading.Lock()
 
 
 class Task:
@@ -63,30 +62,12 @@ class Board:
         for name in self.names:
             if self.done(name):
                 continue
-            doing = "".join(f", {t}" for t in _grouped(self.tasks.get(name, ())))
+            doing = "".join(f", {t}" for t in self.tasks.get(name, ()) if not t.closed)
             active.append(f"{name} {self.rows(name)} rows{doing}")
         return " | ".join(active)
 
     def finished(self) -> int:
         return sum(self.done(n) for n in self.names)
-
-
-def _grouped(tasks: list[Task]) -> list[str]:
-    """A stage's open tasks, those of one kind (a window's parts sampling at once) summed
-    into one: ``sample (actor) 31/48 req in 12 parts``."""
-    kinds: dict[tuple[str, str], list[Task]] = {}
-    for t in list(tasks):
-        if not t.closed:
-            kinds.setdefault((t.desc, t.unit), []).append(t)
-    shown = []
-    for (desc, unit), same in kinds.items():
-        if len(same) == 1:
-            shown.append(str(same[0]))
-            continue
-        totals = [t.total for t in same]
-        of = f"/{sum(totals)}" if None not in totals else ""
-        shown.append(f"{desc} {sum(t.n for t in same)}{of} {unit} in {len(same)} parts")
-    return shown
 
 
 @contextlib.contextmanager
@@ -123,8 +104,7 @@ def bar(desc: str, total: int | None = None, unit: str = "it", **kwargs: Any) ->
     stage = running_stage()
     if _BOARD and stage is not None and kwargs.get("disable") is not True:
         task = Task(desc, total, unit)
-        with _ADDING:  # a stage's steps and parts at once, from their threads
-            tasks = _BOARD[-1].tasks.setdefault(stage.name, [])
-            tasks[:] = [*(t for t in tasks if not t.closed), task]
+        tasks = _BOARD[-1].tasks.setdefault(stage.name, [])
+        tasks[:] = [*(t for t in tasks if not t.closed), task]  # a stage's steps at once
         return task
     return tqdm(total=total, desc=desc, unit=unit, disable=kwargs.pop("disable", None), **kwargs)

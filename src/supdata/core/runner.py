@@ -15,9 +15,8 @@ import json
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,73 +46,45 @@ class BuildContext:
     shared: dict[str, Any] = field(default_factory=dict)  # per-build objects, never saved
     flow: bool = False  # a flow build: stages, and a stage's independent calls, run at once
 
-    def together(self, stats: StageStats, *jobs: Callable[..., Any]) -> list[Any]:
+    def together(self, stats: StageStats, *jobs: Callable[[StageStats], Any]) -> list[Any]:
         """Run a stage's independent steps (RG2 beside RG3, the annotator beside the
         judge), each called with ``stats=`` the counters to use, and return their results
-        in order. In a flow build they run at once, each in its own thread, so the engine
-        batches their requests and neither waits for the other's slowest one; each gets
-        counters of its own, added to ``stats`` in job order once all are done, so the
-        stage's counters and drop examples do not depend on which finished first. Stage
-        by stage they run one after the other on ``stats`` (a budget admits requests in
-        that exact order). The first job's error, in job order, is raised after all have
-        ended."""
+        in order. In a
+        flow build they run at once, each in its own thread, so the engine batches their
+        requests and neither waits for the other's slowest one; each gets counters of its
+        own, added to ``stats`` in job order once all are done, so the stage's counters
+        and drop examples do not depend on which finished first. Stage by stage they run
+        one after the other on ``stats`` (a budget admits requests in that exact order).
+        The first job's error, in job order, is raised after all have ended."""
         if not self.flow or len(jobs) < 2:
             return [job(stats=stats) for job in jobs]
-        parts = [_Part(job, stats.name) for job in jobs]
+        parts = [StageStats(stats.name) for _ in jobs]
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException | None] = [None] * len(jobs)
+
+        def one(i: int) -> None:
+            try:
+                with parts[i]:  # engines charge the running stage: this job's counters
+                    results[i] = jobs[i](stats=parts[i])
+            except BaseException as exc:  # raised in the stage's own thread below
+                errors[i] = exc
+
+        name = threading.current_thread().name
+        threads = [
+            threading.Thread(target=one, args=(i,), name=f"{name} ({i})", daemon=True)
+            for i in range(1, len(jobs))
+        ]
+        for t in threads:
+            t.start()
+        one(0)
+        for t in threads:
+            t.join()
+        for error in errors:
+            if error is not None:
+                raise error
         for part in parts:
-            part.join()
-        return [part.result(stats) for part in parts]
-
-    def each(
-        self, stats: StageStats, items: Sequence[Any], job: Callable[..., Any], *, at_once: bool
-    ) -> Iterator[Any]:
-        """``job(item, stats=)`` for each of ``items`` (the parts of a window), results
-        yielded in order. With ``at_once`` (a flow build on an engine that batches calls
-        from several threads), every part runs in its own thread from the start, so a
-        part's later steps (verify, annotate, judge) go to the engine while other parts
-        still sample, and its records are written while later parts run; its counters
-        are added to ``stats`` as its result is yielded, in order, so they do not depend
-        on timing. Otherwise the parts run one after the other on ``stats``. A part's
-        error is raised when its turn comes; the parts still running then end with the
-        stage (the engines stop their calls)."""
-        if not at_once or len(items) < 2:
-            for item in items:
-                yield job(item, stats=stats)
-            return
-        parts = [_Part(partial(job, item), stats.name) for item in items]
-        for part in parts:
-            part.join()
-            yield part.result(stats)
-
-
-class _Part:
-    """One job of a stage in a thread of its own, with counters of its own (the stage's
-    running counters for the engines' usage and the progress board)."""
-
-    def __init__(self, job: Callable[..., Any], stage: str) -> None:
-        self.stats = StageStats(stage)
-        self.value: Any = None
-        self.error: BaseException | None = None
-        name = f"{threading.current_thread().name} ({stage} part)"
-        self.thread = threading.Thread(target=self._run, args=(job,), name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self, job: Callable[..., Any]) -> None:
-        try:
-            with self.stats:
-                self.value = job(stats=self.stats)
-        except BaseException as exc:  # raised in the stage's own thread by ``result``
-            self.error = exc
-
-    def join(self) -> None:
-        self.thread.join()
-
-    def result(self, stats: StageStats) -> Any:
-        """The job's result, its counters added to ``stats``; its error raised."""
-        if self.error is not None:
-            raise self.error
-        stats.merge(self.stats)
-        return self.value
+            stats.merge(part)
+        return results
 
 
 @dataclass

@@ -160,12 +160,6 @@ class Engine:
         return self.backend.fingerprint
 
     @property
-    def batches_calls(self) -> bool:
-        """Whether calls from several threads reach the model together (vLLM's driver,
-        the OpenAI client): splitting a batch into calls made at once then costs nothing."""
-        return bool(getattr(self.backend, "concurrent", False))
-
-    @property
     def supports_structured(self) -> bool:
         """Whether requests may carry structured output (JSON schema, regex, choice)."""
         return self.backend.kind != "transformers"

@@ -91,11 +91,10 @@ class DuplicateReport:
             self.examples.append({"id": key, "of": dup.of, "kind": dup.kind, "sim": dup.similarity})
         return dup.kind
 
-    def add(self, other: DuplicateReport) -> None:
-        """Count ``other``'s removals here too (a part of a window deduplicated on its
-        own: its problems' samples are all in it); its examples follow this one's."""
-        self.removed.update(other.removed)
-        self.examples.extend(other.examples[: 20 - len(self.examples)])
+    def forget(self) -> None:
+        """Drop the texts seen so far, keep the counts: for a stream where no later item
+        can share a group with an earlier one (a window of whole problems' samples)."""
+        self.dedup = self.rule.make()
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from supdata.core import progress, store
+from supdata.core import progress
 from supdata.core.records import Problem, Trace
 from supdata.core.runner import BuildContext
 from supdata.core.stats import StageStats
@@ -24,8 +24,7 @@ from supdata.hygiene.screen import (
 from supdata.ops.annotate import annotate
 from supdata.ops.joins import join_windows, windows
 from supdata.ops.judge import add_judged, judge_traces
-from supdata.ops.labels.sources import engines_of as labelled_by
-from supdata.ops.labels.stage import Labelled, Labeller
+from supdata.ops.labels.stage import Labeller
 from supdata.ops.references import reference_traces
 from supdata.ops.sampling import SamplingSection, sample_traces
 from supdata.ops.verification import InFlightAnswers, verify_traces
@@ -140,13 +139,6 @@ def references(
     bar.close()
 
 
-# The most parts a sample stage's window splits into in a flow build: each part samples,
-# verifies, annotates and judges on its own thread, so a part's later steps reach the
-# engine while other parts still sample, instead of every step waiting for the window's
-# slowest request.
-FLOW_PARTS = 16
-
-
 @dataclass(frozen=True)
 class _After:
     """What a sample stage does to each window's traces after sampling: drop repeated
@@ -159,65 +151,6 @@ class _After:
     judge: str | None = None
     judge_prompt: str = "judge@1"
     labeller: Labeller | None = None
-    # a stage's parts verify one at a time: one worker pool per stage, not one per part
-    verifying: threading.Lock = field(default_factory=threading.Lock, compare=False)
-
-
-@dataclass
-class _Sampled:
-    """One part of a window, sampled and labelled, with what the stage adds up in order."""
-
-    problems: list[Problem]
-    traces: list[Trace]
-    dedup: DuplicateReport | None
-    judged: Any
-    labelled: Labelled | None
-
-
-def _sample_part(
-    ctx: BuildContext,
-    params: SamplingSection,
-    after: _After,
-    problems: list[Problem],
-    *,
-    stats: StageStats,
-) -> _Sampled:
-    """Sample some problems (one engine call), then dedup, verify, annotate, judge and
-    label their traces. Every step is per problem or per trace, so the rows do not
-    depend on how problems are cut into windows and parts."""
-    engine = ctx.engines[params.engine]
-    traces = sample_traces(problems, params, engine, ctx.recipe.segmentation.strategy, stats)
-    report = None
-    if after.dedup is not None:  # a problem's samples are all in one part
-        report = DuplicateReport(after.dedup.rule)
-        traces = dedup_solutions(traces, report, stats)
-    with after.verifying:
-        traces = verify(ctx, traces, stats, f"verify {stats.name}", problems)
-    by_id = {p.id: p for p in problems}
-    jobs = []  # independent (one sets step labels, the other reads answers): at once in flow
-    if after.annotator is not None:
-        engine = ctx.engines[after.annotator]
-        jobs.append(partial(annotate, traces, by_id, engine, after.label_prompt))
-    if after.judge is not None:
-        engine = ctx.engines[after.judge]
-        jobs.append(partial(judge_traces, traces, by_id, engine, after.judge_prompt))
-    done = ctx.together(stats, *jobs)
-    judged = done[-1] if after.judge is not None else None
-    labelled = after.labeller.run(traces, problems, stats) if after.labeller else None
-    return _Sampled(problems, traces, report, judged, labelled)
-
-
-def _at_once(ctx: BuildContext, params: SamplingSection, after: _After) -> bool:
-    """Whether a window's parts run at once: in a flow build whose engines here all take
-    calls from several threads together and no output budget is set (a budget admits
-    requests in the order they are asked for, which threads would make a race)."""
-    if not ctx.flow:
-        return False
-    names = {params.engine, after.annotator, after.judge}
-    if after.labeller is not None:
-        names |= labelled_by(after.labeller.sources)
-    used = [ctx.engines[n] for n in sorted(n for n in names if n is not None)]
-    return all(e.batches_calls and e.budget is None for e in used)
 
 
 def _window(  # noqa: PLR0917
@@ -227,35 +160,32 @@ def _window(  # noqa: PLR0917
     stats: StageStats,
     after: _After,
     facts: dict[str, Any],
-) -> Iterator[_Sampled]:
-    """One window of problems, in parts (``BuildContext.each``) yielded in order;
-    ``facts`` gets the dedup report, the judge's figures and the label sets' figures so
-    far, part by part."""
-    at_once = _at_once(ctx, params, after)
-    parts = split(problems, FLOW_PARTS if at_once else 1)
-    job = partial(_sample_part, ctx, params, after)
-    for part in ctx.each(stats, parts, job, at_once=at_once):
-        if after.dedup is not None:
-            after.dedup.add(part.dedup)
-            facts["hygiene"] = {"dedup": after.dedup.to_dict()}
-        if after.judge is not None:
-            facts["judge"] = add_judged(facts.get("judge"), part.judged)
-        if after.labeller is not None:
-            after.labeller.add(part.labelled)
-        yield part
-
-
-def split(items: list[Any], n: int) -> list[list[Any]]:
-    """``items`` in ``n`` runs of near-equal length, in order (fewer if there are fewer
-    items)."""
-    n = max(1, min(n, len(items)))
-    size, extra = divmod(len(items), n)
-    runs, start = [], 0
-    for k in range(n):
-        end = start + size + (k < extra)
-        runs.append(items[start:end])
-        start = end
-    return runs
+) -> list[Trace]:
+    """Sample one window of problems (one engine batch), then dedup, verify, annotate,
+    judge and label its traces. Every step is per problem or per trace, so the rows do
+    not depend on the window; ``facts`` gets the dedup report, the judge's figures and
+    the label sets' figures so far."""
+    engine = ctx.engines[params.engine]
+    traces = sample_traces(problems, params, engine, ctx.recipe.segmentation.strategy, stats)
+    if after.dedup is not None:
+        after.dedup.forget()  # a problem's samples never span two windows
+        traces = dedup_solutions(traces, after.dedup, stats)
+        facts["hygiene"] = {"dedup": after.dedup.to_dict()}
+    traces = verify(ctx, traces, stats, f"verify {stats.name}", problems)
+    by_id = {p.id: p for p in problems}
+    jobs = []  # independent (one sets step labels, the other reads answers): at once in flow
+    if after.annotator is not None:
+        engine = ctx.engines[after.annotator]
+        jobs.append(partial(annotate, traces, by_id, engine, after.label_prompt))
+    if after.judge is not None:
+        engine = ctx.engines[after.judge]
+        jobs.append(partial(judge_traces, traces, by_id, engine, after.judge_prompt))
+    done = ctx.together(stats, *jobs)
+    if after.judge is not None:
+        facts["judge"] = add_judged(facts.get("judge"), done[-1])
+    if after.labeller is not None:
+        after.labeller.label(traces, problems)
+    return traces
 
 
 def sample(
@@ -293,13 +223,5 @@ def sample(
         judge_prompt,
         Labeller(ctx, sources, stats, facts, use=use) if sources else None,
     )
-
-    def traces() -> Iterator[Trace]:
-        done = 0
-        for window in windows(problems, ctx.recipe.runner.window):  # on disk before the next
-            for part in _window(ctx, params, window, stats, after, facts):
-                yield from part.traces
-                done += len(part.problems)
-                store.mark(problems, done)  # readers joining on ``problems`` go on from here
-
-    return traces(), facts
+    chunks = windows(problems, ctx.recipe.runner.window)  # each on disk before the next
+    return (t for w in chunks for t in _window(ctx, params, w, stats, after, facts)), facts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -13,16 +12,6 @@ from supdata.core.stats import StageStats
 from supdata.ops.labels.agreement import Agreement
 from supdata.ops.labels.rollouts import RolloutCost
 from supdata.ops.labels.sources import engines_of, run_sources
-
-
-@dataclass(frozen=True)
-class Labelled:
-    """What ``Labeller.run`` made of some traces, for ``Labeller.add`` to count."""
-
-    traces: int
-    sets: dict[str, list[Any]]
-    costs: dict[str, RolloutCost]
-    had: list[list[Any]] | None  # the labels the traces had before, with a baseline
 
 
 class Labeller:
@@ -53,44 +42,29 @@ class Labeller:
 
     def label(self, traces: Iterable[Trace], problems: Iterable[Problem]) -> None:
         """Label one window's traces (``problems``: at least theirs)."""
-        self.add(self.run(traces, problems, self.stats))
-
-    def run(
-        self, traces: Iterable[Trace], problems: Iterable[Problem], stats: StageStats
-    ) -> Labelled:
-        """Give ``traces`` their label sets (``stats``: the counters of the part of the
-        stage doing it, ``BuildContext.each``); ``add`` then counts them in the facts."""
         by_id = {p.id: p for p in problems}
         pairs = [(by_id[t.problem_id], t) for t in traces if t.steps]
         ctx = self.ctx
         engines = {name: ctx.engines[name] for name in sorted(engines_of(self.sources))}
         costs: dict[str, RolloutCost] = {}
         verify = ctx.recipe.verification.to_config()
-        sets = run_sources(pairs, self.sources, engines, verify, stats, costs=costs)
-        had = None
+        sets = run_sources(pairs, self.sources, engines, verify, self.stats, costs=costs)
+        self.traces += len(pairs)
         if self.baseline is not None:  # before ``use`` replaces the annotation
             had = [t.annotation.labels if t.annotation else [None] * len(t.steps) for _, t in pairs]
+            for name in sets:
+                self.with_baseline[name].add(had, [x.labels for x in sets[name]])
         for i, (_, trace) in enumerate(pairs):
             trace.label_sets = [sets[name][i] for name in sets]
             chosen = sets[self.use][i] if self.use else None
             if chosen is not None and any(x is not None for x in chosen.labels):
                 trace.annotation = chosen.as_annotation()
-        return Labelled(len(pairs), sets, costs, had)
-
-    def add(self, done: Labelled) -> None:
-        """Count a labelled window (or part of one, in order) in the stage's facts."""
-        self.traces += done.traces
-        if done.had is not None:
-            for name in done.sets:
-                self.with_baseline[name].add(done.had, [x.labels for x in done.sets[name]])
         for name in self.names:
-            self.labelled[name] += sum(
-                any(x is not None for x in ls.labels) for ls in done.sets[name]
-            )
-            if name in done.costs:
-                self.costs[name] += done.costs[name]
+            self.labelled[name] += sum(any(x is not None for x in ls.labels) for ls in sets[name])
+            if name in costs:
+                self.costs[name] += costs[name]
         for (a, b), acc in self.between.items():
-            acc.add([x.labels for x in done.sets[a]], [x.labels for x in done.sets[b]])
+            acc.add([x.labels for x in sets[a]], [x.labels for x in sets[b]])
         self.into["labels"] = self.facts()
 
     def facts(self) -> dict[str, Any]:
