@@ -383,3 +383,115 @@ def test_a_stage_runs_its_independent_steps_at_once_in_a_flow_build():
     ctx.flow = True
     with pytest.raises(ValueError, match="bad step"):
         ctx.together(stats, signals, broken)
+
+
+def test_together_raises_a_steps_own_error_before_the_stop_it_caused():
+    """Job 0 waited on job 1's claim and was stopped by its failure: the real cause (job
+    1's error) is raised, not the stop."""
+    from supdata.core.runner import BuildContext
+    from supdata.core.stats import StageStats
+    from supdata.engines.base import EngineStopped
+
+    def stopped(stats):
+        raise EngineStopped("request 'q': the call generating it stopped")
+
+    def broken(stats):
+        raise RuntimeError("backend broke")
+
+    ctx = BuildContext(recipe=None, engines=None, flow=True)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="backend broke"):
+        ctx.together(StageStats("flawed"), stopped, broken)
+
+
+def test_a_steps_engine_calls_charge_its_stage_while_it_runs():
+    """The budget sums the stages' usage: a step running in a thread of its own charges
+    the stage at once (not when the steps are merged), and merging does not count it
+    twice."""
+    from supdata.core.stats import StageStats, charge
+
+    stage = StageStats("flawed")
+    step = stage.step()
+    with step:
+        charge("actor", {"output_tokens": 7, "requests": 1})
+    assert stage.output_tokens() == 7  # seen by the budget before the merge
+    stage.merge(step)
+    assert stage.output_tokens() == 7 and stage.to_dict()["usage"]["actor"]["requests"] == 1
+
+
+def test_a_join_reads_records_that_land_as_the_mark_moves():
+    """The writer lands a problem's record and moves its watermark past it between the
+    reader's two looks: reading the mark first, then whether a record has landed, the
+    reader takes the record (the other order took none, and the join then failed)."""
+
+    class Racing:
+        """A stage being written: asking for its mark is when the writer catches up."""
+
+        def __init__(self) -> None:
+            self.records: list[dict] = []
+            self.caught_up = False
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            if not self.records:
+                raise StopIteration
+            return self.records.pop(0)
+
+        def ready(self, wait_s: float = 0.0) -> bool:
+            return bool(self.records)
+
+        def marked(self, driver: str) -> int:
+            if not self.caught_up:
+                self.caught_up = True
+                self.records.append({"problem_id": "p0"})
+            return 1
+
+    follow = Follow(Racing(), lambda r: r["problem_id"], "samples")
+    assert follow.take("p0", ("source", 0)) == [{"problem_id": "p0"}]
+
+
+def test_a_sample_landed_between_lookup_and_claim_is_not_generated_again(tmp_path):
+    """Another call lands a sample (cache first, then its claim let go) after this call
+    looked in the cache but before it claimed: this call takes it from the cache."""
+    from supdata.engines.base import Engine
+    from supdata.engines.cache import RequestCache
+
+    cache = RequestCache(tmp_path / "c.sqlite")
+    backend = _ConcurrentFake(lambda request, k: f"mine {k}")
+    engine = Engine(backend, cache, seed=0)
+    other = Engine(_ConcurrentFake(lambda request, k: f"other {k}"), cache, seed=0)
+    admit = engine._admit
+
+    def landing(requests, samples):  # between this call's lookup and its claims
+        other.generate(requests, progress=False)
+        return admit(requests, samples)
+
+    engine._admit = landing
+    (got,) = engine.generate(_ask("q1"), progress=False)
+    assert backend.requests == []
+    assert got.texts == ["other 0", "other 1"] and got.cached == [True, True]
+    assert engine._claims == {}
+
+
+def test_a_stopped_engine_takes_no_new_call_and_gives_its_reservation_back(tmp_path):
+    """After a failed flow build stops the engines, a stage that calls one next raises at
+    once instead of generating a whole call; a call that fails after its budget
+    reservation gives the reservation back."""
+    from supdata.engines.base import Engine, EngineStopped
+    from supdata.engines.budget import Budget
+
+    class Silent(_ConcurrentFake):
+        def stream(self, requests):  # answers nothing: the call cannot assemble
+            self.requests.extend(requests)
+            return iter(())
+
+    engine = Engine(Silent(lambda request, k: "x"), None, seed=0)
+    engine.budget = Budget(1000, lambda: 0)
+    with pytest.raises(RuntimeError, match="no answer"):
+        engine.generate(_ask("q1"), progress=False)
+    assert engine.budget.reserved == 0 and engine._claims == {}
+    engine.stop()
+    with pytest.raises(EngineStopped, match="stopped"):
+        engine.generate(_ask("q2"), progress=False)
+    assert [r.id for r in engine.backend.requests] == ["q1"]

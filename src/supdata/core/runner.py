@@ -55,16 +55,17 @@ class BuildContext:
         own, added to ``stats`` in job order once all are done, so the stage's counters
         and drop examples do not depend on which finished first. Stage by stage they run
         one after the other on ``stats`` (a budget admits requests in that exact order).
-        The first job's error, in job order, is raised after all have ended."""
+        After all have ended, the first error in job order is raised, a job's own error
+        before a stop it caused in another (``StageFailed``: a wait on its claim)."""
         if not self.flow or len(jobs) < 2:
             return [job(stats=stats) for job in jobs]
-        parts = [StageStats(stats.name) for _ in jobs]
+        parts = [stats.step() for _ in jobs]
         results: list[Any] = [None] * len(jobs)
         errors: list[BaseException | None] = [None] * len(jobs)
 
         def one(i: int) -> None:
             try:
-                with parts[i]:  # engines charge the running stage: this job's counters
+                with parts[i]:  # the running stage of this thread: this job's counters
                     results[i] = jobs[i](stats=parts[i])
             except BaseException as exc:  # raised in the stage's own thread below
                 errors[i] = exc
@@ -79,9 +80,9 @@ class BuildContext:
         one(0)
         for t in threads:
             t.join()
-        for error in errors:
-            if error is not None:
-                raise error
+        failed = [e for e in errors if e is not None]
+        if failed:  # a step's own error before the stops it caused in the others
+            raise next((e for e in failed if not isinstance(e, StageFailed)), failed[0])
         for part in parts:
             stats.merge(part)
         return results

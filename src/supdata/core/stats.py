@@ -4,6 +4,7 @@ to the stage that is running (``charge``)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _RUNNING: ContextVar[StageStats | None] = ContextVar("supdata_running_stage", default=None)
+# Engine calls charge a stage from several threads (a flow build), while the budget sums it
+_USAGE = threading.Lock()
 
 
 @dataclass
@@ -53,15 +56,33 @@ class StageStats:
 
     def merge(self, other: StageStats) -> None:
         """Add the counters of ``other`` (a part of this stage that ran in a thread of
-        its own: ``BuildContext.together``); drop examples already here stay."""
+        its own: ``BuildContext.together``); drop examples already here stay. A part that
+        shares this stage's ``usage`` (``step``) has charged it as it went."""
         self.n_in += other.n_in
         self.n_out += other.n_out
         self.dropped.update(other.dropped)
         for reason, item in other.examples.items():
             self.examples.setdefault(reason, item)
         self.counts.update(other.counts)
-        for engine, counts in other.usage.items():
-            self.usage.setdefault(engine, Counter()).update(counts)
+        if other.usage is not self.usage:  # a step's calls charged this stage already
+            with _USAGE:
+                for engine, counts in other.usage.items():
+                    self.usage.setdefault(engine, Counter()).update(counts)
+
+    def step(self) -> StageStats:
+        """Counters for a step of this stage run in a thread of its own, merged back by
+        ``merge``; its engine calls charge this stage at once (``usage`` shared), so a
+        budget sees what the step spent while the step still runs."""
+        part = StageStats(self.name)
+        part.usage = self.usage
+        return part
+
+    def _usage(self) -> dict[str, dict[str, Any]]:
+        with _USAGE:
+            return {
+                engine: {k: round(v, 3) if isinstance(v, float) else v for k, v in u.items()}
+                for engine, u in sorted(self.usage.items())
+            }
 
     def __enter__(self) -> StageStats:
         self._started = time.perf_counter()
@@ -77,7 +98,8 @@ class StageStats:
             self._started = None
 
     def output_tokens(self) -> int:
-        return sum(int(u["output_tokens"]) for u in self.usage.values())
+        with _USAGE:
+            return sum(int(u["output_tokens"]) for u in self.usage.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,10 +109,7 @@ class StageStats:
             "dropped_examples": dict(sorted(self.examples.items())),
             "counts": dict(sorted(self.counts.items())),
             "seconds": round(self.seconds, 3),
-            "usage": {
-                engine: {k: round(v, 3) if isinstance(v, float) else v for k, v in u.items()}
-                for engine, u in sorted(self.usage.items())
-            },
+            "usage": self._usage(),
         }
 
 
@@ -103,7 +122,8 @@ def charge(engine: str, counts: Mapping[str, float]) -> None:
     """Add one engine call's counters to the stage running now (none outside a build)."""
     stage = _RUNNING.get()
     if stage is not None:
-        stage.usage.setdefault(engine, Counter()).update(counts)
+        with _USAGE:
+            stage.usage.setdefault(engine, Counter()).update(counts)
 
 
 def spent_output_tokens(stages: Iterable[StageStats]) -> int:

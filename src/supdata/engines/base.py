@@ -144,6 +144,7 @@ class Engine:
         self._local = threading.local()  # each thread's last call
         self._claims: dict[str, _Claim] = {}  # cache key -> the call generating it now
         self._claims_lock = threading.Lock()
+        self._stopped = threading.Event()  # the build stopped this engine (``stop``)
         self.budget: Budget | None = None  # the build's output-token budget, if it has one
 
     @property
@@ -178,46 +179,46 @@ class Engine:
     def generate(
         self, requests: Sequence[Request], *, desc: str | None = None, progress: bool | None = None
     ) -> list[Completion]:
+        if self._stopped.is_set():
+            raise EngineStopped(f"engine {self.name!r} was stopped: the build is ending")
         started = time.perf_counter()
         desc = desc or self.name
         keys, seeds, samples = self._lookup(requests)
         admitted, reserved = self._admit(requests, samples)
         call = _Call(keys, samples)
-        self._claim(requests[:admitted], seeds, call)
-        # another call's samples count as cached: they are by the time they are read
-        cached_flags = [[s is not None for s in row] for row in samples]
-        for j, i, _ in call.waits:
-            cached_flags[j][i] = True
-        stats = RunStats(requests=admitted, samples=sum(len(k) for k in keys[:admitted]))
-        stats.cached = stats.samples - sum(t.sampling.n for t in call.todo)
-        bar = bars.bar(
-            desc,
-            total=len(call.todo),
-            unit="req",
-            disable=True if not call.todo else (None if progress is None else not progress),
-            dynamic_ncols=True,
-        )
-        bar.set_postfix_str(f"cached {stats.cached}", refresh=False)
-        try:
+        bar = None
+        try:  # the reservation and the claims are given back however the call ends
+            self._claim(requests[:admitted], seeds, call)
+            # another call's samples count as cached: they are by the time they are read
+            cached_flags = [[s is not None for s in row] for row in samples]
+            for j, i, _ in call.waits:
+                cached_flags[j][i] = True
+            stats = RunStats(requests=admitted, samples=sum(len(k) for k in keys[:admitted]))
+            stats.cached = stats.samples - sum(t.sampling.n for t in call.todo)
+            bar = bars.bar(
+                desc,
+                total=len(call.todo),
+                unit="req",
+                disable=True if not call.todo else (None if progress is None else not progress),
+                dynamic_ncols=True,
+            )
+            bar.set_postfix_str(f"cached {stats.cached}", refresh=False)
             self._send(call, stats, bar)
             for j, i, claim in call.waits:  # after its own: no two calls wait on each other
                 samples[j][i] = claim.wait(requests[j].id)
-        except BaseException:
-            if self.budget is not None:
-                self.budget.release(reserved)
-            raise
+            completions = _assemble(requests[:admitted], samples, cached_flags, call.prefix_hits)
+            stats.prompt_tokens = sum(c.prompt_tokens for c in completions)
+            stats.output_tokens = sum(sum(c.output_tokens) for c in completions)
+            stats.too_long = len(call.too_long)
+            stats.seconds = time.perf_counter() - started
+            self.last_run = stats
+            charge(self.name, stats.counters())  # before the release: spent counts it now
         finally:
             self._unclaim(call, [k for ks in keys[:admitted] for k in ks])
-            bar.close()
-        completions = _assemble(requests[:admitted], samples, cached_flags, call.prefix_hits)
-        stats.prompt_tokens = sum(c.prompt_tokens for c in completions)
-        stats.output_tokens = sum(sum(c.output_tokens) for c in completions)
-        stats.too_long = len(call.too_long)
-        stats.seconds = time.perf_counter() - started
-        self.last_run = stats
-        charge(self.name, stats.counters())
-        if self.budget is not None:  # spent now counts what the reservation held
-            self.budget.release(reserved)
+            if bar is not None:
+                bar.close()
+            if self.budget is not None:
+                self.budget.release(reserved)
         self._report(stats, desc, call.too_long, progress)
         if admitted < len(requests):
             raise self._over_budget(desc, admitted, len(requests))
@@ -234,6 +235,8 @@ class Engine:
             lock.acquire()
         try:
             for k, completion in self.backend.stream(call.todo):
+                if self._stopped.is_set():  # closing the stream abandons the rest
+                    raise EngineStopped(f"engine {self.name!r} was stopped: the build is ending")
                 j, start = call.where[k]
                 if completion.too_long:  # not cached: a longer context may answer it
                     call.too_long.append(call.todo[k].id)
@@ -325,21 +328,44 @@ class Engine:
         """Plan ``call``: the sub-requests it sends (contiguous runs of samples neither
         cached nor being generated by another call, so n stays native; claimed until
         they land) and the samples it waits for instead."""
+        claimed = []
         with self._claims_lock:
-            for j, (r, s) in enumerate(zip(requests, seeds, strict=False)):
-                mine = []
+            for j in range(len(requests)):
                 for i, sample in enumerate(call.samples[j]):
                     if sample is not None:
                         continue
                     claim = self._claims.setdefault(call.keys[j][i], _Claim(call))
                     if claim.owner is call:
-                        mine.append(i)
+                        claimed.append((j, i))
                     else:
                         call.waits.append((j, i, claim))
-                for start, length in _runs(mine):
-                    sub = replace(r.sampling, n=length, seed=s + start)
-                    call.todo.append(replace(r, sampling=sub))
-                    call.where.append((j, start))
+        self._landed_meanwhile(call, claimed)
+        own = set(claimed)
+        for j, (r, s) in enumerate(zip(requests, seeds, strict=False)):
+            mine = [i for i, x in enumerate(call.samples[j]) if x is None and (j, i) in own]
+            for start, length in _runs(mine):
+                sub = replace(r.sampling, n=length, seed=s + start)
+                call.todo.append(replace(r, sampling=sub))
+                call.where.append((j, start))
+
+    def _landed_meanwhile(self, call: _Call, claimed: list[tuple[int, int]]) -> None:
+        """Samples another call landed between this call's cache lookup and its claims
+        (``_keep`` caches a sample before it lets go of its claim): taken from the cache,
+        not generated again."""
+        if self.cache is None or not claimed:
+            return
+        found = self.cache.get_many([call.keys[j][i] for j, i in claimed])
+        if not found:
+            return
+        with self._claims_lock:
+            for j, i in claimed:
+                key = call.keys[j][i]
+                sample = found.get(key)
+                if sample is not None:
+                    call.samples[j][i] = sample
+                    claim = self._claims.pop(key)
+                    claim.sample = sample
+                    claim.landed.set()
 
     def _admit(
         self, requests: Sequence[Request], samples: list[list[CachedSample | None]]
@@ -357,6 +383,7 @@ class Engine:
     def stop(self) -> None:
         """Abandon what this engine is generating for every caller (a failed flow build:
         their calls raise); a backend that cannot is left to finish its call."""
+        self._stopped.set()  # calls made from now on raise at once
         stop = getattr(self.backend, "stop", None)
         if stop is not None:
             stop()

@@ -34,8 +34,11 @@ class Follow:
         the stream's stage is done with ``driver`` past that position (its watermark)
         and the next record has not landed, ``_UNREAD``: no more records for it come."""
         if self._head is _UNREAD:
-            waits = done is not None and self._marked is not None and not self._ready(0.0)
-            if waits and self._marked(done[0]) > done[1]:
+            # the mark first: past it, every record for the position is written, so none
+            # landed then means all were read (not-landed first, then a mark, would miss
+            # the records written in between)
+            marked = done is not None and self._marked is not None
+            if marked and self._marked(done[0]) > done[1] and not self._ready(0.0):
                 return _UNREAD
             self._head = next(self._it, None)
         return self._head
