@@ -55,19 +55,16 @@ class StageStats:
             self.tally(f"{prefix}: {key}", n)
 
     def merge(self, other: StageStats) -> None:
-        """Add the counters of ``other`` (a part of this stage that ran in a thread of
-        its own: ``BuildContext.together``); drop examples already here stay. A part that
-        shares this stage's ``usage`` (``step``) has charged it as it went."""
+        """Add the counters of ``other``, a ``step`` of this stage that ran in a thread of
+        its own (``BuildContext.together``); drop examples already here stay. Its usage
+        is not added: it charged this stage's as it went."""
+        assert other.usage is self.usage, "merge takes a step of this stage (StageStats.step)"
         self.n_in += other.n_in
         self.n_out += other.n_out
         self.dropped.update(other.dropped)
         for reason, item in other.examples.items():
             self.examples.setdefault(reason, item)
         self.counts.update(other.counts)
-        if other.usage is not self.usage:  # a step's calls charged this stage already
-            with _USAGE:
-                for engine, counts in other.usage.items():
-                    self.usage.setdefault(engine, Counter()).update(counts)
 
     def step(self) -> StageStats:
         """Counters for a step of this stage run in a thread of its own, merged back by

@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Protocol
 
 from supdata.core import progress as bars
@@ -179,8 +181,7 @@ class Engine:
     def generate(
         self, requests: Sequence[Request], *, desc: str | None = None, progress: bool | None = None
     ) -> list[Completion]:
-        if self._stopped.is_set():
-            raise EngineStopped(f"engine {self.name!r} was stopped: the build is ending")
+        self._check_stopped()
         started = time.perf_counter()
         desc = desc or self.name
         keys, seeds, samples = self._lookup(requests)
@@ -235,8 +236,7 @@ class Engine:
             lock.acquire()
         try:
             for k, completion in self.backend.stream(call.todo):
-                if self._stopped.is_set():  # closing the stream abandons the rest
-                    raise EngineStopped(f"engine {self.name!r} was stopped: the build is ending")
+                self._check_stopped()  # raising closes the stream: the rest is abandoned
                 j, start = call.where[k]
                 if completion.too_long:  # not cached: a longer context may answer it
                     call.too_long.append(call.todo[k].id)
@@ -339,33 +339,31 @@ class Engine:
                         claimed.append((j, i))
                     else:
                         call.waits.append((j, i, claim))
-        self._landed_meanwhile(call, claimed)
-        own = set(claimed)
-        for j, (r, s) in enumerate(zip(requests, seeds, strict=False)):
-            mine = [i for i, x in enumerate(call.samples[j]) if x is None and (j, i) in own]
-            for start, length in _runs(mine):
+        for j, run in groupby(self._landed_meanwhile(call, claimed), key=itemgetter(0)):
+            r, s = requests[j], seeds[j]
+            for start, length in _runs([i for _, i in run]):
                 sub = replace(r.sampling, n=length, seed=s + start)
                 call.todo.append(replace(r, sampling=sub))
                 call.where.append((j, start))
 
-    def _landed_meanwhile(self, call: _Call, claimed: list[tuple[int, int]]) -> None:
-        """Samples another call landed between this call's cache lookup and its claims
-        (``_keep`` caches a sample before it lets go of its claim): taken from the cache,
-        not generated again."""
-        if self.cache is None or not claimed:
-            return
-        found = self.cache.get_many([call.keys[j][i] for j, i in claimed])
+    def _landed_meanwhile(
+        self, call: _Call, claimed: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Take from the cache the samples another call landed between this call's cache
+        lookup and its claims (``_keep`` caches a sample before it lets go of its claim);
+        returns the claimed samples still to generate, in order."""
+        found = self.cache.get_many([call.keys[j][i] for j, i in claimed]) if self.cache else {}
         if not found:
-            return
+            return claimed
         with self._claims_lock:
             for j, i in claimed:
-                key = call.keys[j][i]
-                sample = found.get(key)
+                sample = found.get(call.keys[j][i])
                 if sample is not None:
                     call.samples[j][i] = sample
-                    claim = self._claims.pop(key)
+                    claim = self._claims.pop(call.keys[j][i])
                     claim.sample = sample
                     claim.landed.set()
+        return [(j, i) for j, i in claimed if call.samples[j][i] is None]
 
     def _admit(
         self, requests: Sequence[Request], samples: list[list[CachedSample | None]]
@@ -379,6 +377,10 @@ class Engine:
             for r, row in zip(requests, samples, strict=True)
         ]
         return self.budget.reserve(worst)
+
+    def _check_stopped(self) -> None:
+        if self._stopped.is_set():
+            raise EngineStopped(f"engine {self.name!r} was stopped: the build is ending")
 
     def stop(self) -> None:
         """Abandon what this engine is generating for every caller (a failed flow build:
